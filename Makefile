@@ -1,0 +1,30 @@
+# hypersp: the two set-up commands are `make quickstart` and `make test` (see README).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# PyTorch is pinned here, not in setup.py: 2.13.0 is the CPU build this project is tested with.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install quickstart test clean
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[serve,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Generate the synthetic Korean corpus, train a small model, evaluate it, print CER/WER.
+quickstart: install
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/synthetic/quickstart.sh
+
+# Install the example plugin through pip (so it is found by its entry point) and run the suite.
+test: install
+	$(PY) -m pip install -q ./plugins/hypersp-example-plugin
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) runs/quickstart data/synthetic

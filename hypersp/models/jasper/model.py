@@ -1,0 +1,133 @@
+"""Jasper (Li et al. 2019, arXiv:1904.03288) and QuartzNet (Kriman et al. 2020, arXiv:1910.10261).
+
+One registered model, ``jasper``, covers both families: QuartzNet is Jasper with time-channel
+separable convolutions. As in NeMo's configs, ``blocks`` lists every convolutional block in
+order, the prologue (``residual: false``, usually ``stride: 2``), the residual B-blocks and the
+epilogue (``residual: false``); a 1x1 convolution to the vocabulary plus log-softmax follows.
+Presets live in ``hypersp/models/jasper/presets/*.yaml`` (see ``hypersp.models.presets``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import List, Tuple
+
+import torch
+from torch import nn
+
+from hypersp.modules.conv import JasperBlock
+from hypersp.registry import register_model
+
+
+@dataclass
+class JasperBlockConfig:
+    """One block: ``repeat`` sub-blocks of conv(kernel, dilation) - BN - activation - dropout.
+
+    ``stride`` applies to the block's first sub-block. ``residual`` adds a 1x1 conv + BN
+    shortcut (from the block input, or from every earlier block output when the model's
+    ``dense_residual`` is set). ``separable`` makes the convs time-channel separable
+    (depthwise + pointwise, QuartzNet). Kernels must be odd.
+    """
+
+    filters: int = 256
+    repeat: int = 1
+    kernel: int = 11
+    stride: int = 1
+    dilation: int = 1
+    dropout: float = 0.0
+    residual: bool = False
+    separable: bool = False
+    residual_mode: str = "add"  # only "add": shortcut is summed before the last activation
+
+
+def _small_blocks() -> List[JasperBlockConfig]:
+    """The default: ``quartznet_small`` (about 1.1 M parameters at 80 mels and 70 symbols)."""
+    B = JasperBlockConfig
+    return [
+        B(filters=128, repeat=1, kernel=33, stride=2, separable=True),
+        B(filters=128, repeat=3, kernel=33, residual=True, separable=True),
+        B(filters=128, repeat=3, kernel=39, residual=True, separable=True),
+        B(filters=192, repeat=3, kernel=51, residual=True, separable=True),
+        B(filters=192, repeat=3, kernel=63, residual=True, separable=True),
+        B(filters=192, repeat=3, kernel=75, residual=True, separable=True),
+        B(filters=192, repeat=1, kernel=87, dilation=2, separable=True),
+        B(filters=512, repeat=1, kernel=1),
+    ]
+
+
+@dataclass
+class JasperConfig:
+    """Jasper / QuartzNet encoder + CTC decoder. The default is the ``quartznet_small`` preset."""
+
+    name: str = "jasper"
+    blocks: List[JasperBlockConfig] = field(default_factory=_small_blocks)
+    dense_residual: bool = False   # Jasper DR: residual blocks get all earlier block outputs
+    activation: str = "relu"       # relu | hardtanh | silu | gelu
+    bn_eps: float = 1e-3
+
+
+@register_model("jasper", config=JasperConfig)
+class JasperModel(nn.Module):
+    """Convolutional CTC acoustic model.
+
+    forward(features (B, T, F) float, lengths (B,) long) ->
+        (log_probs (B, T', V) float, log-softmax over the vocabulary incl. blank 0,
+         out_lengths (B,) long, exact conv arithmetic: ceil(T / subsampling_factor) for each stride)
+    Frames of an utterance past its length do not influence its valid outputs (eval mode).
+    """
+
+    def __init__(self, cfg: JasperConfig, *, input_dim: int, vocab_size: int):
+        super().__init__()
+        blocks = list(cfg.blocks)
+        if not blocks:
+            raise ValueError("model.blocks is empty: give a list of Jasper blocks or use a preset (e.g. quartznet_small)")
+        self.dense_residual = bool(cfg.dense_residual)
+        self.blocks = nn.ModuleList()
+        self._dense: List[bool] = []
+        history = [input_dim]  # channels of the outputs a dense residual block would receive
+        for i, b in enumerate(blocks):
+            if b.residual_mode != "add":
+                raise ValueError(f"model.blocks[{i}].residual_mode={b.residual_mode!r} is not supported; use 'add'")
+            dense = self.dense_residual and b.residual
+            if dense and b.stride != 1:
+                raise ValueError(
+                    f"model.blocks[{i}] has stride {b.stride} but dense_residual needs stride 1 in residual blocks "
+                    "(all summed outputs must have the same length); put the stride in a non-residual block"
+                )
+            residual_channels = list(history) if dense else (history[-1:] if b.residual else [])
+            self.blocks.append(JasperBlock(
+                history[-1], b.filters, b.repeat, b.kernel, b.stride, b.dilation, b.dropout,
+                b.separable, cfg.activation, residual_channels, cfg.bn_eps,
+            ))
+            self._dense.append(dense)
+            history = history + [b.filters] if dense else [b.filters]
+        self.decoder = nn.Conv1d(history[-1], vocab_size, 1, bias=True)
+        self.subsampling_factor = int(math.prod(b.stride for b in blocks))
+        self.input_dim, self.vocab_size = input_dim, vocab_size
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # Xavier-uniform convolutions as in NeMo's Jasper; BN keeps weight 1, bias 0.
+        for m in self.modules():
+            if isinstance(m, nn.Conv1d):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Exact number of output frames for ``lengths`` input frames (long tensor)."""
+        for block in self.blocks:
+            lengths = block.convs[0].conv.output_lengths(lengths)
+        return lengths
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if features.dim() != 3 or features.shape[-1] != self.input_dim:
+            raise ValueError(f"expected features (B, T, {self.input_dim}), got {tuple(features.shape)}")
+        x = features.transpose(1, 2)  # (B, F, T): convolutions run over time
+        lengths = lengths.to(device=features.device, dtype=torch.long)
+        history = [x]
+        for block, dense in zip(self.blocks, self._dense):
+            x, lengths = block(history, lengths)
+            history = history + [x] if dense else [x]
+        logits = self.decoder(x).transpose(1, 2)  # (B, T', V)
+        return logits.log_softmax(dim=-1), lengths

@@ -1,0 +1,130 @@
+"""Finding and loading components: hypersp's built-ins, then third-party plugins.
+
+Built-ins are imported from the explicit list ``BUILTIN_MODULES``. Third-party packages
+declare an entry point in the group ``hypersp.plugins`` whose value is a module; importing
+that module runs its ``@register_*`` decorators::
+
+    # a plugin's setup.py
+    entry_points={"hypersp.plugins": ["tiny_lstm = hypersp_tiny_lstm"]}
+
+``HYPERSP_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points (built-ins still load);
+``load_plugin("my.module")`` (``--plugin MODULE`` / ``plugins: [...]`` in a config) imports a
+module explicitly. Every process that looks a component up calls ``load_all`` first, through
+the registry, so DataLoader workers and distributed ranks see the same components.
+hypersp never edits ``sys.path``.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from importlib.metadata import entry_points
+from typing import Dict, Iterable, List
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "hypersp.plugins"
+AUTOLOAD_ENV = "HYPERSP_DISABLE_PLUGIN_AUTOLOAD"
+
+BUILTIN_MODULES = (
+    "hypersp.tokenizers.char",
+    "hypersp.tokenizers.jamo",
+    "hypersp.tokenizers.english",
+    "hypersp.tokenizers.sentencepiece",
+    "hypersp.models.jasper.model",
+    "hypersp.criterions.ctc",
+    "hypersp.data.dataset",
+    "hypersp.tasks.speech_recognition",
+    "hypersp.tasks.synthetic",
+    "hypersp.tasks.corpora",
+    "hypersp.serve.apps",
+)
+
+_builtins_loaded = False
+_loaded_plugins: Dict[str, str] = {}  # module -> how it was loaded ("entry point NAME (DIST)" or "--plugin")
+
+
+class PluginError(ImportError):
+    pass
+
+
+def _import_builtins() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True
+    for module in BUILTIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            # A built-in listed here but not written yet is skipped; anything missing
+            # *inside* an existing module is a real error and propagates.
+            if err.name != module:
+                raise
+
+
+def autoload_enabled() -> bool:
+    return os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes", "on")
+
+
+def _discover_entry_points() -> None:
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value in _loaded_plugins:
+            continue
+        dist = ep.dist.name if ep.dist is not None else "?"
+        try:
+            ep.load()
+        except Exception as err:
+            raise PluginError(
+                f"plugin entry point {ep.name!r} = {ep.value!r} from distribution {dist!r} failed to import: "
+                f"{type(err).__name__}: {err}. Fix or uninstall it, or set {AUTOLOAD_ENV}=1 to skip plugins."
+            ) from err
+        _loaded_plugins[ep.value] = f"entry point {ep.name} ({dist})"
+
+
+def load_all() -> None:
+    """Import built-ins, then (unless switched off) every ``hypersp.plugins`` entry point."""
+    _import_builtins()
+    if autoload_enabled():
+        _discover_entry_points()
+
+
+def load_plugin(module: str) -> None:
+    """Import one plugin module by name (``--plugin MODULE``)."""
+    _import_builtins()
+    if module in _loaded_plugins:
+        return
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        raise PluginError(
+            f"--plugin {module!r}: no module named {err.name!r}. Install the package that provides it "
+            f"(pip install ...) so that it is importable; hypersp does not edit sys.path."
+        ) from err
+    _loaded_plugins[module] = "--plugin"
+
+
+def load_plugins(modules: Iterable[str]) -> None:
+    for m in modules:
+        load_plugin(m)
+
+
+def loaded_plugins() -> Dict[str, str]:
+    return dict(_loaded_plugins)
+
+
+def provenance(components: Dict[str, tuple]) -> Dict[str, Dict[str, str]]:
+    """For ``{"model": (MODELS, "jasper"), ...}`` return who provided each component.
+
+    Saved in checkpoints, so a missing plugin can be named when the checkpoint is loaded.
+    """
+    out = {}
+    for key, (registry, name) in components.items():
+        e = registry.entry(name)
+        out[key] = {"name": name, "module": e.module, "distribution": e.distribution}
+    return out
+
+
+def required_modules(prov: Dict[str, Dict[str, str]]) -> List[str]:
+    """Plugin modules a checkpoint needs that are not part of hypersp."""
+    return sorted({p["module"] for p in prov.values() if not p["module"].startswith("hypersp.")})

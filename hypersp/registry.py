@@ -1,0 +1,162 @@
+"""One ``Registry`` class, instantiated once per component kind.
+
+A component is a class registered under a lowercase name together with the dataclass
+that describes its configuration::
+
+    @register_model("jasper", config=JasperConfig)
+    class JasperModel(nn.Module):
+        def __init__(self, cfg: JasperConfig, *, input_dim: int, vocab_size: int): ...
+
+``MODELS.build(cfg, input_dim=80, vocab_size=70)`` looks up ``cfg.name`` and calls the
+class with the config and the explicit dependencies. Every entry remembers the module and
+the distribution (pip package) it came from, so ``--list`` and checkpoints can say where a
+component was provided.
+"""
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import dataclass, is_dataclass
+from typing import Any, Callable, Dict, List, Optional, Type
+
+
+class RegistryError(KeyError):
+    """An unknown name, or a name registered twice with different classes."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    cls: type
+    config: Optional[type]
+    module: str
+
+    @property
+    def distribution(self) -> str:
+        """The installed distribution that owns ``module`` ('hypersp' for built-ins)."""
+        return _distribution_of(self.module)
+
+
+def _distribution_of(module: str) -> str:
+    top = module.split(".")[0]
+    try:
+        from importlib.metadata import packages_distributions
+
+        dists = packages_distributions().get(top)
+    except Exception:  # pragma: no cover - metadata unavailable
+        dists = None
+    return dists[0] if dists else top
+
+
+class Registry:
+    """Name -> component class, for one kind (``model``, ``task``, ...)."""
+
+    def __init__(self, kind: str, base: Optional[type] = None):
+        self.kind = kind
+        self.base = base
+        self._entries: Dict[str, Entry] = {}
+
+    def register(self, name: str, config: Optional[type] = None) -> Callable[[type], type]:
+        """Class decorator. ``config`` is the dataclass of the component's settings.
+
+        Registering the same class twice is harmless (modules can be re-imported);
+        a different class under a taken name raises ``RegistryError`` naming both.
+        """
+        if not name or name != name.lower():
+            raise ValueError(f"{self.kind} names are lowercase and non-empty, got {name!r}")
+        if config is not None and not is_dataclass(config):
+            raise TypeError(f"config for {self.kind} {name!r} must be a dataclass, got {config!r}")
+
+        def decorator(cls: type) -> type:
+            if self.base is not None and not issubclass(cls, self.base):
+                raise TypeError(f"{self.kind} {name!r}: {cls.__qualname__} must subclass {self.base.__qualname__}")
+            old = self._entries.get(name)
+            if old is not None and _qualified(old.cls) != _qualified(cls):
+                raise RegistryError(
+                    f"{self.kind} name {name!r} is already taken by {_qualified(old.cls)}; "
+                    f"cannot register {_qualified(cls)} under it"
+                )
+            self._entries[name] = Entry(name, cls, config, cls.__module__)
+            cls.registered_name = name
+            return cls
+
+        return decorator
+
+    def entry(self, name: str) -> Entry:
+        _ensure_loaded()
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise RegistryError(self._unknown(name)) from None
+
+    def get(self, name: str) -> type:
+        return self.entry(name).cls
+
+    def config_class(self, name: str) -> Optional[type]:
+        return self.entry(name).config
+
+    def build(self, cfg: Any, **deps: Any) -> Any:
+        """Instantiate the component named ``cfg.name`` with ``cfg`` and ``deps``."""
+        return self.get(cfg.name)(cfg, **deps)
+
+    def names(self) -> List[str]:
+        _ensure_loaded()
+        return sorted(self._entries)
+
+    def entries(self) -> List[Entry]:
+        _ensure_loaded()
+        return [self._entries[n] for n in sorted(self._entries)]
+
+    def __contains__(self, name: str) -> bool:
+        _ensure_loaded()
+        return name in self._entries
+
+    def _unknown(self, name: str) -> str:
+        known = ", ".join(f"{e.name} ({e.distribution})" for e in self.entries()) or "none"
+        close = difflib.get_close_matches(name, list(self._entries), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return (
+            f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {known}. "
+            f"A third-party {self.kind} must be installed (entry point 'hypersp.plugins') or loaded with --plugin MODULE."
+        )
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+_LOADING = False
+
+
+def _ensure_loaded() -> None:
+    """Import built-ins and plugins the first time anything is looked up."""
+    global _LOADING
+    if _LOADING:
+        return
+    _LOADING = True
+    try:
+        from hypersp import plugins
+
+        plugins.load_all()
+    finally:
+        _LOADING = False
+
+
+TASKS = Registry("task")
+MODELS = Registry("model")
+CRITERIONS = Registry("criterion")
+DATASETS = Registry("dataset")
+TOKENIZERS = Registry("tokenizer")
+APPS = Registry("app")
+
+ALL_REGISTRIES = {r.kind: r for r in (TASKS, MODELS, CRITERIONS, DATASETS, TOKENIZERS, APPS)}
+
+register_task = TASKS.register
+register_model = MODELS.register
+register_criterion = CRITERIONS.register
+register_dataset = DATASETS.register
+register_tokenizer = TOKENIZERS.register
+register_app = APPS.register

@@ -1,0 +1,30 @@
+"""Task configuration shared by every speech-recognition task (import-light: no torch)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypersp.audio.config import FeatureConfig, SpecAugmentConfig
+
+
+@dataclass
+class SpeechRecognitionConfig:
+    """What a task knows: where its data is, at what rate, and how text is normalized.
+
+    Manifests are NeMo-style JSON lines (``audio_filepath``, ``duration``, ``text``);
+    relative audio paths resolve against the manifest's folder.
+    """
+
+    name: str = "speech_recognition"
+    sample_rate: int = 16000           # Hz; audio at any other rate is resampled to this
+    train_manifest: str = ""
+    valid_manifest: str = ""
+    test_manifest: str = ""
+    text_normalizer: str = "basic"     # normalizer applied to manifest text to make training targets
+    min_duration: float = 0.1          # seconds; shorter training utterances are skipped (and counted)
+    max_duration: float = 30.0         # seconds; longer training utterances are skipped (and counted)
+    batch_seconds: float = 240.0       # total audio seconds per training batch (duration bucketing)
+    num_buckets: int = 10
+    num_workers: int = 2               # DataLoader worker processes
+    dataset: str = "audio_text"        # registered dataset class that reads the manifests
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)

@@ -1,0 +1,166 @@
+"""The speech-recognition task: data, features and text for one corpus.
+
+A task owns what is specific to a corpus: sample rate, feature front end, text
+normalization, manifests and how to prepare them from the raw download. Models and
+tokenizers stay corpus-agnostic; a model gets ``input_dim`` and ``vocab_size`` from the task.
+
+Build order (see ``hypersp.train.build``): tokenizer -> task -> datasets -> model -> criterion.
+Corpus tasks subclass ``SpeechRecognitionTask`` with their own config defaults and a
+``prepare`` classmethod (``hypersp-prepare CORPUS --root RAW --out DIR``).
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+from hypersp.audio.augment import SpecAugment
+from hypersp.audio.features import LogMelFeatures
+from hypersp.data.dataset import collate
+from hypersp.data.manifest import ManifestEntry, ManifestError, read_manifest
+from hypersp.data.sampler import DurationBucketSampler
+from hypersp.registry import DATASETS, register_task
+from hypersp.tasks.base import SpeechRecognitionConfig
+from hypersp.text.normalize import get_text_normalizer
+
+log = logging.getLogger(__name__)
+
+
+@register_task("speech_recognition", config=SpeechRecognitionConfig)
+class SpeechRecognitionTask:
+    """Generic ASR over NeMo-style manifests; the base of every corpus task."""
+
+    default_tokenizer = "jamo"
+    prepare_config: Optional[type] = None  # dataclass of ``hypersp-prepare`` options
+
+    def __init__(self, cfg: SpeechRecognitionConfig, tokenizer: Any):
+        if cfg.features.sample_rate != cfg.sample_rate:
+            raise ValueError(
+                f"task.features.sample_rate={cfg.features.sample_rate} differs from task.sample_rate={cfg.sample_rate}; "
+                f"set both to the rate the model should run at"
+            )
+        self.cfg = cfg
+        self.tokenizer = tokenizer
+        self.normalize_text = get_text_normalizer(cfg.text_normalizer)
+        self.spec_augment = SpecAugment(cfg.spec_augment)
+
+    # ---- sizes the model is built with -------------------------------------------------
+    @property
+    def input_dim(self) -> int:
+        return self.cfg.features.n_mels
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.vocab_size
+
+    @property
+    def sample_rate(self) -> int:
+        return self.cfg.sample_rate
+
+    # ---- text ----------------------------------------------------------------------------
+    def encode(self, text: str) -> List[int]:
+        return self.tokenizer.encode(self.normalize_text(text))
+
+    def decode(self, ids: List[int]) -> str:
+        return self.tokenizer.decode(ids)
+
+    def fit_tokenizer(self) -> None:
+        """Fit the tokenizer vocabulary on the *training* transcripts only."""
+        entries = read_manifest(self._manifest_path("train"))
+        self.tokenizer.fit(self.normalize_text(e.text) for e in entries)
+
+    # ---- data ----------------------------------------------------------------------------
+    def featurizer(self) -> LogMelFeatures:
+        return LogMelFeatures(self.cfg.features)
+
+    def _manifest_path(self, split: str) -> str:
+        key = f"{split}_manifest"
+        path = getattr(self.cfg, key, "")
+        if not path:
+            raise ManifestError(f"task.{key} is not set; pass task.{key}=PATH.jsonl")
+        return path
+
+    def load_entries(self, manifest: str, train: bool) -> Tuple[List[ManifestEntry], Counter]:
+        """Read a manifest; for training drop utterances outside the duration bounds (counted)."""
+        entries = read_manifest(manifest)
+        if not entries:
+            raise ManifestError(f"manifest {manifest!r} has no utterances")
+        dropped: Counter = Counter()
+        if train:
+            kept = []
+            for e in entries:
+                if e.duration < self.cfg.min_duration:
+                    dropped["shorter than task.min_duration"] += 1
+                elif e.duration > self.cfg.max_duration:
+                    dropped["longer than task.max_duration"] += 1
+                else:
+                    kept.append(e)
+            entries = kept
+        return entries, dropped
+
+    def dataset(self, manifest: str, train: bool = False, waveform_transform=None):
+        entries, dropped = self.load_entries(manifest, train)
+        for reason, n in dropped.items():
+            log.warning("%s: skipped %d utterances (%s)", manifest, n, reason)
+        featurizer = self.featurizer()
+        featurizer.train(train)
+        dataset_cls = DATASETS.get(self.cfg.dataset)
+        ds = dataset_cls(entries, self.cfg.sample_rate, featurizer, self.encode, waveform_transform)
+        ds.dropped = dropped
+        return ds
+
+    def dataloader(
+        self, dataset, train: bool, seed: int = 0, rank: int = 0, world_size: int = 1, batch_seconds: float = 0.0
+    ) -> torch.utils.data.DataLoader:
+        sampler = DurationBucketSampler(
+            dataset.durations,
+            batch_seconds or self.cfg.batch_seconds,
+            num_buckets=self.cfg.num_buckets,
+            shuffle=train,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+        )
+        workers = self.cfg.num_workers
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=collate,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            prefetch_factor=4 if workers > 0 else None,
+            pin_memory=torch.cuda.is_available(),
+            worker_init_fn=_worker_init,
+        )
+
+    def augment(self, batch):
+        """Train-time feature augmentation of a ``Batch`` (SpecAugment), in place."""
+        if self.cfg.spec_augment.enabled:
+            self.spec_augment.train()
+            batch.features = self.spec_augment(batch.features, batch.feature_lengths)
+        return batch
+
+    # ---- preparation -----------------------------------------------------------------------
+    @classmethod
+    def prepare_options(cls) -> Optional[Any]:
+        """Default ``hypersp-prepare`` options (a dataclass instance), or None without a preparer."""
+        return cls.prepare_config() if cls.prepare_config is not None else None
+
+    @classmethod
+    def prepare(cls, root: Optional[Path], out_dir: Path, jobs: int, options: Any) -> Dict[str, Any]:
+        raise NotImplementedError(
+            f"task {cls.registered_name!r} has no preparer; write NeMo-style manifests yourself and pass "
+            f"task.train_manifest=... task.valid_manifest=..."
+        )
+
+
+def _worker_init(_worker_id: int) -> None:
+    # DataLoader workers may be spawned fresh: make sure plugins are registered there too,
+    # and keep each worker single-threaded so they do not fight the training process.
+    from hypersp.plugins import load_all
+
+    load_all()
+    torch.set_num_threads(1)

@@ -1,0 +1,69 @@
+"""Shared command-line plumbing: plugins, --list, logging, and one-line errors."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, List, Optional
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import MODULE to register its components (repeatable); it must be installed/importable")
+    parser.add_argument("--list", action="store_true",
+                        help="print every registered component and the package it came from, then exit")
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+
+
+def print_components(kinds: Optional[List[str]] = None) -> None:
+    from hypersp.registry import ALL_REGISTRIES
+
+    for kind, registry in ALL_REGISTRIES.items():
+        if kinds and kind not in kinds:
+            continue
+        print(f"{kind}s:")
+        entries = registry.entries()
+        if not entries:
+            print("  (none)")
+        for e in entries:
+            print(f"  {e.name:<22} {e.cls.__module__}.{e.cls.__qualname__}  [{e.distribution}]")
+    from hypersp.models.presets import list_presets
+
+    if not kinds or "model" in kinds:
+        print("model presets (--arch):")
+        for name, path in list_presets().items():
+            print(f"  {name:<22} {path}")
+
+
+def user_errors():
+    """Exception types that are the user's to fix: reported in one line, exit code 2."""
+    from hypersp.audio.io import AudioReadError
+    from hypersp.config import ConfigError
+    from hypersp.data.manifest import ManifestError
+    from hypersp.plugins import PluginError
+    from hypersp.registry import RegistryError
+    from hypersp.train.checkpoint import CheckpointError
+
+    return (ConfigError, ManifestError, RegistryError, PluginError, CheckpointError, AudioReadError, FileNotFoundError)
+
+
+def run(prog: str, body: Callable[[], int]) -> int:
+    try:
+        return body()
+    except user_errors() as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def load_requested_plugins(args) -> None:
+    from hypersp.plugins import load_all, load_plugins
+
+    load_all()
+    load_plugins(args.plugin)

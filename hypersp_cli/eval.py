@@ -1,0 +1,86 @@
+"""hypersp-eval: score a checkpoint on a manifest.
+
+    hypersp-eval --checkpoint runs/quickstart/best.pt --manifest data/synthetic/test.jsonl --output-json result.json
+
+CKPT is a path or the name of a shipped model. Prints one JSON object: cer (percent, spaces
+removed), cer_with_spaces, wer, num_utterances, audio_seconds, rtf, and the normalizers used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from hypersp_cli.common import add_common_args, load_requested_plugins, print_components, run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hypersp-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", help="checkpoint file or shipped model name")
+    p.add_argument("--manifest", help="NeMo-style JSON-lines manifest to score")
+    p.add_argument("--output-json", metavar="OUT", help="also write the result to this file")
+    p.add_argument("--hypotheses", metavar="OUT.jsonl", help="write per-utterance ref/hyp lines here")
+    p.add_argument("--scoring-normalizer", default="basic", help="normalizer applied to ref and hyp before scoring")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
+    p.add_argument("--num-workers", type=int, default=0)
+    add_common_args(p)
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides applied to the checkpoint's config")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        load_requested_plugins(args)
+        if args.list:
+            print_components()
+            return 0
+        if not args.checkpoint or not args.manifest:
+            parser.error("--checkpoint and --manifest are required")
+        import torch
+
+        from hypersp.inference.evaluate import evaluate
+        from hypersp.text.normalize import get_scoring_normalizer
+        from hypersp.train.build import build_from_checkpoint
+        from hypersp.train.checkpoint import load_checkpoint, resolve_checkpoint
+
+        normalizer = get_scoring_normalizer(args.scoring_normalizer)
+        device = torch.device(args.device)
+        state = load_checkpoint(args.checkpoint)
+        overrides = list(args.overrides) + [f"task.num_workers={args.num_workers}"]
+        comp = build_from_checkpoint(state, overrides=overrides, device=device)
+        dataset = comp.task.dataset(args.manifest, train=False)
+        loader = comp.task.dataloader(dataset, train=False, batch_seconds=args.batch_seconds)
+        result = evaluate(comp.model, comp.task, loader, device, normalizer, keep_hypotheses=bool(args.hypotheses))
+        hyps = result.pop("hypotheses", None)
+        result = {
+            **result,
+            "checkpoint": str(resolve_checkpoint(args.checkpoint)),
+            "manifest": args.manifest,
+            "text_normalizer": comp.cfg.task.text_normalizer,
+            "scoring_normalizer": args.scoring_normalizer,
+            "decoding": "greedy",
+        }
+        text = json.dumps(result, ensure_ascii=False, indent=2)
+        print(text)
+        if args.output_json:
+            Path(args.output_json).write_text(text + "\n", encoding="utf-8")
+        if hyps is not None:
+            with open(args.hypotheses, "w", encoding="utf-8") as f:
+                for h in hyps:
+                    f.write(json.dumps(h, ensure_ascii=False) + "\n")
+        print(f"CER {result['cer']:.2f}% (spaces removed; with spaces {result['cer_with_spaces']:.2f}%), "
+              f"WER {result['wer']:.2f}% on {result['num_utterances']} utterances, {result['audio_seconds']:.1f} s audio, "
+              f"RTF {result['rtf']:.4f}; scoring normalizer '{args.scoring_normalizer}'", file=sys.stderr)
+        return 0
+
+    return run("hypersp-eval", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

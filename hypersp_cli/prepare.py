@@ -1,0 +1,79 @@
+"""hypersp-prepare: turn a raw corpus download into NeMo-style manifests.
+
+    hypersp-prepare synthetic --out data/synthetic hours=1.5 seed=0
+    hypersp-prepare ksponspeech --root /data/KsponSpeech --out data/kspon --jobs 8 transcript_side=spelling
+
+Writes OUT/<split>.jsonl and OUT/report.json (what was kept and skipped, and why).
+key=value pairs set the task's preparation options (listed by --options).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import List, Optional
+
+from hypersp_cli.common import add_common_args, load_requested_plugins, print_components, run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hypersp-prepare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("corpus", nargs="?", help="registered task name (see --list)")
+    p.add_argument("--root", help="folder of the raw download (not needed for synthetic)")
+    p.add_argument("--out", help="output folder for manifests and report.json")
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--options", action="store_true", help="print the corpus's preparation options and exit")
+    add_common_args(p)
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="preparation options")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        load_requested_plugins(args)
+        if args.list:
+            print_components(["task"])
+            return 0
+        if not args.corpus:
+            parser.error("name the corpus to prepare (see --list)")
+        from omegaconf import OmegaConf
+
+        from hypersp.config.compose import ConfigError, _explain
+        from hypersp.registry import TASKS
+
+        task_cls = TASKS.get(args.corpus)
+        defaults = task_cls.prepare_options()
+        if defaults is None:
+            raise ConfigError(f"task {args.corpus!r} has no preparer")
+        options = OmegaConf.structured(defaults)
+        OmegaConf.set_struct(options, True)
+        if args.options:
+            print(OmegaConf.to_yaml(options), end="")
+            return 0
+        if not args.out:
+            parser.error("--out is required")
+        for item in args.overrides:
+            if "=" not in item:
+                raise ConfigError(f"option {item!r} is not key=value; options: {', '.join(f.name for f in fields(defaults))}")
+            try:
+                options = OmegaConf.merge(options, OmegaConf.from_dotlist([item]))
+            except Exception as err:
+                raise _explain(err, options, f"option {item!r}") from None
+        options = OmegaConf.to_object(options)
+        root = Path(args.root) if args.root else None
+        if root is not None and not root.is_dir():
+            raise FileNotFoundError(f"--root {args.root!r} is not a folder")
+        report = task_cls.prepare(root, Path(args.out), args.jobs, options)
+        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+        return 0
+
+    return run("hypersp-prepare", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
