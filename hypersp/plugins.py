@@ -38,6 +38,9 @@ BUILTIN_MODULES = (
     "hypersp.tasks.synthetic",
     "hypersp.tasks.corpora",
     "hypersp.serve.apps",
+    "hypersp.models.conformer.model",
+    "hypersp.models.transformer.model",
+    "hypersp.criterions.hybrid",
 )
 
 _builtins_loaded = False

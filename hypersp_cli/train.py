@@ -28,20 +28,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)
 
     def body() -> int:
         load_requested_plugins(args)
         if args.list:
             print_components()
             return 0
-        from hypersp.config import compose, to_yaml
+        from hypersp.config import compose, require, to_yaml
 
         overrides = list(args.overrides) + [f"plugins=[{','.join(args.plugin)}]"] if args.plugin else list(args.overrides)
         cfg = compose(args.config, overrides, task=args.task, arch=args.arch)
         if args.print_config:
             print(to_yaml(cfg), end="")
             return 0
+        require(cfg, ["task.train_manifest"], "hypersp-train")
         setup_logging()
         from hypersp.train.trainer import train
 

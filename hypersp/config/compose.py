@@ -157,6 +157,13 @@ def compose(
     return cfg
 
 
+def require(cfg: DictConfig, keys: Sequence[str], purpose: str) -> None:
+    """Fail with every unset key at once (``""`` or ``???``), before heavy work starts."""
+    unset = [k for k in keys if OmegaConf.select(cfg, k, default="") in ("", None) or OmegaConf.is_missing(cfg, k)]
+    if unset:
+        raise ConfigError(f"{purpose} needs {', '.join(unset)}: set them as key=value (e.g. {unset[0]}=...) or in a config file")
+
+
 def config_from_dict(data: Dict[str, Any], overrides: Iterable[str] = ()) -> DictConfig:
     """Rebuild a struct config from a plain dict (e.g. the one saved in a checkpoint)."""
     return compose(base=data, overrides=list(overrides))

@@ -35,7 +35,26 @@ class TrainerConfig:
 
 @dataclass
 class DecodingConfig:
+    """How model output becomes text (hypersp-eval, inference).
+
+    name: ``greedy`` (best path) | ``ctc_beam`` (CTC prefix beam search, optional n-gram LM and
+    hotwords; any model) | ``attention`` (attention beam search with CTC prefix scores; models
+    with a decoder, e.g. ``transformer``). Fields a decoder does not use are ignored.
+    """
+
     name: str = "greedy"
+    beam_size: int = 16
+    nbest: int = 1                   # hypotheses kept per utterance (with scores)
+    lm_path: str = ""                # ARPA n-gram LM for ctc_beam shallow fusion ("" = none)
+    lm_weight: float = 0.5           # multiplies the LM's natural-log probability
+    word_bonus: float = 0.0          # added per word (balances the LM's preference for short outputs)
+    hotwords: List[str] = field(default_factory=list)  # words/phrases to boost (ctc_beam)
+    hotword_weight: float = 2.0      # bonus per matched token of a hotword, kept only if completed
+    prune_topk: int = 10             # ctc_beam: candidate tokens per frame at most
+    token_min_logprob: float = -5.0  # ctc_beam: candidate tokens need at least this log-prob
+    blank_threshold: float = 0.999   # ctc_beam: frames with P(blank) above it are not searched (1 = off)
+    ctc_weight: float = 0.3          # attention: weight of the CTC prefix score
+    length_bonus: float = 0.0        # attention: added per output token
 
 
 @dataclass

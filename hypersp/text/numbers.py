@@ -12,6 +12,8 @@ Rules (documented because a transcript convention is a modelling choice):
   ``integer + 점 + digits``: ``3.14 -> 삼점일사``.
 - Integers of more than 20 digits are read digit by digit.
 - ``%`` right after a number is ``퍼센트``.
+- Digits inside Latin words are read the same way (``MP3 -> MP삼``); the dual notation
+  ``(MP3)/(엠피 쓰리)`` gives the spoken form where the transcriber wrote one.
 
 Native Korean numerals (세 가지, 두 잔, 한 번) depend on the counter and cannot be inferred
 reliably from digits. The KsponSpeech/AIHub dual notation ``(3가지)/(세 가지)`` carries the

@@ -210,12 +210,12 @@ class Trainer:
                 self.step += 1
                 seconds = float(sum(batch.durations))
                 self.audio_seconds += seconds
-                window["loss"] += float(loss)
+                window["loss"] += loss.item()
                 window["n"] += 1
                 window["audio"] += seconds
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{float(loss):.3f}", best_cer=f"{self.best_cer:.2f}")
+                    bar.set_postfix(loss=f"{loss.item():.3f}", best_cer=f"{self.best_cer:.2f}")
                 if self.step % tc.log_every == 0:
                     elapsed = time.monotonic() - window["t"]
                     lr = self.scheduler.get_last_lr()[0]

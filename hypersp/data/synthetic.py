@@ -1,0 +1,421 @@
+"""hypersp's default corpus: synthetic Korean speech from eSpeak NG, generated in seconds.
+
+``generate_corpus(out_dir, SyntheticConfig(hours=1.5))`` writes::
+
+    out_dir/wavs/<utt_id>.wav        PCM16 mono at cfg.sample_rate (8000 Hz when cfg.telephone)
+    out_dir/train.jsonl              NeMo-style manifests, one JSON object per line:
+    out_dir/dev.jsonl                  {"audio_filepath": "wavs/<utt_id>.wav", "duration": 2.345,
+    out_dir/test.jsonl                  "text": ..., "utt_id": ..., "speaker": <voice variant>,
+                                        "corpus": "synthetic"}
+    out_dir/report.json              counts and hours per split, seed, config and its hash
+
+Sentences come from :mod:`hypersp.data.korean_text` (Hangul and spaces only, so the text is the
+training target as is). Splits are by sentence: no dev or test sentence is spoken in train;
+part of test is spoken by voice variants never heard in train or dev (``heldout_variants``).
+
+Every random choice is drawn from ``numpy.random.Generator``: the plan (sentence, split, voice,
+rate, pitch) from one generator seeded with ``cfg.seed``, each utterance's padding, noise and
+gain from its own generator seeded with ``(cfg.seed, utterance index)``; eSpeak itself runs
+from a clean state per utterance (see :mod:`hypersp.data.espeak`). The output is therefore
+byte-identical for any number of worker processes. A finished corpus with the same
+config hash is reused; an interrupted run resumes, keeping the wavs already written.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import multiprocessing
+import os
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from hypersp.data.espeak import EspeakSynthesizer, available_variants
+from hypersp.data.korean_text import REGISTERS, generate_sentences
+
+log = logging.getLogger(__name__)
+
+# Bump when anything that changes the generated files changes (text generator, synthesis, DSP):
+# it is part of the config hash, so stale corpora are regenerated rather than reused.
+GENERATOR_VERSION = 1
+
+SPLITS = ("train", "dev", "test")
+
+# Ten male and ten female eSpeak NG variants that sound like plain speech (no whisper, croak or
+# robot effects). The held-out ones are used only for part of the test split.
+DEFAULT_VARIANTS = [
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "Andy", "Lee", "Storm",
+    "f1", "f2", "f3", "f4", "Alicia", "Annie", "anika", "belinda", "linda", "steph",
+]
+DEFAULT_HELDOUT_VARIANTS = ["m8", "travis", "f5", "steph2"]
+
+# Mean utterance length in seconds measured on the default config (speech plus padding); used
+# only to decide how many sentences give ``hours`` of training audio.
+_MEAN_UTTERANCE_SECONDS = 3.9
+_TRIM_THRESHOLD_DB = -40.0  # frames quieter than this (relative to the loudest frame) are silence
+_PEAK_RANGE = (0.3, 0.9)  # random peak level of the written audio, fraction of full scale
+
+
+@dataclass
+class SyntheticConfig:
+    """How the synthetic corpus is made. Rates in Hz, durations in seconds."""
+
+    hours: float = 1.5  # approximate hours of *training* audio; dev/test come on top
+    seed: int = 0
+    sample_rate: int = 16000  # output rate; ignored (8000) when telephone is true
+    telephone: bool = False  # 8 kHz narrowband G.711-like channel (hypersp.audio.augment.telephone_channel)
+    dev_fraction: float = 0.05  # fraction of all sentences
+    test_fraction: float = 0.05
+    heldout_test_fraction: float = 0.5  # fraction of test utterances spoken by heldout_variants
+    registers: List[str] = field(default_factory=list)  # korean_text registers; empty = all
+    min_rate: int = 130  # eSpeak speaking rate, words per minute
+    max_rate: int = 230
+    min_pitch: int = 25  # eSpeak pitch 0..100 (50 = the variant's own)
+    max_pitch: int = 80
+    min_pitch_range: int = 30  # eSpeak intonation range 0..100
+    max_pitch_range: int = 80
+    noise_snr_db_min: float = 30.0  # light white/pink noise, SNR in dB; 0 for both disables noise
+    noise_snr_db_max: float = 50.0
+    min_silence: float = 0.1  # silence kept before and after the speech, drawn per utterance
+    max_silence: float = 0.25
+    variants: List[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
+    heldout_variants: List[str] = field(default_factory=lambda: list(DEFAULT_HELDOUT_VARIANTS))
+
+    @property
+    def output_rate(self) -> int:
+        return 8000 if self.telephone else int(self.sample_rate)
+
+
+def as_synthetic_config(cfg: Any) -> SyntheticConfig:
+    """A SyntheticConfig from itself, a dict or an OmegaConf DictConfig (other keys are ignored)."""
+    if isinstance(cfg, SyntheticConfig):
+        return cfg
+    if cfg is None:
+        return SyntheticConfig()
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(cfg, DictConfig):
+            cfg = OmegaConf.to_container(cfg, resolve=True)
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        pass
+    if dataclasses.is_dataclass(cfg):
+        cfg = dataclasses.asdict(cfg)
+    names = {f.name for f in dataclasses.fields(SyntheticConfig)}
+    return SyntheticConfig(**{k: v for k, v in dict(cfg).items() if k in names})
+
+
+def validate_config(cfg: SyntheticConfig) -> None:
+    """Raise ValueError naming every bad field at once."""
+    errors = []
+    if not cfg.hours > 0:
+        errors.append(f"hours={cfg.hours}: must be > 0")
+    if cfg.output_rate <= 0:
+        errors.append(f"sample_rate={cfg.sample_rate}: must be > 0 Hz")
+    for name in ("dev_fraction", "test_fraction", "heldout_test_fraction"):
+        if not 0 <= getattr(cfg, name) <= 1:
+            errors.append(f"{name}={getattr(cfg, name)}: must be in [0, 1]")
+    if cfg.dev_fraction + cfg.test_fraction >= 1:
+        errors.append(f"dev_fraction + test_fraction = {cfg.dev_fraction + cfg.test_fraction}: must be < 1")
+    for lo, hi in (("min_rate", "max_rate"), ("min_pitch", "max_pitch"), ("min_pitch_range", "max_pitch_range"),
+                   ("noise_snr_db_min", "noise_snr_db_max"), ("min_silence", "max_silence")):
+        if getattr(cfg, lo) > getattr(cfg, hi):
+            errors.append(f"{lo}={getattr(cfg, lo)} > {hi}={getattr(cfg, hi)}")
+    if cfg.min_silence < 0:
+        errors.append(f"min_silence={cfg.min_silence}: must be >= 0")
+    for r in cfg.registers:
+        if r not in REGISTERS:
+            errors.append(f"registers: unknown {r!r}; choose from {', '.join(REGISTERS)}")
+    known = set(available_variants())
+    if not cfg.variants:
+        errors.append("variants: empty; list eSpeak NG voice variants such as m1, f3")
+    for name in ("variants", "heldout_variants"):
+        unknown = [v for v in getattr(cfg, name) if v not in known]
+        if unknown:
+            errors.append(f"{name}: unknown eSpeak NG variants {unknown}; available: {', '.join(sorted(known))}")
+    overlap = sorted(set(cfg.variants) & set(cfg.heldout_variants))
+    if overlap:
+        errors.append(f"heldout_variants {overlap} also appear in variants; held-out voices must be unseen")
+    if errors:
+        raise ValueError("invalid SyntheticConfig:\n  " + "\n  ".join(errors))
+
+
+def config_hash(cfg: SyntheticConfig) -> str:
+    payload = json.dumps({"config": dataclasses.asdict(cfg), "generator_version": GENERATOR_VERSION}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_corpus(cfg: SyntheticConfig) -> List[Dict[str, Any]]:
+    """The utterances to make, in manifest order: one dict per utterance with
+    ``index, utt_id, split, text, speaker, rate, pitch, pitch_range``. Pure function of cfg."""
+    train_share = 1.0 - cfg.dev_fraction - cfg.test_fraction
+    n_train = max(1, math.ceil(cfg.hours * 3600.0 / _MEAN_UTTERANCE_SECONDS))
+    total = max(n_train, math.ceil(n_train / train_share))
+    n_test = round(total * cfg.test_fraction) if cfg.test_fraction > 0 else 0
+    n_dev = round(total * cfg.dev_fraction) if cfg.dev_fraction > 0 else 0
+    n_test, n_dev = max(n_test, 1 if cfg.test_fraction > 0 else 0), max(n_dev, 1 if cfg.dev_fraction > 0 else 0)
+    total = max(total, n_test + n_dev + 1)
+
+    sentences = generate_sentences(total, seed=cfg.seed, register=cfg.registers or None)
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(total)  # sentence index per slot; splits take disjoint slices
+    split_slices = {"test": order[:n_test], "dev": order[n_test:n_test + n_dev], "train": order[n_test + n_dev:]}
+    n_heldout = round(n_test * cfg.heldout_test_fraction) if cfg.heldout_variants else 0
+
+    plan = []
+    for split in SPLITS:
+        for k, sentence_index in enumerate(split_slices[split]):
+            voices = cfg.heldout_variants if (split == "test" and k < n_heldout) else cfg.variants
+            plan.append({
+                "index": len(plan),
+                "utt_id": f"synth-{split}-{k:06d}",
+                "split": split,
+                "text": sentences[int(sentence_index)],
+                "speaker": voices[int(rng.integers(len(voices)))],
+                "rate": int(rng.integers(cfg.min_rate, cfg.max_rate + 1)),
+                "pitch": int(rng.integers(cfg.min_pitch, cfg.max_pitch + 1)),
+                "pitch_range": int(rng.integers(cfg.min_pitch_range, cfg.max_pitch_range + 1)),
+            })
+    return plan
+
+
+# --------------------------------------------------------------------------- signal processing
+
+
+def trim_silence(x: np.ndarray, sample_rate: int, threshold_db: float = _TRIM_THRESHOLD_DB) -> np.ndarray:
+    """Cut leading/trailing 5 ms frames whose RMS is ``threshold_db`` below the loudest frame."""
+    hop = max(1, sample_rate // 200)
+    n = len(x) // hop
+    if n == 0:
+        return x
+    rms = np.sqrt(np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1))
+    loud = np.flatnonzero(rms > rms.max() * 10 ** (threshold_db / 20))
+    if len(loud) == 0:
+        return x[:0]
+    return x[loud[0] * hop: min(len(x), (loud[-1] + 1) * hop)]
+
+
+def _noise(rng: np.random.Generator, n: int, pink: bool) -> np.ndarray:
+    """Unit-RMS white or pink (1/f power) noise of n samples."""
+    if pink and n > 2:
+        size = 1 << (n - 1).bit_length()  # power-of-two FFT: arbitrary lengths can be 20x slower
+        spectrum = np.fft.rfft(rng.standard_normal(size))
+        f = np.arange(len(spectrum), dtype=np.float64)
+        f[0] = 1.0
+        noise = np.fft.irfft(spectrum / np.sqrt(f), size)[:n]
+    else:
+        noise = rng.standard_normal(n)
+    return noise / max(np.sqrt(np.mean(noise ** 2)), 1e-12)
+
+
+def render_utterance(samples: np.ndarray, source_rate: int, cfg: SyntheticConfig, index: int) -> np.ndarray:
+    """eSpeak int16 samples at ``source_rate`` -> int16 (S,) at ``cfg.output_rate``.
+
+    Trims eSpeak's silence, pads ``min_silence..max_silence`` s at each end, adds light noise,
+    resamples (or applies the telephone channel) and scales to a random peak level. Random draws
+    come from a generator seeded with ``(cfg.seed, index)`` in a fixed order.
+    """
+    rng = np.random.default_rng([cfg.seed, index])
+    x = trim_silence(samples.astype(np.float32) / 32768.0, source_rate)
+    lead, trail = rng.uniform(cfg.min_silence, cfg.max_silence, size=2)
+    speech_rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if len(x) else 0.0
+    x = np.concatenate([np.zeros(int(lead * source_rate), np.float32), x,
+                        np.zeros(int(trail * source_rate), np.float32)]).astype(np.float64)
+    snr_db = rng.uniform(cfg.noise_snr_db_min, cfg.noise_snr_db_max)
+    pink = bool(rng.random() < 0.5)
+    if cfg.noise_snr_db_max > 0 and speech_rms > 0:
+        x = x + _noise(rng, len(x), pink) * speech_rms * 10 ** (-snr_db / 20)
+    x = x.astype(np.float32)
+    if cfg.telephone:
+        from hypersp.audio.augment import telephone_channel  # imports torch; only telephone corpora pay
+
+        peak = float(np.max(np.abs(x))) if len(x) else 0.0
+        x = telephone_channel(x * (0.7 / peak) if peak > 0 else x, source_rate)
+    elif cfg.output_rate != source_rate:
+        x = soxr.resample(x, source_rate, cfg.output_rate, quality="HQ")
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    if peak > 0:
+        x = x * (rng.uniform(*_PEAK_RANGE) / peak)
+    return np.clip(np.round(np.asarray(x, np.float64) * 32767.0), -32768, 32767).astype(np.int16)
+
+
+def write_pcm16_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
+    """Write int16 mono samples as a canonical 44-byte-header WAV file.
+
+    The stdlib writer is used rather than soundfile because soundfile fsyncs every file on close,
+    which costs more than synthesizing the utterance.
+    """
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(sample_rate))
+        w.writeframes(np.asarray(samples, dtype="<i2").tobytes())
+
+
+# --------------------------------------------------------------------------- workers
+
+_worker_state: Dict[str, Any] = {}
+
+
+def _init_worker(out_dir: str, cfg_dict: Dict[str, Any]) -> None:
+    _worker_state["out_dir"] = Path(out_dir)
+    _worker_state["cfg"] = SyntheticConfig(**cfg_dict)
+    _worker_state["synth"] = EspeakSynthesizer()
+
+
+def _espeak_seed(seed: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def _make_utterance(item: Dict[str, Any]) -> Dict[str, Any]:
+    """Write one wav (unless a finished one exists) and return its manifest line."""
+    out_dir, cfg = _worker_state["out_dir"], _worker_state["cfg"]
+    rel = f"wavs/{item['utt_id']}.wav"
+    path = out_dir / rel
+    if path.exists():  # written by an interrupted run with the same config (files appear atomically)
+        num_frames = sf.info(str(path)).frames
+    else:
+        samples, rate = _worker_state["synth"].synthesize(
+            item["text"], variant=item["speaker"], rate_wpm=item["rate"], pitch=item["pitch"],
+            pitch_range=item["pitch_range"], seed=_espeak_seed(cfg.seed, item["index"]),
+        )
+        audio = render_utterance(samples, rate, cfg, item["index"])
+        tmp = path.with_name(path.stem + ".tmp.wav")
+        write_pcm16_wav(tmp, audio, cfg.output_rate)
+        os.replace(tmp, path)
+        num_frames = len(audio)
+    return {
+        "audio_filepath": rel,
+        "duration": round(num_frames / cfg.output_rate, 3),
+        "text": item["text"],
+        "utt_id": item["utt_id"],
+        "speaker": item["speaker"],
+        "corpus": "synthetic",
+    }
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _finished_report(out_dir: Path, digest: str) -> Dict[str, Any]:
+    """The saved report if out_dir holds a complete corpus made with config hash ``digest``, else {}."""
+    try:
+        report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if report.get("config_hash") != digest:
+        return {}
+    for split in SPLITS:
+        manifest = out_dir / f"{split}.jsonl"
+        if not manifest.exists():
+            return {}
+        with open(manifest, encoding="utf-8") as f:
+            for line in f:
+                if not (out_dir / json.loads(line)["audio_filepath"]).exists():
+                    return {}
+    return report
+
+
+def _clear_stale(out_dir: Path) -> None:
+    """Remove files of a corpus made with another config (only names this generator writes)."""
+    for name in ("report.json", ".synthetic_config_hash", *(f"{s}.jsonl" for s in SPLITS)):
+        (out_dir / name).unlink(missing_ok=True)
+    wavs = out_dir / "wavs"
+    if wavs.is_dir():
+        for p in wavs.glob("synth-*.wav"):
+            p.unlink()
+
+
+def generate_corpus(out_dir: Path, cfg: Any = None, jobs: int = 1, progress: bool = True) -> Dict[str, Any]:
+    """Write the synthetic corpus into ``out_dir`` (see the module docstring) and return its report.
+
+    jobs: worker processes (1 = in this process). Output does not depend on ``jobs``. If out_dir
+    already holds a finished corpus with the same config hash, nothing is regenerated and the saved
+    report is returned with ``"reused": True``.
+    """
+    cfg = as_synthetic_config(cfg)
+    validate_config(cfg)
+    out_dir = Path(out_dir)
+    digest = config_hash(cfg)
+    start = time.time()
+
+    report = _finished_report(out_dir, digest)
+    if report:
+        log.info("synthetic corpus in %s is up to date (config hash %s); reusing it", out_dir, digest)
+        return {**report, "reused": True}
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "wavs").mkdir(exist_ok=True)
+    # The config hash of the wavs in out_dir; kept after completion so a run whose report was
+    # lost also resumes instead of starting over.
+    stamp = out_dir / ".synthetic_config_hash"
+    if not (stamp.exists() and stamp.read_text().strip() == digest):
+        _clear_stale(out_dir)  # wavs from another config must not be resumed
+        stamp.write_text(digest + "\n")
+    for tmp in (out_dir / "wavs").glob("*.tmp.wav"):  # half-written by an interrupted run
+        tmp.unlink()
+
+    plan = plan_corpus(cfg)
+    init_args = (str(out_dir), dataclasses.asdict(cfg))
+    lines: List[Dict[str, Any]] = []
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        tqdm = None
+    bar = tqdm(total=len(plan), desc="synthesizing", unit="utt", disable=not progress) if tqdm else None
+    if jobs <= 1:
+        _init_worker(*init_args)
+        for item in plan:
+            lines.append(_make_utterance(item))
+            if bar:
+                bar.update(1)
+    else:
+        # spawn: workers start clean (no inherited eSpeak or torch thread state) on every platform
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(jobs, initializer=_init_worker, initargs=init_args) as pool:
+            for line in pool.imap(_make_utterance, plan, chunksize=16):
+                lines.append(line)
+                if bar:
+                    bar.update(1)
+    if bar:
+        bar.close()
+
+    splits: Dict[str, Dict[str, Any]] = {}
+    for split in SPLITS:
+        rows = [line for line, item in zip(lines, plan) if item["split"] == split]
+        with open(out_dir / f"{split}.jsonl", "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        seconds = sum(r["duration"] for r in rows)
+        splits[split] = {
+            "utterances": len(rows),
+            "hours": round(seconds / 3600, 4),
+            "speakers": sorted({r["speaker"] for r in rows}),
+        }
+    report = {
+        "corpus": "synthetic",
+        "generator_version": GENERATOR_VERSION,
+        "config_hash": digest,
+        "seed": cfg.seed,
+        "sample_rate": cfg.output_rate,
+        "splits": splits,
+        "total_hours": round(sum(s["hours"] for s in splits.values()), 4),
+        "config": dataclasses.asdict(cfg),
+    }
+    # report.json last: its presence (with the hash) marks the corpus as complete
+    (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    elapsed = time.time() - start
+    log.info("synthetic corpus: %d utterances, %.2f h in %.1f s -> %s", len(plan), report["total_hours"], elapsed, out_dir)
+    return {**report, "reused": False, "seconds": round(elapsed, 2)}

@@ -1,0 +1,279 @@
+"""CTC prefix beam search with n-gram shallow fusion, hotword boosting and N-best output.
+
+The search (Graves 2012; Hannun et al. 2014, arXiv:1408.2873) keeps for every output prefix the
+log-probability of the CTC paths that produce it and end in blank (``pb``) or in its last token
+(``pnb``). Per frame, each of the ``beam_size`` prefixes is extended by blank and by the frame's
+candidate tokens; equal prefixes merge. Prefixes are ranked by
+
+    log(pb + pnb) + lm_weight * log P_lm(words so far) + word_bonus * #words + hotword bonus
+
+Speed (pure Python + numpy; ``bench/decode_speed.py`` measures it):
+- token pruning: a frame proposes at most ``prune_topk`` tokens, and only those with
+  log-prob >= ``token_min_logprob`` (its best token always);
+- blank skipping: a frame whose blank probability exceeds ``blank_threshold`` is treated as
+  pure blank (every prefix's paths end in blank), and a run of such frames costs one pass;
+- LM and hotword states are computed once per new prefix and cached.
+
+LM fusion (:class:`~hypersp.decoding.ngram.NgramLM`): a ``word`` LM is applied when a word is
+complete: when the space token is emitted (char/jamo tokenizers) or a token beginning with
+"▁" starts the next word (sentencepiece); the word's text comes from ``decode_word(ids)``
+(the tokenizer's ``decode``: jamo compose into syllables). The last word and ``</s>`` are scored
+at the end. A ``char``/``jamo`` LM is applied to every token (the space token as ``<sp>``).
+
+Hotwords: phrases are tokenized into id sequences kept in a prefix trie. A prefix that is
+inside a match gets ``hotword_weight`` per matched token; if the match breaks off before the
+phrase is complete, the bonus is retracted (also at the end of the utterance). Matches start
+only at word starts.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from hypersp.decoding.ngram import EOS, SPACE_UNIT, NgramLM
+
+NEG_INF = float("-inf")
+Prefix = Tuple[int, ...]
+
+
+def _lse(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)) without overflow."""
+    if a < b:
+        a, b = b, a
+    if b == NEG_INF:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+@dataclass
+class BeamHypothesis:
+    tokens: List[int]
+    score: float           # total ranking score (acoustic + weighted LM + bonuses)
+    acoustic_score: float  # log P_ctc(tokens | audio)
+    lm_score: float        # natural-log LM probability (unweighted; 0 without an LM)
+    words: int             # number of words (as counted for word_bonus)
+
+
+class HotwordTrie:
+    """Prefix trie over token-id sequences. Node 0 is the root."""
+
+    def __init__(self, phrases: Sequence[Sequence[int]]):
+        self.children: List[Dict[int, int]] = [{}]
+        self.terminal: List[bool] = [False]
+        for ids in phrases:
+            node = 0
+            for t in ids:
+                nxt = self.children[node].get(t)
+                if nxt is None:
+                    nxt = len(self.children)
+                    self.children[node][t] = nxt
+                    self.children.append({})
+                    self.terminal.append(False)
+                node = nxt
+            if node:
+                self.terminal[node] = True
+
+
+class CTCBeamSearch:
+    """Decoder object; call it on ``(B, T, V)`` log-probs.
+
+    tokens:       the tokenizer's symbols (index = id; 0 is the blank, " " the word boundary, a
+                  leading "▁" starts a word).
+    decode_word:  ids of one word -> its text, for the word LM (default: join the symbols).
+    hotwords:     phrases as token-id lists (e.g. ``[tokenizer.encode(w) for w in words]``).
+    """
+
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        beam_size: int = 16,
+        prune_topk: int = 10,
+        token_min_logprob: float = -5.0,
+        blank_threshold: float = 0.999,
+        lm: Optional[NgramLM] = None,
+        lm_weight: float = 0.5,
+        word_bonus: float = 0.0,
+        hotwords: Sequence[Sequence[int]] = (),
+        hotword_weight: float = 2.0,
+        nbest: int = 1,
+        decode_word: Optional[Callable[[List[int]], str]] = None,
+        blank_id: int = 0,
+    ):
+        if beam_size < 1 or nbest < 1:
+            raise ValueError(f"beam_size ({beam_size}) and nbest ({nbest}) must be >= 1")
+        if not 0.0 < blank_threshold <= 1.0:
+            raise ValueError(f"blank_threshold={blank_threshold} must be within (0, 1]; 1 disables blank skipping")
+        self.tokens = list(tokens)
+        self.beam_size, self.nbest = int(beam_size), int(nbest)
+        self.prune_topk = max(1, min(int(prune_topk), len(self.tokens)))
+        self.token_min_logprob = float(token_min_logprob)
+        self.log_blank_threshold = math.log(blank_threshold) if blank_threshold < 1.0 else 0.0
+        self.blank_id = blank_id
+        self.lm, self.lm_weight, self.word_bonus = lm, float(lm_weight), float(word_bonus)
+        self.hot = HotwordTrie([list(h) for h in hotwords if len(h)]) if hotwords else None
+        self.hotword_weight = float(hotword_weight)
+        # token classes: 1 = word boundary (space), 2 = starts a word ("▁..."), 0 = inside a word
+        self.kind = [1 if t == " " else 2 if t.startswith("\u2581") else 0 for t in self.tokens]
+        self.kind[blank_id] = 0
+        self.decode_word = decode_word or (lambda ids: "".join(self.tokens[i] for i in ids).replace("\u2581", ""))
+        self.token_lm = lm is not None and lm.unit != "word"
+        if self.token_lm:
+            self.lm_units = [SPACE_UNIT if t == " " else t for t in self.tokens]
+            known = sum(1 for u in self.lm_units[1:] if u in lm.vocab)
+            if known == 0:
+                raise ValueError(f"the {lm.unit}-level LM knows none of the tokenizer's symbols; build it with the unit "
+                                 "that matches the tokenizer (--unit char for char, --unit jamo for jamo)")
+
+    # ---- per-prefix state ----------------------------------------------------------------
+    # state = (lm_state, lm_score, n_words, word_start, hot_node, hot_partial, hot_total, extra)
+    def _initial_state(self):
+        lm_state = self.lm.begin_state() if self.lm is not None else None
+        return (lm_state, 0.0, 0, 0, 0, 0.0, 0.0, 0.0)
+
+    def _extend(self, prefix: Prefix, state, c: int):
+        """State of ``prefix + (c,)`` from the state of ``prefix``."""
+        lm_state, lm_score, n_words, word_start, node, partial, total, _ = state
+        kind = self.kind[c]
+        n = len(prefix)
+        if self.lm is not None and self.token_lm:
+            lp, lm_state = self.lm.score(lm_state, self.lm_units[c])
+            lm_score += lp
+        if kind:  # the word before this token is complete
+            if n > word_start:
+                if self.lm is not None and not self.token_lm:
+                    lp, lm_state = self.lm.score(lm_state, self.decode_word(list(prefix[word_start:])))
+                    lm_score += lp
+                n_words += 1
+            word_start = n + 1 if kind == 1 else n
+        if self.hot is not None:
+            child = self.hot.children[node].get(c)
+            if child is None:
+                partial, node = 0.0, 0  # the match broke off: retract its bonus
+                at_word_start = n == 0 or self.kind[prefix[-1]] == 1 or kind == 2
+                child = self.hot.children[0].get(c) if at_word_start else None
+            if child is not None:
+                partial += self.hotword_weight
+                node = child
+                if self.hot.terminal[child]:
+                    total, partial = total + partial, 0.0
+                    if not self.hot.children[child]:
+                        node = 0
+        extra = self.lm_weight * lm_score + self.word_bonus * n_words + total + partial
+        return (lm_state, lm_score, n_words, word_start, node, partial, total, extra)
+
+    def _final(self, prefix: Prefix, state) -> Tuple[float, float, int]:
+        """(extra score, lm score, words) once the utterance is over: last word, </s>, no partial hotword."""
+        lm_state, lm_score, n_words, word_start, _, _, total, _ = state
+        if len(prefix) > word_start:
+            if self.lm is not None and not self.token_lm:
+                lp, lm_state = self.lm.score(lm_state, self.decode_word(list(prefix[word_start:])))
+                lm_score += lp
+            n_words += 1
+        if self.lm is not None:
+            lm_score += self.lm.score(lm_state, EOS)[0]
+        return self.lm_weight * lm_score + self.word_bonus * n_words + total, lm_score, n_words
+
+    # ---- search --------------------------------------------------------------------------
+    def candidates(self, lp: np.ndarray) -> Tuple[np.ndarray, List[List[Tuple[int, float]]]]:
+        """Per frame: whether it is skipped (blank-dominated), and its (token, log-prob) candidates."""
+        lp = np.asarray(lp, dtype=np.float32)
+        T, V = lp.shape
+        skip = lp[:, self.blank_id] > self.log_blank_threshold if self.log_blank_threshold < 0 else np.zeros(T, bool)
+        masked = lp.copy()
+        masked[:, self.blank_id] = NEG_INF
+        k = self.prune_topk
+        if k < V:
+            idx = np.argpartition(-masked, k - 1, axis=1)[:, :k]
+        else:
+            idx = np.broadcast_to(np.arange(V), (T, V))
+        vals = np.take_along_axis(masked, idx, axis=1)
+        keep = (vals >= self.token_min_logprob) | (vals >= vals.max(axis=1, keepdims=True))
+        keep &= np.isfinite(vals)
+        cands = []
+        for row_i, row_v, row_k, s in zip(idx.tolist(), vals.tolist(), keep.tolist(), skip.tolist()):
+            cands.append([] if s else [(c, v) for c, v, ok in zip(row_i, row_v, row_k) if ok])
+        return skip, cands
+
+    def decode_one(self, log_probs: np.ndarray) -> List[BeamHypothesis]:
+        """log_probs (T, V) log-softmax of one utterance (valid frames only) -> N-best, best first."""
+        log_probs = np.asarray(log_probs, dtype=np.float32)
+        skip, cands = self.candidates(log_probs)
+        blank_lp = log_probs[:, self.blank_id].astype(np.float64).tolist()
+        beams: Dict[Prefix, Tuple[float, float]] = {(): (0.0, NEG_INF)}
+        states = {(): self._initial_state()}
+        beam_size, extend, lse = self.beam_size, self._extend, _lse
+        T = len(blank_lp)
+        t = 0
+        while t < T:
+            if skip[t]:  # a run of blank frames: every path ends in blank
+                run = 0.0
+                while t < T and skip[t]:
+                    run += blank_lp[t]
+                    t += 1
+                beams = {p: (lse(pb, pnb) + run, NEG_INF) for p, (pb, pnb) in beams.items()}
+                continue
+            frame, lb = cands[t], blank_lp[t]
+            nxt: Dict[Prefix, List[float]] = {}
+            for prefix, (pb, pnb) in beams.items():
+                total = lse(pb, pnb)
+                entry = nxt.get(prefix)
+                if entry is None:
+                    nxt[prefix] = entry = [NEG_INF, NEG_INF]
+                entry[0] = lse(entry[0], total + lb)
+                last = prefix[-1] if prefix else -1
+                for c, lpc in frame:
+                    if c == last:
+                        entry[1] = lse(entry[1], pnb + lpc)  # repeat collapses into the same prefix
+                        if pb == NEG_INF:
+                            continue
+                        add = pb + lpc  # a blank separated them: a new token
+                    else:
+                        add = total + lpc
+                    new = prefix + (c,)
+                    e = nxt.get(new)
+                    if e is None:
+                        nxt[new] = [NEG_INF, add]
+                        if new not in states:
+                            states[new] = extend(prefix, states[prefix], c)
+                    else:
+                        e[1] = lse(e[1], add)
+            if len(nxt) > beam_size:
+                best = heapq.nlargest(beam_size, nxt.items(), key=lambda kv: lse(kv[1][0], kv[1][1]) + states[kv[0]][7])
+            else:
+                best = nxt.items()
+            beams = {p: (v[0], v[1]) for p, v in best}
+            t += 1
+        hyps = []
+        for prefix, (pb, pnb) in beams.items():
+            am = lse(pb, pnb)
+            extra, lm_score, words = self._final(prefix, states[prefix])
+            hyps.append(BeamHypothesis(list(prefix), am + extra, am, lm_score, words))
+        hyps.sort(key=lambda h: h.score, reverse=True)
+        return hyps[:self.nbest]
+
+    def __call__(self, log_probs, lengths=None) -> List[List[BeamHypothesis]]:
+        """log_probs (B, T, V) tensor or array of log-softmax scores; lengths (B,) valid frames."""
+        arr = log_probs.detach().float().cpu().numpy() if hasattr(log_probs, "detach") else np.asarray(log_probs)
+        if arr.ndim != 3:
+            raise ValueError(f"expected log_probs (B, T, V), got shape {arr.shape}")
+        lens = [arr.shape[1]] * arr.shape[0] if lengths is None else [int(n) for n in lengths]
+        return [self.decode_one(arr[b, :lens[b]]) for b in range(arr.shape[0])]
+
+    def decode_ids(self, log_probs, lengths=None) -> List[List[int]]:
+        """Best token ids per utterance (the same output shape as ``greedy_ctc_decode``)."""
+        return [nb[0].tokens if nb else [] for nb in self(log_probs, lengths)]
+
+
+def ctc_beam_decoder_for(tokenizer, beam_size: int = 16, lm_path: str = "", lm_weight: float = 0.5,
+                         word_bonus: float = 0.0, hotwords: Sequence[str] = (), hotword_weight: float = 2.0,
+                         nbest: int = 1, **kw) -> CTCBeamSearch:
+    """A :class:`CTCBeamSearch` set up from a tokenizer (symbols, word decoding, hotword encoding)."""
+    lm = NgramLM.load(lm_path) if lm_path else None
+    phrases = [tokenizer.encode(h) for h in hotwords if h.strip()]
+    return CTCBeamSearch(tokenizer.tokens, beam_size=beam_size, lm=lm, lm_weight=lm_weight, word_bonus=word_bonus,
+                         hotwords=phrases, hotword_weight=hotword_weight, nbest=nbest,
+                         decode_word=lambda ids: tokenizer.decode(ids), **kw)

@@ -1,0 +1,244 @@
+"""N-gram language models in ARPA format: a pure-Python reader with back-off, and a builder.
+
+Why pure Python: the maintained binding, ``kenlm`` (PyPI 0.3.0), ships only as a source
+distribution that needs a C++ toolchain, CMake and Boost to build, so it cannot be a
+dependency that installs everywhere. A dictionary lookup per (context, word) is fast enough
+here because :mod:`hypersp.decoding.ctc_beam` queries the LM once per *new* word of a prefix
+and caches the result. Any ARPA file works (KenLM's ``lmplz`` output, SRILM, or
+:func:`build_arpa`).
+
+Units: an ARPA model scores "words", which are whatever the builder split the text into:
+``word`` (space-separated words), ``char`` (characters, the space written as ``<sp>``) or
+``jamo`` (Hangul decomposed into conjoining jamo first, then as ``char``). Scores from
+:meth:`NgramLM.score` are natural logarithms (ARPA stores log10).
+
+Builder: interpolated Kneser-Ney (Chen & Goodman 1998, "interpolated KN" with one absolute
+discount per order, D = n1 / (n1 + 2 n2)); lower orders use continuation counts (the number of
+distinct words seen before an n-gram), except for n-grams that start with ``<s>``, which keep
+raw counts (nothing can precede ``<s>``). The unigram distribution is interpolated with a
+uniform one over the vocabulary plus ``<unk>``, so every word has non-zero probability. The
+interpolation weights gamma(h) are written as ARPA back-off weights, which makes the ARPA model
+compute exactly the interpolated probabilities.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+from hypersp.text.hangul import decompose
+
+LN10 = math.log(10.0)
+BOS, EOS, UNK, SPACE_UNIT = "<s>", "</s>", "<unk>", "<sp>"
+UNITS = ("word", "char", "jamo")
+
+
+class ArpaError(ValueError):
+    pass
+
+
+def text_to_units(text: str, unit: str) -> List[str]:
+    """Split one sentence into LM units (see the module docstring)."""
+    if unit == "word":
+        return text.split()
+    if unit not in UNITS:
+        raise ValueError(f"LM unit {unit!r}: choose one of {', '.join(UNITS)}")
+    text = " ".join(text.split())
+    if unit == "jamo":
+        text = decompose(text)
+    return [SPACE_UNIT if c == " " else c for c in text]
+
+
+class NgramLM:
+    """An ARPA back-off model.
+
+    ``score(state, word) -> (log_prob (natural log), new_state)`` where a state is the tuple of
+    up to ``order - 1`` preceding words; :meth:`begin_state` is ``("<s>",)``. Unknown words are
+    scored as ``<unk>`` (log10 probability -100 if the model has no ``<unk>``).
+    """
+
+    def __init__(self, ngrams: Dict[int, Dict[Tuple[str, ...], Tuple[float, float]]], unit: str = "word"):
+        if 1 not in ngrams or not ngrams[1]:
+            raise ArpaError("an n-gram model needs a \\1-grams: section with at least one entry")
+        self.ngrams = ngrams  # order -> {words: (log10 prob, log10 backoff)}
+        self.order = max(ngrams)
+        self.unit = unit
+        self.vocab = {w for (w,) in ngrams[1]}
+        self._cache: Dict[Tuple[Tuple[str, ...], str], Tuple[float, Tuple[str, ...]]] = {}
+
+    def begin_state(self) -> Tuple[str, ...]:
+        return (BOS,)
+
+    def _log10(self, context: Tuple[str, ...], word: str) -> float:
+        backoff = 0.0
+        for start in range(len(context) + 1):  # longest context first
+            ctx = context[start:]
+            entry = self.ngrams.get(len(ctx) + 1, {}).get(ctx + (word,))
+            if entry is not None:
+                return entry[0] + backoff
+            ctx_entry = self.ngrams.get(len(ctx), {}).get(ctx) if ctx else None
+            if ctx_entry is not None:
+                backoff += ctx_entry[1]
+        return backoff - 100.0  # not even a unigram (and no <unk>)
+
+    def score(self, state: Tuple[str, ...], word: str) -> Tuple[float, Tuple[str, ...]]:
+        key = (state, word)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        w = word if word in self.vocab else UNK
+        lp = self._log10(state, w) * LN10
+        new_state = (state + (w,))[-(self.order - 1):] if self.order > 1 else ()
+        # Keep only the longest suffix the model knows as a context: equal scores, fewer states.
+        while new_state and new_state not in self.ngrams.get(len(new_state), {}):
+            new_state = new_state[1:]
+        self._cache[key] = (lp, new_state)
+        return lp, new_state
+
+    def sentence_logprob(self, words: Sequence[str], eos: bool = True) -> float:
+        """Natural-log probability of a whole sentence (``<s>`` implied, ``</s>`` added if ``eos``)."""
+        state, total = self.begin_state(), 0.0
+        for w in list(words) + ([EOS] if eos else []):
+            lp, state = self.score(state, w)
+            total += lp
+        return total
+
+    # ---- ARPA I/O --------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> "NgramLM":
+        """Read an ARPA file. The unit is taken from a ``# hypersp-lm unit=...`` comment line
+        before ``\\data\\`` (written by :func:`build_arpa`); other ARPA files are ``word``."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"language model {str(path)!r} does not exist")
+        if path.suffix in (".bin", ".binary", ".klm"):
+            raise ArpaError(f"{path}: binary KenLM models are not supported; pass the .arpa text file")
+        unit = "word"
+        ngrams: Dict[int, Dict[Tuple[str, ...], Tuple[float, float]]] = {}
+        section = 0
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                if section == 0:
+                    m = re.match(r"#\s*hypersp-lm\s+unit=(\w+)", line)
+                    if m:
+                        unit = m.group(1)
+                if line.startswith("\\"):
+                    m = re.match(r"\\(\d+)-grams:", line)
+                    section = int(m.group(1)) if m else (-1 if line == "\\data\\" else 0)
+                    if section > 0:
+                        ngrams[section] = {}
+                    continue
+                if section <= 0:
+                    continue
+                parts = line.split()
+                if len(parts) < section + 1:
+                    raise ArpaError(f"{path}:{lineno}: expected 'log10prob {section} words [backoff]', got {line!r}")
+                try:
+                    prob = float(parts[0])
+                    backoff = float(parts[section + 1]) if len(parts) > section + 1 else 0.0
+                except ValueError:
+                    raise ArpaError(f"{path}:{lineno}: bad number in {line!r}") from None
+                ngrams[section][tuple(parts[1:section + 1])] = (prob, backoff)
+        if not ngrams:
+            raise ArpaError(f"{path}: no \\N-grams: sections found; is this an ARPA file?")
+        if unit not in UNITS:
+            raise ArpaError(f"{path}: unknown unit {unit!r} in the hypersp-lm header; choose one of {', '.join(UNITS)}")
+        return cls(ngrams, unit)
+
+    def save(self, path: str | Path) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(f"# hypersp-lm unit={self.unit}\n\n\\data\\\n")
+            for n in sorted(self.ngrams):
+                f.write(f"ngram {n}={len(self.ngrams[n])}\n")
+            for n in sorted(self.ngrams):
+                f.write(f"\n\\{n}-grams:\n")
+                for words, (prob, backoff) in sorted(self.ngrams[n].items()):
+                    line = f"{prob:.6f}\t{' '.join(words)}"
+                    if n < self.order:
+                        line += f"\t{backoff:.6f}"
+                    f.write(line + "\n")
+            f.write("\n\\end\\\n")
+
+
+def build_arpa(sentences: Iterable[str], order: int = 3, unit: str = "word") -> NgramLM:
+    """Interpolated Kneser-Ney n-gram model of ``sentences`` (see the module docstring)."""
+    if order < 1:
+        raise ValueError(f"order must be >= 1, got {order}")
+    counts: Dict[int, Counter] = {n: Counter() for n in range(1, order + 1)}
+    n_sentences = 0
+    for text in sentences:
+        units = text_to_units(text, unit)
+        if not units:
+            continue
+        n_sentences += 1
+        seq = [BOS] + units + [EOS]
+        for n in range(1, order + 1):
+            for i in range(len(seq) - n + 1):
+                gram = tuple(seq[i:i + n])
+                if gram == (BOS,):
+                    continue
+                counts[n][gram] += 1
+    if n_sentences == 0:
+        raise ValueError("no text to build a language model from (all sentences empty)")
+    # KN counts: highest order keeps raw counts; lower orders use continuation counts
+    # (distinct left contexts), except n-grams starting with <s>.
+    kn: Dict[int, Counter] = {order: counts[order]}
+    for n in range(order - 1, 0, -1):
+        cont: Counter = Counter()
+        for gram in counts[n + 1]:
+            cont[gram[1:]] += 1
+        kn[n] = Counter({g: (c if g[0] == BOS else cont.get(g, 0)) for g, c in counts[n].items()})
+    discounts = {}
+    for n in range(1, order + 1):
+        n1 = sum(1 for c in kn[n].values() if c == 1)
+        n2 = sum(1 for c in kn[n].values() if c == 2)
+        discounts[n] = n1 / (n1 + 2 * n2) if n1 + n2 > 0 and n1 > 0 else 0.5
+    # unigrams, interpolated with a uniform distribution over the vocabulary + <unk>
+    vocab = sorted({g[0] for g in kn[1]})
+    D1, total1 = discounts[1], sum(kn[1].values())
+    uniform = 1.0 / (len(vocab) + 1)
+    gamma1 = D1 * len(vocab) / total1
+    probs: Dict[int, Dict[Tuple[str, ...], float]] = {1: {}}
+    for w in vocab:
+        probs[1][(w,)] = max(kn[1][(w,)] - D1, 0.0) / total1 + gamma1 * uniform
+    probs[1][(UNK,)] = gamma1 * uniform
+    # higher orders: p(w|h) = max(c(hw) - D, 0) / c(h) + gamma(h) p(w|h'), gamma(h) = D N1+(h.) / c(h)
+    gammas: Dict[Tuple[str, ...], float] = {}
+    for n in range(2, order + 1):
+        ctx_total: Counter = Counter()
+        ctx_types: Counter = Counter()
+        for gram, c in kn[n].items():
+            ctx_total[gram[:-1]] += c
+            ctx_types[gram[:-1]] += 1
+        D = discounts[n]
+        for h, tot in ctx_total.items():
+            gammas[h] = D * ctx_types[h] / tot
+        probs[n] = {}
+        for gram, c in kn[n].items():
+            h = gram[:-1]
+            lower = _interp(probs, gammas, gram[1:])
+            probs[n][gram] = max(c - D, 0.0) / ctx_total[h] + gammas[h] * lower
+    ngrams: Dict[int, Dict[Tuple[str, ...], Tuple[float, float]]] = {}
+    for n in range(1, order + 1):
+        ngrams[n] = {}
+        for gram, p in probs[n].items():
+            backoff = math.log10(gammas[gram]) if gram in gammas else 0.0
+            ngrams[n][gram] = (math.log10(p), backoff)
+    ngrams[1][(BOS,)] = (-99.0, math.log10(gammas[(BOS,)]) if (BOS,) in gammas else 0.0)
+    return NgramLM(ngrams, unit)
+
+
+def _interp(probs, gammas, gram: Tuple[str, ...]) -> float:
+    """Interpolated probability of ``gram`` from the orders already computed (backing off)."""
+    n = len(gram)
+    p = probs.get(n, {}).get(gram)
+    if p is not None:
+        return p
+    if n == 1:
+        return probs[1][(UNK,)]
+    return gammas.get(gram[:-1], 1.0) * _interp(probs, gammas, gram[1:])

@@ -1,0 +1,96 @@
+"""Conformer-CTC (Gulati et al. 2020, arXiv:2005.08100), sized and laid out as NeMo's Conformer-CTC.
+
+Encoder: 4x ``striding`` Conv2d subsampling (channels = d_model) -> relative positional encoding ->
+``n_layers`` Conformer blocks (macaron FFN, Transformer-XL relative positional MHSA with biases u/v,
+convolution module) -> a linear CTC head with log-softmax.
+
+Streaming: ``att_context_left`` / ``att_context_right`` (frames after subsampling, -1 = unlimited)
+or ``chunk_size`` (frames after subsampling, 0 = off) limit the self-attention context, and
+``conv_causal`` makes the depthwise convolutions look only at past frames. With
+``att_context_right=0`` (or chunks) and ``conv_causal=true`` an output frame depends on no input
+beyond the subsampling's one-frame lookahead (chunked: beyond the end of its chunk).
+
+Presets: ``conformer_tiny`` (CPU), ``conformer_small`` / ``_medium`` / ``_large`` (NeMo's table).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+import torch
+from torch import nn
+
+from hypersp.modules.attention import RelPositionalEncoding, limited_context_mask, padding_mask
+from hypersp.modules.conformer_block import ConformerBlock
+from hypersp.modules.subsampling import Conv2dSubsampling
+from hypersp.registry import register_model
+
+
+@dataclass
+class ConformerConfig:
+    """Conformer-CTC encoder. The default is the ``conformer_tiny`` preset (about 1.8 M parameters at 80 mels, 70 symbols)."""
+
+    name: str = "conformer"
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    ff_expansion: int = 4
+    conv_kernel_size: int = 15
+    subsampling_factor: int = 4          # power of two; Conv2d stride-2 layers = log2(factor)
+    subsampling_conv_channels: int = 64  # -1: d_model (NeMo's default)
+    dropout: float = 0.1                 # feed-forward, convolution and residual dropout
+    dropout_att: float = 0.1             # attention weights
+    dropout_emb: float = 0.0             # relative position embeddings
+    att_context_left: int = -1           # frames (after subsampling) each frame may look back; -1 = all
+    att_context_right: int = -1          # frames (after subsampling) each frame may look ahead; -1 = all
+    chunk_size: int = 0                  # >0: chunked attention with this many frames per chunk
+    conv_causal: bool = False            # depthwise convolutions see only past frames
+
+
+@register_model("conformer", config=ConformerConfig)
+class ConformerModel(nn.Module):
+    """forward(features (B, T, F), lengths (B,) long) -> (log_probs (B, T', V), out_lengths (B,) long).
+
+    T' = ceil(T / subsampling_factor) (each stride-2 layer maps L to ceil(L / 2)). In eval mode an
+    utterance's valid outputs do not depend on how much padding follows it.
+    """
+
+    default_criterion = "ctc"
+
+    def __init__(self, cfg: ConformerConfig, *, input_dim: int, vocab_size: int):
+        super().__init__()
+        self.input_dim, self.vocab_size = input_dim, vocab_size
+        self.subsampling_factor = int(cfg.subsampling_factor)
+        self.att_context = (int(cfg.att_context_left), int(cfg.att_context_right), int(cfg.chunk_size))
+        self.pre_encode = Conv2dSubsampling(input_dim, cfg.d_model, cfg.subsampling_factor, cfg.subsampling_conv_channels)
+        self.pos_enc = RelPositionalEncoding(cfg.d_model, cfg.dropout, cfg.dropout_emb)
+        self.layers = nn.ModuleList(
+            ConformerBlock(cfg.d_model, cfg.n_heads, cfg.ff_expansion, cfg.conv_kernel_size,
+                           cfg.dropout, cfg.dropout_att, cfg.conv_causal)
+            for _ in range(cfg.n_layers)
+        )
+        self.decoder = nn.Linear(cfg.d_model, vocab_size)
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        return self.pre_encode.output_lengths(lengths)
+
+    def encode(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """features (B, T, F), lengths (B,) -> (encoder output (B, T', D), lengths' (B,))."""
+        if features.dim() != 3 or features.shape[-1] != self.input_dim:
+            raise ValueError(f"expected features (B, T, {self.input_dim}), got {tuple(features.shape)}")
+        lengths = lengths.to(device=features.device, dtype=torch.long)
+        x, lengths = self.pre_encode(features, lengths)
+        x, pos_emb = self.pos_enc(x)
+        T = x.shape[1]
+        mask = padding_mask(lengths, T)  # (B, 1, T)
+        left, right, chunk = self.att_context
+        if left >= 0 or right >= 0 or chunk > 0:
+            mask = mask & limited_context_mask(T, left, right, chunk, device=x.device)
+        pad = padding_mask(lengths, T)[:, 0]  # (B, T)
+        for layer in self.layers:
+            x = layer(x, pos_emb, mask, pad)
+        return x, lengths
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        x, lengths = self.encode(features, lengths)
+        return self.decoder(x).log_softmax(dim=-1), lengths

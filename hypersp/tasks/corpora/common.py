@@ -1,0 +1,500 @@
+"""Shared machinery of the corpus preparers: discover, shard, process in parallel, merge, report.
+
+How one ``hypersp-prepare CORPUS --root RAW --out OUT --jobs N`` runs:
+
+1. **Discover** (one process, streaming): walk ``RAW`` once (``os.walk``, any depth), classify
+   every file (audio, transcript, session JSON, OS junk such as ``Zone.Identifier`` /
+   ``.DS_Store`` / ``Thumbs.db`` / ``._*``, documentation, other) and append each useful
+   file as one JSON line to shard ``hash(group) % shards`` under ``OUT/.work/``. A *group* is
+   what must be seen together: an AIHub session, a LibriSpeech chapter, a KsponSpeech
+   utterance. Nothing is held in memory but counters.
+2. **Process** (``N`` worker processes): each shard is read, grouped, and every group is turned
+   into manifest records or skip reasons by the corpus's :meth:`Preparer.process_group`.
+   Audio headers only are read (``soundfile.info``, or the byte size of ``.pcm``). A shard
+   writes ``shard-XXXX.<split>.jsonl`` and then its ``shard-XXXX.done.json`` marker; memory per
+   worker is one shard (the corpus divided by ``shards``).
+3. **Merge**: shard outputs are concatenated per split into ``OUT/<split>.jsonl`` and the
+   counts summed into ``OUT/report.json``.
+
+**Resumable**: an interrupted run keeps ``OUT/.work``; rerunning with the same root and
+options skips the walk if it finished and every shard that has its done marker. A finished
+run is recognised by ``report.json``'s fingerprint and not redone (``force=True`` redoes it).
+Different options invalidate the work folder.
+
+**Accounting** (``report.json``): ``utterances.found`` equals ``kept`` plus the sum of
+``skipped`` (every reason in :data:`SKIP_REASONS`, zeros included), and
+``files_on_disk.total`` is the sum of its categories — nothing is dropped silently.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+SKIP_REASONS = (
+    "orphan_label",            # transcript without audio
+    "orphan_audio",            # audio without transcript
+    "duplicate",               # a second audio or transcript file for an utterance already seen
+    "unreadable_audio",        # header cannot be read (corrupt, not audio, broken link)
+    "unreadable_label",        # transcript cannot be decoded or parsed
+    "malformed_tag",           # ETRI annotation that cannot be resolved (unbalanced brackets)
+    "empty_text",              # nothing left after normalization
+    "duration_out_of_bounds",  # outside [min_duration, max_duration] seconds
+)
+
+FILE_CATEGORIES = ("audio", "transcript", "transcript_list", "session_json", "os_junk", "docs", "other")
+
+OS_JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", ".localized"}
+MAX_EXAMPLES = 20
+
+
+def is_os_junk(path: str) -> bool:
+    """Files operating systems leave behind: never data, always counted as ``os_junk``."""
+    name = os.path.basename(path)
+    low = name.lower()
+    return (
+        low in OS_JUNK_NAMES
+        or name.startswith("._")                       # macOS AppleDouble
+        or low.endswith(".identifier")                 # Windows 0001.wav:Zone.Identifier
+        or "__MACOSX" in path.split(os.sep)
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Items and outcomes
+# ------------------------------------------------------------------------------------------
+@dataclass
+class Item:
+    """One discovered thing.
+
+    ``category``: the file category counted in ``files_on_disk`` ("" for things that are not
+    files, such as one line of a ``.trn`` list). ``group`` "" means "count only, do not
+    process". ``kind`` is interpreted by the corpus (``audio``, ``label``, ``meta``...).
+    ``skip`` set: an utterance already known to be skipped at discovery (counted).
+    """
+
+    category: str = ""
+    group: str = ""
+    key: str = ""
+    kind: str = ""
+    path: str = ""
+    split: str = ""
+    text: str = ""
+    skip: str = ""
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps([self.group, self.key, self.kind, self.path, self.split, self.text, self.extra],
+                          ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> "Item":
+        g, k, kind, p, s, t, e = json.loads(line)
+        return cls(group=g, key=k, kind=kind, path=p, split=s, text=t, extra=e)
+
+
+@dataclass
+class Outcome:
+    """What became of one utterance candidate: kept (``record`` set) or skipped (``reason``)."""
+
+    reason: str = "kept"
+    split: str = ""
+    record: Optional[Dict[str, Any]] = None
+    notes: List[str] = field(default_factory=list)
+    example: Optional[Dict[str, Any]] = None  # for skipped ones: what to show in the report
+
+
+def kept(split: str, record: Dict[str, Any], notes: Iterable[str] = ()) -> Outcome:
+    return Outcome("kept", split, record, list(notes))
+
+
+def skipped(reason: str, example: Dict[str, Any], notes: Iterable[str] = ()) -> Outcome:
+    assert reason in SKIP_REASONS, reason
+    return Outcome(reason, "", None, list(notes), example)
+
+
+# ------------------------------------------------------------------------------------------
+# Small helpers used by the corpora
+# ------------------------------------------------------------------------------------------
+def stable_fraction(text: str) -> float:
+    """A deterministic number in [0, 1) from ``text`` (sha1; same on every machine and run)."""
+    return int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big") / 2.0**64
+
+
+def shard_of(group: str, shards: int) -> int:
+    return int.from_bytes(hashlib.md5(group.encode("utf-8")).digest()[:4], "big") % shards
+
+
+def decode_text(data: bytes) -> Tuple[str, str]:
+    """Bytes of a transcript -> (text, encoding). UTF-8 (BOM stripped) first, then CP949.
+
+    Raises ``UnicodeDecodeError`` when neither fits.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("cp949"), "cp949"
+
+
+def read_transcript(path: str) -> Tuple[str, str]:
+    """A one-utterance transcript file -> (text on one line, encoding)."""
+    with open(path, "rb") as f:
+        text, enc = decode_text(f.read())
+    return " ".join(line.strip() for line in text.splitlines() if line.strip()), enc
+
+
+def sniff_encoding(path: str) -> str:
+    """Encoding of a (possibly large) text file, validated incrementally: 'utf-8-sig' or 'cp949'."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as f:
+        try:
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    decoder.decode(b"", final=True)
+                    return "utf-8-sig"
+                decoder.decode(chunk)
+        except UnicodeDecodeError:
+            return "cp949"
+
+
+def audio_header(path: str) -> Tuple[float, int, int]:
+    """(duration seconds, sample rate, channels) from the header only. Raises on unreadable."""
+    import soundfile as sf
+
+    info = sf.info(path)
+    if info.samplerate <= 0:
+        raise ValueError(f"{path}: sample rate {info.samplerate}")
+    return info.frames / info.samplerate, int(info.samplerate), int(info.channels)
+
+
+def pcm_duration(path: str, sample_rate: int = 16000) -> Tuple[float, bool]:
+    """Headerless PCM16 mono: ((bytes // 2) / rate, odd byte count?). Raises ``OSError``."""
+    size = os.stat(path).st_size
+    return (size // 2) / sample_rate, bool(size % 2)
+
+
+def pair_by_key(audio: List[Item], labels: List[Item]) -> Iterator[Tuple[str, Optional[Item], Optional[Item], List[Item]]]:
+    """Pair audio and label items of one group by ``key``.
+
+    Yields ``(key, audio_or_None, label_or_None, duplicates)`` in key order; when a key has
+    several audio (or label) files the one with the shortest path is used (a copy such as
+    ``D60 2/...`` or ``foo (1).wav`` is longer than its original) and the rest are duplicates.
+    """
+    by_key: Dict[str, Tuple[List[Item], List[Item]]] = defaultdict(lambda: ([], []))
+    for it in audio:
+        by_key[it.key][0].append(it)
+    for it in labels:
+        by_key[it.key][1].append(it)
+    for key in sorted(by_key):
+        a, l = by_key[key]
+        a.sort(key=lambda i: (len(i.path), i.path))
+        l.sort(key=lambda i: (len(i.path), i.path))
+        yield key, (a[0] if a else None), (l[0] if l else None), a[1:] + l[1:]
+
+
+def in_bounds(duration: float, options: Any) -> bool:
+    return float(options.min_duration) <= duration <= float(options.max_duration)
+
+
+def coerce_options(config_cls: type, options: Any) -> Any:
+    """A dataclass instance of ``config_cls`` from None, a dataclass, a dict or a DictConfig."""
+    if options is None:
+        return config_cls()
+    if isinstance(options, config_cls):
+        return options
+    if dataclasses.is_dataclass(options):
+        data = dataclasses.asdict(options)
+    elif isinstance(options, dict):
+        data = dict(options)
+    else:
+        from omegaconf import OmegaConf
+
+        data = OmegaConf.to_container(options, resolve=True)
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown prepare option(s) {unknown} for {config_cls.__name__}; known: {sorted(names)}")
+    return config_cls(**data)
+
+
+# ------------------------------------------------------------------------------------------
+# The preparer interface
+# ------------------------------------------------------------------------------------------
+class Preparer:
+    """One corpus's discovery and per-group processing. Must be picklable (sent to workers)."""
+
+    corpus: str = ""
+
+    def __init__(self, root: Path, options: Any):
+        self.root = Path(root).resolve()
+        self.options = options
+        self.state: Dict[str, Any] = {}  # set from discovery (persisted for resumed runs)
+
+    def discover(self) -> Iterator[Item]:
+        raise NotImplementedError
+
+    def after_discovery(self, summary: Dict[str, Any]) -> Dict[str, Any]:
+        """Decide corpus-wide things from the walk (e.g. transcript source); returns ``state``."""
+        return {}
+
+    def process_group(self, group: str, items: List[Item]) -> Iterator[Outcome]:
+        raise NotImplementedError
+
+    def walk(self) -> Iterator[str]:
+        """Every file under the root, at any depth, in a deterministic order."""
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"--root {str(self.root)!r} is not a directory")
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=True):
+            dirnames.sort()
+            for name in sorted(filenames):
+                yield os.path.join(dirpath, name)
+
+
+# ------------------------------------------------------------------------------------------
+# Running
+# ------------------------------------------------------------------------------------------
+_WORKER: Dict[str, Any] = {}
+
+
+def _init_worker(preparer: Preparer, work: str) -> None:
+    _WORKER["preparer"] = preparer
+    _WORKER["work"] = work
+
+
+def _process_shard(shard: int) -> Dict[str, Any]:
+    preparer: Preparer = _WORKER["preparer"]
+    work = Path(_WORKER["work"])
+    done = work / f"shard-{shard:04d}.done.json"
+    if done.exists():
+        return json.loads(done.read_text(encoding="utf-8"))
+    groups: Dict[str, List[Item]] = defaultdict(list)
+    n_items = 0
+    src = work / f"shard-{shard:04d}.items.jsonl"
+    if src.exists():
+        with open(src, encoding="utf-8") as f:
+            for line in f:
+                item = Item.from_json(line)
+                groups[item.group].append(item)
+                n_items += 1
+    counts: Counter = Counter()
+    notes: Counter = Counter()
+    splits: Dict[str, List[float]] = defaultdict(lambda: [0, 0.0])
+    examples: Dict[str, List[Any]] = defaultdict(list)
+    writers: Dict[str, Any] = {}
+    try:
+        for group in sorted(groups):
+            for out in preparer.process_group(group, groups[group]):
+                notes.update(out.notes)
+                counts[out.reason] += 1
+                if out.record is not None:
+                    w = writers.get(out.split)
+                    if w is None:
+                        w = writers[out.split] = open(work / f"shard-{shard:04d}.{out.split}.jsonl.tmp", "w",
+                                                      encoding="utf-8")
+                    w.write(json.dumps(out.record, ensure_ascii=False) + "\n")
+                    splits[out.split][0] += 1
+                    splits[out.split][1] += float(out.record["duration"])
+                elif len(examples[out.reason]) < MAX_EXAMPLES and out.example is not None:
+                    examples[out.reason].append(out.example)
+    finally:
+        for w in writers.values():
+            w.close()
+    for split in writers:
+        os.replace(work / f"shard-{shard:04d}.{split}.jsonl.tmp", work / f"shard-{shard:04d}.{split}.jsonl")
+    summary = {"shard": shard, "items": n_items, "counts": dict(counts), "notes": dict(notes),
+               "splits": {k: v for k, v in splits.items()}, "examples": dict(examples)}
+    tmp = done.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, done)
+    return summary
+
+
+def _options_dict(options: Any) -> Dict[str, Any]:
+    return dataclasses.asdict(options) if dataclasses.is_dataclass(options) else dict(options)
+
+
+def _progress(options: Any, **kw):
+    from tqdm import tqdm
+
+    return tqdm(disable=not bool(getattr(options, "progress", True)), dynamic_ncols=True, **kw)
+
+
+def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = False) -> Dict[str, Any]:
+    """Run discovery, parallel processing and merging; write manifests and ``report.json``."""
+    t0 = time.time()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = preparer.options
+    shards = max(1, int(getattr(options, "shards", 64)))
+    opts = {k: v for k, v in _options_dict(options).items() if k != "progress"}
+    fingerprint = hashlib.sha1(
+        json.dumps({"corpus": preparer.corpus, "root": str(preparer.root), "options": opts, "v": FORMAT_VERSION},
+                   sort_keys=True, ensure_ascii=False).encode("utf-8")
+    ).hexdigest()
+
+    report_path = out_dir / "report.json"
+    if not force and report_path.exists():
+        try:
+            old = json.loads(report_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        if old.get("fingerprint") == fingerprint and all((out_dir / m).exists() for m in old.get("manifests", {}).values()):
+            log.info("%s: already prepared in %s (same root and options); nothing to do", preparer.corpus, out_dir)
+            old["resumed"] = "already complete"
+            return old
+
+    work = out_dir / ".work"
+    fp_file = work / "fingerprint"
+    if work.exists() and (force or not fp_file.exists() or fp_file.read_text() != fingerprint):
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    fp_file.write_text(fingerprint)
+
+    # 1. discovery -------------------------------------------------------------------------
+    disc_file = work / "discovery.done.json"
+    resumed_discovery = disc_file.exists()
+    if resumed_discovery:
+        discovery = json.loads(disc_file.read_text(encoding="utf-8"))
+    else:
+        files: Counter = Counter()
+        pre_skips: Counter = Counter()
+        pre_examples: Dict[str, List[Any]] = defaultdict(list)
+        n_items = 0
+        handles = [open(work / f"shard-{i:04d}.items.jsonl", "w", encoding="utf-8") for i in range(shards)]
+        try:
+            with _progress(options, desc=f"{preparer.corpus}: scanning", unit=" files") as bar:
+                for item in preparer.discover():
+                    if item.category:
+                        files[item.category] += 1
+                        bar.update(1)
+                    if item.skip:
+                        pre_skips[item.skip] += 1
+                        if len(pre_examples[item.skip]) < MAX_EXAMPLES:
+                            pre_examples[item.skip].append({"path": item.path, "text_raw": item.text, **item.extra})
+                    elif item.group:
+                        handles[shard_of(item.group, shards)].write(item.to_json() + "\n")
+                        n_items += 1
+        finally:
+            for h in handles:
+                h.close()
+        discovery = {"files": dict(files), "skips": dict(pre_skips), "examples": dict(pre_examples), "items": n_items}
+        discovery["state"] = preparer.after_discovery(discovery)
+        tmp = disc_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(discovery, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, disc_file)
+    preparer.state = discovery.get("state", {})
+
+    # 2. processing --------------------------------------------------------------------------
+    pending = [s for s in range(shards) if not (work / f"shard-{s:04d}.done.json").exists()]
+    resumed_shards = shards - len(pending)
+    summaries: List[Dict[str, Any]] = [json.loads((work / f"shard-{s:04d}.done.json").read_text(encoding="utf-8"))
+                                       for s in range(shards) if s not in set(pending)]
+    with _progress(options, desc=f"{preparer.corpus}: preparing", unit=" items", total=discovery["items"]) as bar:
+        bar.update(sum(s["items"] for s in summaries))
+        if jobs <= 1 or len(pending) <= 1:
+            _init_worker(preparer, str(work))
+            for s in pending:
+                summaries.append(_process_shard(s))
+                bar.update(summaries[-1]["items"])
+        else:
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+            with ctx.Pool(min(jobs, len(pending)), initializer=_init_worker, initargs=(preparer, str(work))) as pool:
+                for summary in pool.imap_unordered(_process_shard, pending):
+                    summaries.append(summary)
+                    bar.update(summary["items"])
+    summaries.sort(key=lambda s: s["shard"])
+
+    # 3. merge ----------------------------------------------------------------------------
+    counts: Counter = Counter(discovery["skips"])
+    notes: Counter = Counter()
+    split_stats: Dict[str, List[float]] = defaultdict(lambda: [0, 0.0])
+    examples: Dict[str, List[Any]] = defaultdict(list)
+    for reason, ex in discovery["examples"].items():
+        examples[reason].extend(ex)
+    for s in summaries:
+        counts.update(s["counts"])
+        notes.update(s["notes"])
+        for split, (n, sec) in s["splits"].items():
+            split_stats[split][0] += n
+            split_stats[split][1] += sec
+        for reason, ex in s["examples"].items():
+            room = MAX_EXAMPLES - len(examples[reason])
+            examples[reason].extend(ex[:max(0, room)])
+
+    manifests = {}
+    for split in sorted(split_stats):
+        name = f"{split}.jsonl"
+        tmp = out_dir / (name + ".tmp")
+        with open(tmp, "wb") as dst:
+            for s in range(shards):
+                part = work / f"shard-{s:04d}.{split}.jsonl"
+                if part.exists():
+                    with open(part, "rb") as src:
+                        shutil.copyfileobj(src, dst)
+        os.replace(tmp, out_dir / name)
+        manifests[split] = name
+
+    files = {c: int(discovery["files"].get(c, 0)) for c in FILE_CATEGORIES}
+    files["total"] = sum(files.values())
+    skipped_counts = {r: int(counts.get(r, 0)) for r in SKIP_REASONS}
+    unknown = set(counts) - set(SKIP_REASONS) - {"kept"}
+    if unknown:
+        raise RuntimeError(f"internal: unknown outcome reasons {sorted(unknown)}")
+    elapsed = time.time() - t0
+    report = {
+        "corpus": preparer.corpus,
+        "root": str(preparer.root),
+        "out_dir": str(out_dir.resolve()),
+        "options": _options_dict(options),
+        "state": preparer.state,
+        "fingerprint": fingerprint,
+        "files_on_disk": files,
+        "utterances": {
+            "found": int(counts.get("kept", 0)) + sum(skipped_counts.values()),
+            "kept": int(counts.get("kept", 0)),
+            "skipped": skipped_counts,
+        },
+        "splits": {k: {"utterances": int(v[0]), "hours": round(v[1] / 3600.0, 4)} for k, v in sorted(split_stats.items())},
+        "manifests": manifests,
+        "notes": dict(sorted(notes.items())),
+        "examples": dict(examples),
+        "jobs": jobs,
+        "shards": shards,
+        "resumed": {"discovery": resumed_discovery, "shards_done_before": resumed_shards} if (resumed_discovery or resumed_shards) else False,
+        "elapsed_s": round(elapsed, 3),
+        "files_per_second": round(files["total"] / elapsed, 1) if elapsed > 0 else None,
+    }
+    tmp = report_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, report_path)
+    if not bool(getattr(options, "keep_work", False)):
+        shutil.rmtree(work, ignore_errors=True)
+    _log_summary(report)
+    return report
+
+
+def _log_summary(report: Dict[str, Any]) -> None:
+    u = report["utterances"]
+    skipped = ", ".join(f"{k} {v}" for k, v in u["skipped"].items() if v) or "none"
+    splits = ", ".join(f"{k} {v['utterances']} ({v['hours']} h)" for k, v in report["splits"].items())
+    log.info("%s: %d utterances found, %d kept [%s]; skipped: %s", report["corpus"], u["found"], u["kept"], splits, skipped)

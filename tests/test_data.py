@@ -1,0 +1,83 @@
+import json
+
+import pytest
+
+from hypersp.data.manifest import ManifestError, read_manifest
+from hypersp.data.sampler import DurationBucketSampler
+from hypersp.metrics import ErrorRates
+
+
+def _write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_manifest_resolves_relative_paths_and_keeps_extras(tmp_path):
+    m = _write(tmp_path / "m.jsonl", [
+        json.dumps({"audio_filepath": "wavs/a.wav", "duration": 1.5, "text": "안녕", "speaker": "f1"}, ensure_ascii=False),
+        "",
+        json.dumps({"audio_filepath": "/abs/b.wav", "duration": "2", "text": "하세요", "offset": 0.5, "utt_id": "b1"}),
+    ])
+    a, b = read_manifest(m)
+    assert a.audio_filepath == str(tmp_path / "wavs" / "a.wav") and a.utt_id == "a" and a.extra == {"speaker": "f1"}
+    assert b.audio_filepath == "/abs/b.wav" and b.duration == 2.0 and b.offset == 0.5 and b.utt_id == "b1"
+
+
+@pytest.mark.parametrize("line, needle", [
+    ("{not json", "m.jsonl:2: not a JSON object"),
+    ('["a"]', "m.jsonl:2: expected a JSON object"),
+    ('{"audio_filepath": "a.wav", "text": "x"}', "m.jsonl:2: missing key(s) duration"),
+    ('{"audio_filepath": "a.wav", "duration": "long", "text": "x"}', "m.jsonl:2: 'duration' and 'offset' must be numbers"),
+    ('{"audio_filepath": "a.wav", "duration": 1, "text": 5}', "m.jsonl:2: 'text' must be a string"),
+])
+def test_bad_manifest_lines_name_file_and_line(tmp_path, line, needle):
+    m = _write(tmp_path / "m.jsonl", ['{"audio_filepath": "a.wav", "duration": 1, "text": "x"}', line])
+    with pytest.raises(ManifestError) as err:
+        read_manifest(m)
+    assert needle in str(err.value)
+
+
+def test_missing_manifest():
+    with pytest.raises(ManifestError, match="does not exist"):
+        read_manifest("/no/such.jsonl")
+
+
+def test_bucket_sampler_covers_everything_once_and_respects_budget():
+    durations = [0.5 + (i * 7 % 23) / 2 for i in range(200)]
+    sampler = DurationBucketSampler(durations, batch_seconds=30.0, num_buckets=5, shuffle=True, seed=3)
+    batches = list(sampler)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(200))
+    for b in batches:
+        assert max(durations[i] for i in b) * len(b) <= 30.0 or len(b) == 1
+    sampler.set_epoch(1)
+    assert list(sampler) != batches  # reshuffled per epoch
+    sampler.set_epoch(0)
+    assert list(sampler) == batches  # deterministic per (seed, epoch)
+
+
+def test_bucket_sampler_resume_skips_consumed_batches():
+    durations = [float(i % 10 + 1) for i in range(100)]
+    sampler = DurationBucketSampler(durations, batch_seconds=20.0, seed=1)
+    full = list(sampler)
+    sampler.set_epoch(0, start_batch=3)
+    assert list(sampler) == full[3:]
+
+
+def test_bucket_sampler_ranks_are_disjoint_and_equal_length():
+    durations = [float(i % 13 + 1) for i in range(101)]
+    ranks = [list(DurationBucketSampler(durations, 25.0, seed=5, rank=r, world_size=3)) for r in range(3)]
+    assert len({len(r) for r in ranks}) == 1
+    seen = [i for r in ranks for b in r for i in b]
+    assert len(seen) == len(set(seen))
+
+
+def test_error_rates():
+    er = ErrorRates()
+    er.update("안녕 하세요", "안녕하세요")   # only a space differs
+    er.update("오늘 날씨", "오늘 날씨가")
+    r = er.result()
+    assert r["num_utterances"] == 2
+    assert r["cer"] == pytest.approx(100 * 1 / 9, abs=1e-3)           # 0 + 1 edits over 5 + 4 chars
+    assert r["cer_with_spaces"] == pytest.approx(100 * 2 / 11, abs=1e-3)  # 1 + 1 over 6 + 5
+    assert r["wer"] == pytest.approx(100 * 3 / 4, abs=1e-3)           # 2 + 1 over 2 + 2 words

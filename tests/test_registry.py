@@ -1,0 +1,72 @@
+from dataclasses import dataclass
+
+import pytest
+
+from hypersp.registry import MODELS, TASKS, TOKENIZERS, Registry, RegistryError
+
+
+@dataclass
+class _Cfg:
+    name: str = "thing"
+    size: int = 3
+
+
+def test_register_get_build_and_names():
+    reg = Registry("widget")
+
+    @reg.register("thing", config=_Cfg)
+    class Thing:
+        def __init__(self, cfg, *, scale):
+            self.value = cfg.size * scale
+
+    assert reg.get("thing") is Thing
+    assert reg.config_class("thing") is _Cfg
+    assert reg.build(_Cfg(size=4), scale=2).value == 8
+    assert "thing" in reg.names()
+    assert Thing.registered_name == "thing"
+
+
+def test_registering_same_class_twice_is_harmless_but_a_different_class_is_an_error():
+    reg = Registry("widget")
+
+    class A:
+        pass
+
+    reg.register("a")(A)
+    reg.register("a")(A)  # re-import of the same module
+    B = type("B", (), {})
+    with pytest.raises(RegistryError) as err:
+        reg.register("a")(B)
+    msg = str(err.value)
+    assert "A" in msg and "B" in msg and "'a'" in msg
+
+
+def test_unknown_name_lists_known_names_with_origin_and_suggests():
+    with pytest.raises(RegistryError) as err:
+        MODELS.get("jaspr")
+    msg = str(err.value)
+    assert "Did you mean 'jasper'" in msg
+    assert "jasper (hypersp)" in msg
+
+
+def test_names_must_be_lowercase_and_config_a_dataclass():
+    reg = Registry("widget")
+    with pytest.raises(ValueError):
+        reg.register("Upper")
+    with pytest.raises(TypeError):
+        reg.register("x", config=dict)
+
+
+def test_base_class_is_enforced():
+    class Base:
+        pass
+
+    reg = Registry("widget", base=Base)
+    with pytest.raises(TypeError):
+        reg.register("x")(type("NotBase", (), {}))
+
+
+def test_builtins_are_registered():
+    assert {"jasper"} <= set(MODELS.names())
+    assert {"speech_recognition", "synthetic", "synthetic_tel"} <= set(TASKS.names())
+    assert {"char", "jamo", "english_char"} <= set(TOKENIZERS.names())
