@@ -64,8 +64,9 @@ def test_small_preset_is_the_default_and_cpu_sized():
     assert 0.8e6 <= n_params(model) <= 1.5e6
     x = torch.randn(2, 123, 80)
     log_probs, lengths = model.eval()(x, torch.tensor([123, 77]))
-    assert log_probs.shape == (2, 62, 70)
-    assert lengths.tolist() == [62, 39]
+    assert model.subsampling_factor == 4
+    assert log_probs.shape == (2, 31, 70)  # ceil(ceil(123 / 2) / 2)
+    assert lengths.tolist() == [31, 20]
 
 
 def test_registry_builds_every_jasper_preset():

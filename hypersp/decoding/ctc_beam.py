@@ -150,7 +150,7 @@ class CTCBeamSearch:
                 n_words += 1
             word_start = n + 1 if kind == 1 else n
         if self.hot is not None:
-            child = self.hot.children[node].get(c)
+            child = self.hot.children[node].get(c) if node else None
             if child is None:
                 partial, node = 0.0, 0  # the match broke off: retract its bonus
                 at_word_start = n == 0 or self.kind[prefix[-1]] == 1 or kind == 2

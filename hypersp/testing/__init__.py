@@ -1,0 +1,45 @@
+"""Public helpers for hypersp's own tests and for plugin authors' tests.
+
+Everything here is generated on the fly (no downloads, no committed audio)::
+
+    from hypersp.testing import tiny_synthetic_corpus, TINY_JASPER
+    corpus = tiny_synthetic_corpus(tmp_path, hours=0.02)   # eSpeak NG Korean speech
+    corpus["train"]  # path of train.jsonl
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+
+# A jasper config small enough to train a few steps in a test (about 30 k parameters, stride 4).
+TINY_JASPER: List[str] = [
+    "model.blocks=[{filters: 32, kernel: 11, stride: 2, separable: true},"
+    " {filters: 32, repeat: 2, kernel: 11, stride: 2, residual: true, separable: true},"
+    " {filters: 64, kernel: 1}]",
+]
+
+
+def tiny_synthetic_corpus(out_dir: str | Path, hours: float = 0.02, seed: int = 0, telephone: bool = False) -> Dict[str, Path]:
+    """Generate a few dozen synthetic Korean utterances; returns ``{"train"|"dev"|"test": manifest path}``."""
+    from hypersp.data.synthetic import SyntheticConfig, generate_corpus
+
+    out_dir = Path(out_dir)
+    generate_corpus(out_dir, SyntheticConfig(hours=hours, seed=seed, telephone=telephone,
+                                             dev_fraction=0.15, test_fraction=0.15), jobs=1, progress=False)
+    return {split: out_dir / f"{split}.jsonl" for split in ("train", "dev", "test")}
+
+
+def sine_wave(seconds: float, sample_rate: int = 16000, freq: float = 440.0, amplitude: float = 0.3) -> np.ndarray:
+    """A float32 sine tone, shape (S,)."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_manifest_lines(path: str | Path, items: List[dict]) -> Path:
+    """Write dicts as a JSON-lines manifest (Hangul kept as is)."""
+    path = Path(path)
+    path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    return path

@@ -42,18 +42,13 @@ class MalformedTranscript(ValueError):
     """An ETRI annotation that cannot be resolved (unbalanced or unpaired brackets)."""
 
 
+_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_FULLWIDTH[0x3000] = 0x20
+
+
 def fold_fullwidth(text: str) -> str:
     """Full-width ASCII (U+FF01..U+FF5E) -> ASCII, ideographic space -> space. Hangul untouched."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xFF01 <= code <= 0xFF5E:
-            out.append(chr(code - 0xFEE0))
-        elif code == 0x3000:
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return text.translate(_FULLWIDTH)
 
 
 _NOISE_EVENTS = re.compile(r"@(?:웃음|목청|박수|노래|잡음|기침)|(?<!\))/\((?:noise|bgm|music)\)", re.IGNORECASE)

@@ -41,16 +41,16 @@ class JasperBlockConfig:
 
 
 def _small_blocks() -> List[JasperBlockConfig]:
-    """The default: ``quartznet_small`` (about 1.1 M parameters at 80 mels and 70 symbols)."""
+    """The default: ``quartznet_small`` (about 0.82 M parameters at 80 mels and 70 symbols, stride 4)."""
     B = JasperBlockConfig
     return [
         B(filters=128, repeat=1, kernel=33, stride=2, separable=True),
-        B(filters=128, repeat=3, kernel=33, residual=True, separable=True),
-        B(filters=128, repeat=3, kernel=39, residual=True, separable=True),
-        B(filters=192, repeat=3, kernel=51, residual=True, separable=True),
-        B(filters=192, repeat=3, kernel=63, residual=True, separable=True),
-        B(filters=192, repeat=3, kernel=75, residual=True, separable=True),
-        B(filters=192, repeat=1, kernel=87, dilation=2, separable=True),
+        B(filters=128, repeat=3, kernel=17, stride=2, residual=True, separable=True),
+        B(filters=128, repeat=3, kernel=21, residual=True, separable=True),
+        B(filters=192, repeat=3, kernel=25, residual=True, separable=True),
+        B(filters=192, repeat=3, kernel=31, residual=True, separable=True),
+        B(filters=192, repeat=3, kernel=37, residual=True, separable=True),
+        B(filters=192, repeat=1, kernel=43, dilation=2, separable=True),
         B(filters=512, repeat=1, kernel=1),
     ]
 

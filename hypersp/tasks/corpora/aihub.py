@@ -119,27 +119,27 @@ class AIHubPreparer(Preparer):
         self.native_sample_rate = native_sample_rate
 
     def discover(self) -> Iterator[Item]:
-        for path in self.walk():
-            if is_os_junk(path):
-                yield Item(category="os_junk", path=path)
-                continue
-            name = os.path.basename(path)
-            stem, ext = os.path.splitext(name)
-            ext = ext.lower()
+        for folder, names in self.walk_dirs():
             # absolute folder parts: --root may itself be ".../1.Training/라벨링데이터"
-            parts = tuple(p for p in os.path.dirname(path).split(os.sep) if p)
-            source, domain, session = parse_location(parts)
+            source, domain, session = parse_location(tuple(p for p in folder.split(os.sep) if p))
             group = f"{source}|{domain}|{session}"
-            if ext in AUDIO_EXTENSIONS:
-                yield Item(category="audio", group=group, key=stem, kind="audio", path=path)
-            elif ext == ".txt":
-                yield Item(category="transcript", group=group, key=stem, kind="label", path=path)
-            elif ext == ".json":
-                yield Item(category="session_json", group=group, key=stem, kind="meta", path=path)
-            elif ext in (".md", ".pdf", ".xlsx", ".csv", ".hwp", ".docx"):
-                yield Item(category="docs", path=path)
-            else:
-                yield Item(category="other", path=path)
+            for name in names:
+                path = os.path.join(folder, name)
+                if is_os_junk(path):
+                    yield Item(category="os_junk", path=path)
+                    continue
+                stem, ext = os.path.splitext(name)
+                ext = ext.lower()
+                if ext in AUDIO_EXTENSIONS:
+                    yield Item(category="audio", group=group, key=stem, kind="audio", path=path)
+                elif ext == ".txt":
+                    yield Item(category="transcript", group=group, key=stem, kind="label", path=path)
+                elif ext == ".json":
+                    yield Item(category="session_json", group=group, key=stem, kind="meta", path=path)
+                elif ext in (".md", ".pdf", ".xlsx", ".csv", ".hwp", ".docx"):
+                    yield Item(category="docs", path=path)
+                else:
+                    yield Item(category="other", path=path)
 
     # ---- one session ----------------------------------------------------------------------
     def _speakers(self, metas: List[Item], notes: List[str]) -> Tuple[Dict[str, str], Dict[str, Dict[str, Any]]]:

@@ -260,13 +260,18 @@ class Preparer:
     def process_group(self, group: str, items: List[Item]) -> Iterator[Outcome]:
         raise NotImplementedError
 
-    def walk(self) -> Iterator[str]:
-        """Every file under the root, at any depth, in a deterministic order."""
+    def walk_dirs(self) -> Iterator[Tuple[str, List[str]]]:
+        """``(folder, sorted file names)`` for every folder under the root, at any depth."""
         if not self.root.is_dir():
             raise FileNotFoundError(f"--root {str(self.root)!r} is not a directory")
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=True):
             dirnames.sort()
-            for name in sorted(filenames):
+            yield dirpath, sorted(filenames)
+
+    def walk(self) -> Iterator[str]:
+        """Every file under the root, at any depth, in a deterministic order."""
+        for dirpath, filenames in self.walk_dirs():
+            for name in filenames:
                 yield os.path.join(dirpath, name)
 
 
@@ -380,6 +385,7 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
         pre_skips: Counter = Counter()
         pre_examples: Dict[str, List[Any]] = defaultdict(list)
         n_items = 0
+        last_group, last_shard = None, 0
         handles = [open(work / f"shard-{i:04d}.items.jsonl", "w", encoding="utf-8") for i in range(shards)]
         try:
             with _progress(options, desc=f"{preparer.corpus}: scanning", unit=" files") as bar:
@@ -392,7 +398,9 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
                         if len(pre_examples[item.skip]) < MAX_EXAMPLES:
                             pre_examples[item.skip].append({"path": item.path, "text_raw": item.text, **item.extra})
                     elif item.group:
-                        handles[shard_of(item.group, shards)].write(item.to_json() + "\n")
+                        if item.group != last_group:  # items arrive folder by folder: hash once per group run
+                            last_group, last_shard = item.group, shard_of(item.group, shards)
+                        handles[last_shard].write(item.to_json() + "\n")
                         n_items += 1
         finally:
             for h in handles:

@@ -1,0 +1,153 @@
+"""CTC prefix beam search: exact scores, greedy agreement, LM fusion, hotwords, N-best."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hypersp.decoding.ctc_beam import CTCBeamSearch, ctc_beam_decoder_for
+from hypersp.decoding.greedy import greedy_ctc_decode
+from hypersp.decoding.ngram import build_arpa
+from hypersp.tokenizers.char import CharTokenizer
+
+EXACT = dict(prune_topk=100, token_min_logprob=-math.inf, blank_threshold=1.0)  # no pruning at all
+
+
+def char_tokenizer(texts=("가나다 라마 바사",)):
+    tok = CharTokenizer()
+    tok.fit(texts)
+    return tok
+
+
+def frames_for(tok, spec):
+    """spec: one dict per frame {symbol: prob}; the rest of the mass goes to blank."""
+    V = tok.vocab_size
+    lp = np.full((len(spec), V), 1e-6)
+    for t, probs in enumerate(spec):
+        for sym, p in probs.items():
+            lp[t, tok.token_to_id(sym)] = p
+        lp[t, 0] = max(1e-6, 1.0 - sum(probs.values()))
+    lp /= lp.sum(1, keepdims=True)
+    return np.log(lp).astype(np.float32)
+
+
+def brute_force(lp: np.ndarray):
+    """Probability of every label sequence, summed over all CTC paths."""
+    T, V = lp.shape
+    out = {}
+    for path in itertools.product(range(V), repeat=T):
+        seq, prev = [], None
+        for s in path:
+            if s and s != prev:
+                seq.append(s)
+            prev = s
+        out[tuple(seq)] = out.get(tuple(seq), 0.0) + math.exp(sum(lp[t, s] for t, s in enumerate(path)))
+    return out
+
+
+def test_scores_are_exact_sequence_probabilities():
+    rng = np.random.default_rng(0)
+    lp = torch.from_numpy(rng.normal(size=(4, 3))).log_softmax(-1).numpy()
+    truth = brute_force(lp)
+    dec = CTCBeamSearch(["<blank>", "a", "b"], beam_size=100, nbest=100, **EXACT)
+    hyps = dec.decode_one(lp)
+    assert len(hyps) == len(truth)
+    for h in hyps:
+        assert math.isclose(math.exp(h.acoustic_score), truth[tuple(h.tokens)], rel_tol=1e-4)
+    assert hyps == sorted(hyps, key=lambda h: -h.score)
+
+
+def test_beam_beats_greedy_on_a_crafted_case():
+    # blank .6 / a .4 on both frames: greedy reads "" (p = .36), but "a" has p = .16 + .24 + .24 = .64
+    lp = np.log(np.array([[0.6, 0.4], [0.6, 0.4]], dtype=np.float32))
+    assert greedy_ctc_decode(torch.from_numpy(lp)[None])[0] == []
+    (best, second), = CTCBeamSearch(["<blank>", "a"], beam_size=4, nbest=2, **EXACT)(lp[None])
+    assert best.tokens == [1] and math.isclose(math.exp(best.acoustic_score), 0.64, rel_tol=1e-5)
+    assert second.tokens == [] and math.isclose(math.exp(second.acoustic_score), 0.36, rel_tol=1e-5)
+
+
+def test_beam_equals_greedy_on_peaked_distributions():
+    rng = np.random.default_rng(1)
+    V, T = 12, 60
+    for _ in range(5):
+        logits = rng.normal(size=(2, T, V)) * 0.5
+        best = rng.integers(0, V, size=(2, T))
+        np.put_along_axis(logits, best[..., None], 12.0, axis=-1)
+        lp = torch.from_numpy(logits).float().log_softmax(-1)
+        lengths = torch.tensor([T, T - 17])
+        dec = CTCBeamSearch([f"s{i}" for i in range(V)], beam_size=8)
+        assert dec.decode_ids(lp, lengths) == greedy_ctc_decode(lp, lengths)
+
+
+def test_blank_skipping_keeps_the_result():
+    tok = char_tokenizer()
+    spec = [{}] * 5 + [{"가": 0.9}] + [{}] * 6 + [{"나": 0.6, "다": 0.3}] + [{}] * 4 + [{"나": 0.95}]
+    lp = frames_for(tok, spec)
+    a = CTCBeamSearch(tok.tokens, beam_size=8, blank_threshold=0.999).decode_one(lp)[0]
+    b = CTCBeamSearch(tok.tokens, beam_size=8, **EXACT).decode_one(lp)[0]
+    assert tok.decode(a.tokens) == tok.decode(b.tokens) == "가나나"
+    assert math.isclose(a.acoustic_score, b.acoustic_score, abs_tol=1e-3)
+
+
+def ambiguous_word(tok):
+    """Acoustics slightly prefer '나다' over '가다' (first syllable 0.55 vs 0.45)."""
+    return frames_for(tok, [{"나": 0.55, "가": 0.45}, {}, {"다": 0.99}, {}])
+
+
+def test_word_lm_changes_the_ranking():
+    tok = char_tokenizer(["가다 나다"])
+    lp = ambiguous_word(tok)
+    plain = ctc_beam_decoder_for(tok, beam_size=8)
+    assert tok.decode(plain.decode_one(lp)[0].tokens) == "나다"
+    lm = build_arpa(["가다"] * 20 + ["나다"], order=2)
+    fused = ctc_beam_decoder_for(tok, beam_size=8)
+    fused.lm, fused.lm_weight = lm, 1.0
+    best = fused.decode_one(lp)[0]
+    assert tok.decode(best.tokens) == "가다"
+    assert math.isclose(best.lm_score, lm.sentence_logprob(["가다"]), rel_tol=1e-6)
+    assert math.isclose(best.score, best.acoustic_score + best.lm_score, rel_tol=1e-6)
+
+
+def test_word_lm_applies_at_word_boundaries(tmp_path):
+    tok = char_tokenizer(["가다 나다"])
+    lm = build_arpa(["가다 나다", "나다 가다", "나다 나다"], order=2)
+    path = tmp_path / "w.arpa"
+    lm.save(path)
+    dec = ctc_beam_decoder_for(tok, beam_size=8, lm_path=str(path), lm_weight=0.7, word_bonus=0.5, nbest=3)
+    spec = [{"가": 0.9}, {"다": 0.9}, {" ": 0.9}, {"나": 0.9}, {"다": 0.9}]
+    hyps = dec.decode_one(frames_for(tok, spec))
+    best = hyps[0]
+    assert tok.decode(best.tokens) == "가다 나다" and best.words == 2
+    assert math.isclose(best.lm_score, lm.sentence_logprob(["가다", "나다"]), rel_tol=1e-5)
+    assert math.isclose(best.score, best.acoustic_score + 0.7 * best.lm_score + 0.5 * 2, rel_tol=1e-5)
+    assert len(hyps) == 3 and [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+
+
+def test_token_level_lm():
+    tok = char_tokenizer(["가다 나다"])
+    lm = build_arpa(["가다"] * 20 + ["나다"], order=3, unit="char")
+    dec = CTCBeamSearch(tok.tokens, beam_size=8, lm=lm, lm_weight=1.0)
+    assert tok.decode(dec.decode_one(ambiguous_word(tok))[0].tokens) == "가다"
+    wrong_units = build_arpa(["xyz"], order=2, unit="char")
+    with pytest.raises(ValueError, match="unit"):
+        CTCBeamSearch(tok.tokens, lm=wrong_units)
+
+
+def test_hotword_boosting_and_retraction():
+    tok = char_tokenizer(["가다 나다 라마"])
+    lp = ambiguous_word(tok)
+    boosted = ctc_beam_decoder_for(tok, beam_size=8, hotwords=["가다"], hotword_weight=1.0)
+    best = boosted.decode_one(lp)[0]
+    assert tok.decode(best.tokens) == "가다"
+    assert math.isclose(best.score, best.acoustic_score + 2.0, rel_tol=1e-6)  # 2 tokens x 1.0
+    # an unfinished phrase keeps no bonus: "가다라" is not completed by "가다"
+    partial = ctc_beam_decoder_for(tok, beam_size=8, hotwords=["가다라"], hotword_weight=1.0, nbest=4)
+    hyps = partial.decode_one(lp)
+    assert tok.decode(hyps[0].tokens) == "나다"
+    for h in hyps:
+        assert math.isclose(h.score, h.acoustic_score, abs_tol=1e-9)
+    # matches start at word starts only: "다" inside "나다" is not the hotword "다"
+    inner = ctc_beam_decoder_for(tok, beam_size=8, hotwords=["다"], hotword_weight=5.0)
+    best = inner.decode_one(lp)[0]
+    assert math.isclose(best.score, best.acoustic_score, abs_tol=1e-9)

@@ -1,0 +1,130 @@
+"""End-to-end: synthetic corpus -> hypersp-train -> checkpoint -> hypersp-eval / hypersp-serve."""
+import json
+import shutil
+
+import pytest
+import torch
+
+from hypersp.testing import TINY_JASPER, tiny_synthetic_corpus, write_manifest_lines
+from hypersp.train.checkpoint import load_checkpoint
+from hypersp_cli import eval as eval_cli
+from hypersp_cli import serve as serve_cli
+from hypersp_cli import train as train_cli
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    paths = tiny_synthetic_corpus(root, hours=0.02)
+    # A training manifest with two bad utterances: missing audio and an empty transcript.
+    lines = [json.loads(l) for l in paths["train"].read_text(encoding="utf-8").splitlines()]
+    lines.append({"audio_filepath": "wavs/does-not-exist.wav", "duration": 1.0, "text": "없는 파일", "utt_id": "missing"})
+    lines.append({**lines[0], "text": "   ", "utt_id": "empty-text"})
+    paths["train_bad"] = write_manifest_lines(root / "train_bad.jsonl", lines)
+    return paths
+
+
+def _train(corpus, out_dir, *extra):
+    args = ["--task", "synthetic", "--arch", "quartznet_small", *TINY_JASPER,
+            f"task.train_manifest={corpus['train_bad']}", f"task.valid_manifest={corpus['dev']}",
+            f"trainer.out_dir={out_dir}", "trainer.val_every=4", "trainer.log_every=2", "trainer.progress_bar=false",
+            "task.num_workers=0", "task.batch_seconds=20", "optim.warmup_steps=2", *extra]
+    return train_cli.main(args)
+
+
+def test_train_eval_serve_roundtrip(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(corpus, out, "trainer.max_steps=12") == 0
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["steps"] == 12 and summary["epochs"] >= 1
+    # The two bad utterances were skipped and counted, training went on.
+    assert summary["skipped"]["unreadable audio"] >= 1
+    assert summary["skipped"]["empty transcript after normalization"] >= 1
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    assert any((out / "tensorboard").iterdir())
+
+    state = load_checkpoint(out / "last.pt")
+    assert state["step"] == 12
+    assert state["config"]["task"]["name"] == "synthetic"
+    assert state["provenance"]["model"]["distribution"] == "hypersp"
+    assert state["tokenizer"]["tokens"][0] == "<blank>"
+
+    capsys.readouterr()
+    result_path = tmp_path / "result.json"
+    assert eval_cli.main(["--checkpoint", str(out / "best.pt"), "--manifest", str(corpus["test"]),
+                          "--output-json", str(result_path)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads(result_path.read_text())
+    assert printed == written
+    for key in ("cer", "cer_with_spaces", "wer", "num_utterances", "audio_seconds", "rtf", "scoring_normalizer"):
+        assert key in written
+    n_test = len(corpus["test"].read_text().splitlines())
+    assert written["num_utterances"] == n_test
+    assert 0 <= written["cer"] <= 100 + 1e-9 or written["cer"] > 100  # insertions can exceed 100
+    assert written["audio_seconds"] > 0 and written["rtf"] > 0
+
+    # serve loads the checkpoint alone and says what it loaded.
+    capsys.readouterr()
+    assert serve_cli.main(["--checkpoint", str(out / "best.pt")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["task"] == "synthetic" and info["sample_rate"] == 16000
+
+
+def test_eval_rebuilds_from_checkpoint_alone_and_resamples(corpus, tmp_path):
+    out = tmp_path / "run"
+    assert _train(corpus, out, "trainer.max_steps=2") == 0
+    moved = tmp_path / "elsewhere.pt"
+    shutil.copy(out / "best.pt", moved)
+    shutil.rmtree(out)  # no config.yaml, no run folder: the checkpoint alone must do
+    # The same test set at 44.1 kHz and 8 kHz must be resampled to the model's 16 kHz.
+    import soundfile as sf
+    import soxr
+
+    lines = [json.loads(l) for l in corpus["test"].read_text(encoding="utf-8").splitlines()]
+    for rate in (44100, 8000):
+        items = []
+        for i, item in enumerate(lines):
+            wav, sr = sf.read(corpus["test"].parent / item["audio_filepath"], dtype="float32")
+            path = tmp_path / f"{rate}_{i}.flac"
+            sf.write(path, soxr.resample(wav, sr, rate), rate)
+            items.append({**item, "audio_filepath": str(path)})
+        manifest = write_manifest_lines(tmp_path / f"test_{rate}.jsonl", items)
+        result = tmp_path / f"r{rate}.json"
+        assert eval_cli.main(["--checkpoint", str(moved), "--manifest", str(manifest), "--output-json", str(result)]) == 0
+        assert json.loads(result.read_text())["num_utterances"] == len(lines)
+
+
+def test_resume_continues_from_last_checkpoint(corpus, tmp_path):
+    out = tmp_path / "run"
+    assert _train(corpus, out, "trainer.max_steps=4") == 0
+    first = load_checkpoint(out / "last.pt")
+    assert _train(corpus, out, "trainer.max_steps=8", "trainer.resume=auto") == 0
+    resumed = load_checkpoint(out / "last.pt")
+    assert resumed["step"] == 8
+    assert first["step"] == 4
+    # The optimizer kept its state (Adam step counts continue from 4, not from 0) ...
+    steps = [s["step"] for s in resumed["optimizer"]["state"].values()]
+    assert steps and all(float(s) == 8 for s in steps)
+    # ... and the learning-rate schedule too.
+    assert resumed["scheduler"]["last_epoch"] == 8
+    assert any(not torch.equal(first["model"][k], resumed["model"][k]) for k in first["model"])
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--checkpoint", "/no/such.pt", "--manifest", "x.jsonl"], "neither a file nor a shipped model"),
+])
+def test_eval_errors_are_one_line(argv, needle, capsys):
+    assert eval_cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+
+
+def test_eval_rejects_a_non_json_manifest_line(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(corpus, out, "trainer.max_steps=1") == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(corpus["test"].read_text(encoding="utf-8") + "this is not json\n", encoding="utf-8")
+    capsys.readouterr()
+    assert eval_cli.main(["--checkpoint", str(out / "best.pt"), "--manifest", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:" in err and "not a JSON object" in err
