@@ -29,6 +29,8 @@ def test_decimals_separators_percent_and_mixed_text():
     assert read_numbers("1,500원과 3.5% 그리고 70 %") == "천오백원과 삼점오퍼센트 그리고 칠십퍼센트"
     assert read_numbers("1922년 5월") == "천구백이십이년 오월"
     assert read_numbers("숫자 없음") == "숫자 없음"
+    assert read_numbers("버전 1.2.3") == "버전 일점이.삼"        # no digit survives
+    assert read_numbers("٣") == "٣"                             # only ASCII digits are numerals here
     with pytest.raises(ValueError):
         read_integer("12a")
 

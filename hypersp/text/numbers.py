@@ -30,7 +30,8 @@ _SMALL_UNITS = ["", "십", "백", "천"]
 _BIG_UNITS = ["", "만", "억", "조", "경"]
 
 # 1,234,567 (thousands separators) | 3.14 | 1922 ; optional % sign after
-_NUMBER = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(\s*%)?")
+_NUMBER = re.compile(r"(?<![0-9.,])([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]+))?(\s*%)?")
+_DIGIT_RUN = re.compile(r"[0-9]+")
 
 
 def _read_group(n: int) -> str:
@@ -88,7 +89,9 @@ def read_numbers(text: str) -> str:
             word += "퍼센트"
         return word
 
-    return _NUMBER.sub(repl, text)
+    text = _NUMBER.sub(repl, text)
+    # leftovers such as the "3" of "1.2.3" (a version, not a decimal): plain integer reading
+    return _DIGIT_RUN.sub(lambda m: read_integer(m.group()), text)
 
 
 def has_digits(text: str) -> bool:

@@ -91,7 +91,11 @@ class SentencePieceTokenizer(Tokenizer):
             )
         except RuntimeError as err:
             msg = str(err)
-            if "Vocabulary size" in msg or "vocab_size" in msg:
+            if "smaller than required_chars" in msg:
+                raise ValueError(f"tokenizer.vocab_size={self.cfg.vocab_size} is smaller than the number of distinct "
+                                 f"characters to cover ({msg.strip()}); raise tokenizer.vocab_size or lower "
+                                 "tokenizer.character_coverage") from None
+            if "Vocabulary size" in msg:
                 raise ValueError(f"tokenizer.vocab_size={self.cfg.vocab_size} is too large for this training text "
                                  f"({msg.strip()}); lower tokenizer.vocab_size") from None
             raise

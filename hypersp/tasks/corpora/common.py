@@ -38,7 +38,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 log = logging.getLogger(__name__)
 
@@ -358,11 +358,13 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
     ).hexdigest()
 
     report_path = out_dir / "report.json"
-    if not force and report_path.exists():
+    old: Dict[str, Any] = {}
+    if report_path.exists():
         try:
             old = json.loads(report_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             old = {}
+    if not force and old:
         if old.get("fingerprint") == fingerprint and all((out_dir / m).exists() for m in old.get("manifests", {}).values()):
             log.info("%s: already prepared in %s (same root and options); nothing to do", preparer.corpus, out_dir)
             old["resumed"] = "already complete"
@@ -462,6 +464,10 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
         os.replace(tmp, out_dir / name)
         manifests[split] = name
 
+    for split, name in (old.get("manifests") or {}).items():
+        if split not in manifests and (out_dir / name).is_file():
+            os.remove(out_dir / name)  # a manifest of an earlier run with other options must not linger
+
     files = {c: int(discovery["files"].get(c, 0)) for c in FILE_CATEGORIES}
     files["total"] = sum(files.values())
     skipped_counts = {r: int(counts.get(r, 0)) for r in SKIP_REASONS}
@@ -482,7 +488,8 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
             "kept": int(counts.get("kept", 0)),
             "skipped": skipped_counts,
         },
-        "splits": {k: {"utterances": int(v[0]), "hours": round(v[1] / 3600.0, 4)} for k, v in sorted(split_stats.items())},
+        "splits": {k: {"utterances": int(v[0]), "hours": round(v[1] / 3600.0, 4), "seconds": round(v[1], 2)}
+                   for k, v in sorted(split_stats.items())},
         "manifests": manifests,
         "notes": dict(sorted(notes.items())),
         "examples": dict(examples),

@@ -1,0 +1,97 @@
+"""ARPA n-gram LMs: reading with back-off, Kneser-Ney building, round trip, the builder command."""
+import json
+import math
+
+import pytest
+
+from hypersp.decoding.ngram import LN10, ArpaError, NgramLM, build_arpa, text_to_units
+from hypersp_cli import lm as lm_cli
+
+ARPA = """\\data\\
+ngram 1=5
+ngram 2=3
+
+\\1-grams:
+-1.0\t<s>\t-0.5
+-0.7\t</s>
+-0.6\ta\t-0.3
+-0.8\tb\t-0.2
+-2.0\t<unk>
+
+\\2-grams:
+-0.2\t<s> a
+-0.4\ta b
+-0.1\tb </s>
+
+\\end\\
+"""
+
+TEXTS = ["나는 학교에 간다", "나는 집에 간다", "너는 학교에 간다", "나는 밥을 먹는다", "그는 집에 있다"]
+
+
+def test_reader_backs_off(tmp_path):
+    path = tmp_path / "hand.arpa"
+    path.write_text(ARPA, encoding="utf-8")
+    lm = NgramLM.load(path)
+    assert lm.order == 2 and lm.unit == "word"
+    s = lm.begin_state()
+    lp, s = lm.score(s, "a")
+    assert math.isclose(lp, -0.2 * LN10)                     # seen bigram
+    lp, s2 = lm.score(s, "a")
+    assert math.isclose(lp, (-0.3 - 0.6) * LN10)            # back-off(a) + p(a)
+    lp, _ = lm.score(s, "zebra")
+    assert math.isclose(lp, (-0.3 - 2.0) * LN10)            # unknown word -> <unk>
+    assert math.isclose(lm.sentence_logprob(["a", "b"]), (-0.2 - 0.4 - 0.1) * LN10)
+
+
+def test_kneser_ney_is_normalized_and_prefers_seen_text():
+    for order in (1, 2, 3):
+        lm = build_arpa(TEXTS, order=order)
+        words = sorted(lm.vocab - {"<s>"})
+        for state in (lm.begin_state(), ("나는",), ("<s>", "나는"), ("학교에",)):
+            total = sum(math.exp(lm.score(state, w)[0]) for w in words)
+            assert math.isclose(total, 1.0, rel_tol=1e-6), (order, state, total)
+    lm = build_arpa(TEXTS, order=3)
+    assert lm.sentence_logprob("나는 학교에 간다".split()) > lm.sentence_logprob("간다 학교에 나는".split()) + 5
+
+
+def test_arpa_round_trip(tmp_path):
+    lm = build_arpa(TEXTS, order=3, unit="jamo")
+    path = tmp_path / "lm.arpa"
+    lm.save(path)
+    again = NgramLM.load(path)
+    assert again.unit == "jamo" and again.order == 3
+    assert again.ngrams.keys() == lm.ngrams.keys()
+    for n in lm.ngrams:
+        assert again.ngrams[n].keys() == lm.ngrams[n].keys()
+    units = text_to_units("나는 밥을 먹는다", "jamo")
+    assert math.isclose(again.sentence_logprob(units), lm.sentence_logprob(units), abs_tol=1e-4)
+
+
+def test_units():
+    assert text_to_units("가 나", "char") == ["가", "<sp>", "나"]
+    assert text_to_units("가", "jamo") == ["\u1100", "\u1161"]
+    assert text_to_units(" 가  나 ", "word") == ["가", "나"]
+
+
+def test_bad_files(tmp_path):
+    bad = tmp_path / "bad.arpa"
+    bad.write_text("\\data\\\nngram 1=1\n\n\\1-grams:\nnot-a-number a\n", encoding="utf-8")
+    with pytest.raises(ArpaError, match="bad.arpa:5"):
+        NgramLM.load(bad)
+    with pytest.raises(FileNotFoundError):
+        NgramLM.load(tmp_path / "missing.arpa")
+
+
+def test_builder_command(tmp_path, capsys):
+    manifest = tmp_path / "train.jsonl"
+    manifest.write_text("".join(json.dumps({"audio_filepath": f"{i}.wav", "duration": 1.0, "text": t}, ensure_ascii=False) + "\n"
+                                for i, t in enumerate(TEXTS)), encoding="utf-8")
+    text = tmp_path / "extra.txt"
+    text.write_text("나는 집에 있다\n\n", encoding="utf-8")
+    out = tmp_path / "lm" / "word3.arpa"
+    assert lm_cli.main(["--manifest", str(manifest), "--text", str(text), "--out", str(out), "--order", "3"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["sentences"] == 6 and summary["order"] == 3
+    lm = NgramLM.load(out)
+    assert ("나는", "집에", "있다") in lm.ngrams[3]
