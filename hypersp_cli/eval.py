@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", help="NeMo-style JSON-lines manifest to score")
     p.add_argument("--output-json", metavar="OUT", help="also write the result to this file")
     p.add_argument("--hypotheses", metavar="OUT.jsonl", help="write per-utterance ref/hyp lines here")
-    p.add_argument("--scoring-normalizer", default="basic", help="normalizer applied to ref and hyp before scoring")
+    p.add_argument("--scoring-normalizer", default=None,
+                   help="normalizer applied to ref and hyp before scoring (default: the task's task.scoring_normalizer)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
     p.add_argument("--num-workers", type=int, default=0)
@@ -81,11 +82,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         from hypersp.train.build import build_from_checkpoint
         from hypersp.train.checkpoint import load_checkpoint, resolve_checkpoint
 
-        normalizer = get_scoring_normalizer(args.scoring_normalizer)
         device = torch.device(args.device)
         state = load_checkpoint(args.checkpoint)
         overrides = list(args.overrides) + [f"task.num_workers={args.num_workers}"]
         comp = build_from_checkpoint(state, overrides=overrides, device=device)
+        scoring = args.scoring_normalizer or comp.cfg.task.scoring_normalizer
+        normalizer = get_scoring_normalizer(scoring)
         dataset = comp.task.dataset(args.manifest, train=False)
         loader = comp.task.dataloader(dataset, train=False, batch_seconds=args.batch_seconds)
         decoding = decoding_config(comp.cfg, args)
@@ -97,7 +99,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "checkpoint": str(resolve_checkpoint(args.checkpoint)),
             "manifest": args.manifest,
             "text_normalizer": comp.cfg.task.text_normalizer,
-            "scoring_normalizer": args.scoring_normalizer,
+            "scoring_normalizer": scoring,
             "decoding": decoding.name,
         }
         if decoding.name != "greedy":
@@ -114,7 +116,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     f.write(json.dumps(h, ensure_ascii=False) + "\n")
         print(f"CER {result['cer']:.2f}% (spaces removed; with spaces {result['cer_with_spaces']:.2f}%), "
               f"WER {result['wer']:.2f}% on {result['num_utterances']} utterances, {result['audio_seconds']:.1f} s audio, "
-              f"RTF {result['rtf']:.4f}; scoring normalizer '{args.scoring_normalizer}'", file=sys.stderr)
+              f"RTF {result['rtf']:.4f}; scoring normalizer '{scoring}'", file=sys.stderr)
         return 0
 
     return run("hypersp-eval", body)

@@ -5,6 +5,11 @@
 
 Writes OUT/<split>.jsonl and OUT/report.json (what was kept and skipped, and why).
 key=value pairs set the task's preparation options (listed by --options).
+
+Two more preparation steps share this command:
+
+    hypersp-prepare tokenizer --manifest data/train.jsonl --out data/spm type=unigram vocab_size=500
+    hypersp-prepare lm --text data/train.jsonl --out data/lm3.arpa --order 3
 """
 from __future__ import annotations
 
@@ -30,7 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+SUBCOMMANDS = {"tokenizer": "hypersp_cli.tokenizer", "lm": "hypersp_cli.lm"}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)
 

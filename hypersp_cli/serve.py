@@ -1,27 +1,43 @@
-"""hypersp-serve: load a checkpoint and serve the demo apps.
+"""hypersp-serve: serve the demo apps (subtitles, minutes, online_resp, online_tel, offline_tel).
 
-    hypersp-serve --checkpoint runs/quickstart/best.pt
+    hypersp-serve --app online_resp --checkpoint runs/quickstart/best.pt        # https://127.0.0.1:15003/
+    hypersp-serve --app all --checkpoint best.pt --port 15000                 # every app under /NAME/
+    hypersp-serve --app online_tel --checkpoint tel.pt --no-ssl --host 0.0.0.0
 
-The demo apps (subtitles, minutes, online_resp, online_tel, offline_tel) are registered in the
-``app`` registry; until an app is registered this command loads the checkpoint, reports what it
-loaded, and says that no app is available.
+With one app its API is at /recognize (HTTP POST and WebSocket) and its page at /, as in the
+original toolkit; with ``all`` each app is mounted under /NAME/ on one port. Without --ssl-cert/--ssl-key
+and without --no-ssl a self-signed certificate is generated into a temp dir at start-up (the
+browser's microphone needs HTTPS; accept the certificate warning once). Without --app the command
+only loads the checkpoint, prints what it holds and lists the apps.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import List, Optional
 
-from hypersp_cli.common import add_common_args, load_requested_plugins, print_components, run
+from hypersp_cli.common import add_common_args, load_requested_plugins, print_components, run, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hypersp-serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", help="checkpoint file or shipped model name")
-    p.add_argument("--app", default="all", help="registered demo app name, or 'all'")
+    p.add_argument("--app", default=None, help="registered demo app name, or 'all' (omit to just inspect the checkpoint)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0: the app's own port")
+    p.add_argument("--port", type=int, default=0, help="0: the app's own port (15001-15005; 15000 for 'all')")
+    tls = p.add_mutually_exclusive_group()
+    tls.add_argument("--no-ssl", action="store_true", help="plain HTTP/WS (browsers allow the microphone only on localhost)")
+    tls.add_argument("--ssl-cert", help="PEM certificate (with --ssl-key)")
+    p.add_argument("--ssl-key", help="PEM private key")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--max-streams", type=int, default=64, help="open WebSocket sessions; more are refused (close 1013)")
+    p.add_argument("--max-body-mb", type=float, default=200.0)
+    p.add_argument("--max-frame-kb", type=int, default=1024)
+    p.add_argument("--idle-timeout", type=float, default=30.0, help="close a WebSocket that sends nothing this long (s)")
+    p.add_argument("--port-file", help="write the bound port here once listening (for tests and scripts)")
     add_common_args(p)
     return p
 
@@ -29,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)
+    if bool(args.ssl_cert) != bool(args.ssl_key):
+        parser.error("--ssl-cert and --ssl-key go together")
 
     def body() -> int:
         load_requested_plugins(args)
@@ -38,26 +56,50 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not args.checkpoint:
             parser.error("--checkpoint is required")
         from hypersp.registry import APPS
-        from hypersp.train.build import build_from_checkpoint
-        from hypersp.train.checkpoint import load_checkpoint, resolve_checkpoint
 
-        state = load_checkpoint(args.checkpoint)
-        comp = build_from_checkpoint(state)
-        info = {
-            "checkpoint": str(resolve_checkpoint(args.checkpoint)),
-            "task": comp.cfg.task.name,
-            "model": comp.cfg.model.name,
-            "sample_rate": comp.task.sample_rate,
-            "vocab_size": comp.task.vocab_size,
-            "parameters": sum(p.numel() for p in comp.model.parameters()),
-        }
-        print(json.dumps(info, ensure_ascii=False, indent=2))
-        if not APPS.names():
-            print("hypersp-serve: checkpoint loaded; no demo app is registered yet, so there is nothing to serve.", file=sys.stderr)
+        names = None
+        if args.app is not None:
+            names = APPS.names() if args.app == "all" else [a for a in args.app.split(",") if a]
+            for n in names:
+                APPS.get(n)  # unknown app names fail with the list of known apps
+        import torch
+
+        if args.threads > 0:
+            torch.set_num_threads(args.threads)
+        from hypersp.serve.app import ServeConfig, ServerContext, create_app, self_signed_cert
+
+        cfg = ServeConfig(max_streams=args.max_streams, max_body_mb=args.max_body_mb,
+                          max_frame_kb=args.max_frame_kb, idle_timeout_s=args.idle_timeout)
+        server = ServerContext.from_checkpoint(args.checkpoint, cfg, device=args.device)
+        rec = server.recognizer
+        info = {"checkpoint": args.checkpoint, "task": rec.config.task.name, "model": rec.config.model.name,
+                "sample_rate": rec.sample_rate, "vocab_size": rec.task.vocab_size,
+                "parameters": sum(p.numel() for p in rec.model.parameters()), "apps": APPS.names()}
+        if names is None:
+            print(json.dumps(info, ensure_ascii=False, indent=2))
             return 0
-        APPS.get(args.app)  # unknown app names fail with the list of known apps
-        print("hypersp-serve: the serving layer is not implemented yet.", file=sys.stderr)
-        return 1
+        setup_logging()
+        port = args.port or (APPS.config_class(names[0])().port if len(names) == 1 else 15000)
+        ssl = None
+        if args.ssl_cert:
+            ssl = {"cert": args.ssl_cert, "key": args.ssl_key}
+        elif not args.no_ssl:
+            ssl = self_signed_cert(args.host)
+        app = create_app(server, names)
+        scheme = "https" if ssl else "http"
+        if args.port_file:
+            @app.after_server_start
+            async def _write_port(app_, _loop=None):
+                sock = app_.state.server_info[0].server.server.sockets[0] if app_.state.server_info else None
+                bound = sock.getsockname()[1] if sock is not None else port
+                with open(args.port_file, "w") as f:
+                    f.write(str(bound))
+        for n in names:
+            path = "/" if len(names) == 1 else f"/{n}/"
+            logging.getLogger("hypersp.serve").info("%s: %s://%s:%d%s (clients send %d Hz PCM16)", n, scheme,
+                                                    args.host, port, path, APPS.config_class(n)().sample_rate)
+        app.run(host=args.host, port=port, ssl=ssl, single_process=True, access_log=False, motd=False)
+        return 0
 
     return run("hypersp-serve", body)
 

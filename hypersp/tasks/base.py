@@ -20,6 +20,7 @@ class SpeechRecognitionConfig:
     valid_manifest: str = ""
     test_manifest: str = ""
     text_normalizer: str = "basic"     # normalizer applied to manifest text to make training targets
+    scoring_normalizer: str = "basic"  # applied to reference and hypothesis before CER/WER (validation, hypersp-eval)
     min_duration: float = 0.1          # seconds; shorter training utterances are skipped (and counted)
     max_duration: float = 30.0         # seconds; longer training utterances are skipped (and counted)
     batch_seconds: float = 240.0       # total audio seconds per training batch (duration bucketing)

@@ -32,8 +32,6 @@ from hypersp.train.schedule import lr_lambda
 
 log = logging.getLogger("hypersp.train")
 
-SCORING_NORMALIZER = "basic"
-
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
@@ -92,7 +90,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(oc.schedule, oc.warmup_steps, tc.max_steps, oc.min_lr_ratio)
         )
-        self.scoring_normalizer = get_scoring_normalizer(SCORING_NORMALIZER)
+        self.scoring_normalizer = get_scoring_normalizer(cfg.task.scoring_normalizer)
 
         self.step = 0
         self.epoch = 0

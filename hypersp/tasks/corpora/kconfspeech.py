@@ -21,6 +21,7 @@ class KconfSpeechConfig(SpeechRecognitionConfig):
     name: str = "kconfspeech"
     sample_rate: int = 16000
     text_normalizer: str = "korean"
+    scoring_normalizer: str = "korean_cer"
 
 
 @register_task("kconfspeech", config=KconfSpeechConfig)

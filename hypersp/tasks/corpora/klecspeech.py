@@ -21,6 +21,7 @@ class KlecSpeechConfig(SpeechRecognitionConfig):
     name: str = "klecspeech"
     sample_rate: int = 16000
     text_normalizer: str = "korean"
+    scoring_normalizer: str = "korean_cer"
 
 
 @register_task("klecspeech", config=KlecSpeechConfig)

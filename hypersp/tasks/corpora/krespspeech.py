@@ -22,6 +22,7 @@ class KrespSpeechConfig(SpeechRecognitionConfig):
     name: str = "krespspeech"
     sample_rate: int = 16000
     text_normalizer: str = "korean"
+    scoring_normalizer: str = "korean_cer"
 
 
 @register_task("krespspeech", config=KrespSpeechConfig)

@@ -81,6 +81,7 @@ class KsponSpeechConfig(SpeechRecognitionConfig):
     name: str = "ksponspeech"
     sample_rate: int = 16000
     text_normalizer: str = "korean"
+    scoring_normalizer: str = "korean_cer"
 
 
 _TRN_LINE = re.compile(r"^\s*(\S+?)\s*::\s?(.*)$")

@@ -35,6 +35,7 @@ class KtelSpeechConfig(SpeechRecognitionConfig):
     name: str = "ktelspeech"
     sample_rate: int = 8000
     text_normalizer: str = "korean"
+    scoring_normalizer: str = "korean_cer"
     features: FeatureConfig = field(default_factory=telephone_features)
 
 

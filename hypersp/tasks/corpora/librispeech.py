@@ -60,6 +60,7 @@ class LibriSpeechConfig(SpeechRecognitionConfig):
     name: str = "librispeech"
     sample_rate: int = 16000
     text_normalizer: str = "english"
+    scoring_normalizer: str = "english"
 
 
 def _split_and_chapter(path: str) -> tuple:

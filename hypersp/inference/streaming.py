@@ -1,0 +1,232 @@
+"""Streaming recognition: feed audio chunks, get partial and final hypotheses.
+
+    srec = StreamingRecognizer(Recognizer.from_checkpoint(ckpt))
+    stream = srec.new_stream(input_rate=16000)
+    stream.accept(chunk)                      # float32 in [-1, 1] at input_rate, any length
+    if stream.ready(): events = srec.decode([stream])[0]   # [{"text", "final": bool, ...}]
+    events = srec.decode([stream], force_final=[True])[0]   # client said the utterance ended
+
+How it works (CTC models; works with any registered model, no model changes):
+- Each decode step re-runs the model on a *window* of the current utterance: ``left_context_s``
+  of already-decoded audio plus everything new. The cost per step is bounded by the window, not
+  by the utterance length, and several streams' windows are padded into one batch.
+- Output frames older than ``lookahead_s`` before the window's right edge are *committed*: their
+  greedy tokens are frozen and never change again. The newest frames give a tentative tail.
+  A partial is committed + tentative text, so partials extend rather than flicker: only the
+  last ``lookahead_s`` of text can still change.
+- Until the energy VAD hears speech only a short pre-roll is kept and nothing is decoded.
+- Endpointing (after each step; the first rule that fires ends the utterance):
+  1. the client's ``state: 0`` / ``force_final``;
+  2. trailing silence >= ``endpoint_silence_s`` after speech, measured by the energy VAD or by
+     trailing CTC blanks once the model has emitted a token (``endpoint_mode="either"``; "both"
+     needs both signals, "ctc"/"vad" use one);
+  3. utterance length >= ``max_utterance_s``.
+  On an endpoint a ``{"text", "final": true}`` event is emitted (its text from a second pass over
+  the whole utterance when ``final_full_context``) and the stream resets for the next utterance.
+- Events carry ``start``/``end`` (seconds since the stream began) and ``segment`` (utterance index).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import soxr
+
+from hypersp.inference.vad import StreamingVad
+
+
+@dataclass
+class StreamingConfig:
+    chunk_s: float = 0.32  # new audio needed before the next decode step
+    left_context_s: float = 2.0  # already-committed audio re-fed to the model as context
+    lookahead_s: float = 0.48  # newest output frames stay tentative
+    endpoint_silence_s: float = 0.8  # trailing silence after speech that ends an utterance
+    endpoint_mode: str = "either"  # "either" (CTC blanks or VAD), "both" (CTC blanks and VAD), "ctc", "vad"
+    max_utterance_s: float = 20.0
+    min_speech_s: float = 0.2  # VAD speech needed before a silence endpoint may fire
+    preroll_s: float = 0.5  # audio kept before the VAD hears speech
+    final_full_context: bool = True  # re-decode the whole utterance for the final (second pass)
+
+
+class Stream:
+    """State of one audio stream (one client connection). Not thread-safe: the server touches it from
+    the event loop (``accept``) and the worker (``decode``) strictly one after the other."""
+
+    def __init__(self, owner: "StreamingRecognizer", input_rate: int):
+        self.owner = owner
+        self.rate = owner.sample_rate
+        self.input_rate = int(input_rate)
+        self._resampler = (soxr.ResampleStream(self.input_rate, self.rate, 1, dtype="float32")
+                           if self.input_rate != self.rate else None)
+        self.vad = StreamingVad(self.rate)
+        self.segment = 0
+        self.stream_samples = 0  # model-rate samples received in total
+        self.idle = np.zeros(0, dtype=np.float32)  # pre-roll while nobody speaks
+        self._reset_utterance()
+
+    def _reset_utterance(self) -> None:
+        self.in_speech = False  # set when the VAD first hears speech
+        self.utt_start = self.stream_samples  # stream sample where this utterance begins
+        self.audio = np.zeros(0, dtype=np.float32)  # the whole utterance (bounded by max_utterance_s)
+        self.pending = 0  # samples since the last decode step
+        self.committed: List[int] = []
+        self.commit_frame = 0
+        self.last_symbol = 0  # argmax of the frame before commit_frame (0 = blank)
+        self.committed_trailing_blanks = 0
+        self.tentative: List[int] = []
+        self.trailing_blank_frames = 0
+        self.text = ""
+        self.vad.reset()
+
+    # ---- feeding ---------------------------------------------------------------------------
+    def accept(self, samples: np.ndarray) -> None:
+        """Append ``samples`` (float32 at ``input_rate``)."""
+        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if self._resampler is not None:
+            x = self._resampler.resample_chunk(x)
+        if x.size == 0:
+            return
+        self.stream_samples += x.size
+        self.vad.accept(x)
+        if not self.in_speech:
+            # Nobody speaks yet: keep a short pre-roll only, so silence costs neither memory nor compute.
+            self.idle = np.concatenate([self.idle, x])[-self.owner.preroll_samples:]
+            if self.vad.speech_s < self.owner.cfg.min_speech_s:
+                return
+            self.in_speech = True
+            self.utt_start = self.stream_samples - self.idle.size
+            x, self.idle = self.idle, np.zeros(0, dtype=np.float32)
+        self.audio = np.concatenate([self.audio, x])
+        self.pending += x.size
+
+    def ready(self) -> bool:
+        return self.pending >= self.owner.chunk_samples
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio.size > 0
+
+    # ---- model input / output --------------------------------------------------------------
+    def window(self) -> np.ndarray:
+        """Audio to run the model on: from ``left_context`` before the commit point to the end."""
+        spf = self.owner.samples_per_frame
+        w0 = max(0, self.commit_frame * spf - self.owner.left_context_samples)
+        self._window_start = w0 - w0 % spf
+        return self.audio[self._window_start:]
+
+    def update(self, log_probs, final: bool) -> None:
+        """Consume the model output ``(T', V)`` for the last ``window()``."""
+        self.pending = 0
+        best = log_probs.argmax(dim=-1).tolist() if log_probs.shape[0] else []
+        f0 = self._window_start // self.owner.samples_per_frame
+        total = f0 + len(best)
+        stable_end = total if final else max(self.commit_frame, total - self.owner.lookahead_frames)
+        for f in range(self.commit_frame, stable_end):
+            sym = best[f - f0]
+            if sym != 0 and sym != self.last_symbol:
+                self.committed.append(sym)
+            self.committed_trailing_blanks = self.committed_trailing_blanks + 1 if sym == 0 else 0
+            self.last_symbol = sym
+        self.commit_frame = max(self.commit_frame, stable_end)
+        tentative, prev, trailing = [], self.last_symbol, 0
+        for f in range(self.commit_frame, total):
+            sym = best[f - f0]
+            if sym != 0 and sym != prev:
+                tentative.append(sym)
+            trailing = trailing + 1 if sym == 0 else 0
+            prev = sym
+        self.tentative = tentative
+        tail = total - self.commit_frame
+        self.trailing_blank_frames = trailing if trailing < tail else self.committed_trailing_blanks + tail
+        self.text = self.owner.recognizer.decode_ids(self.committed + self.tentative)
+
+    # ---- endpointing ---------------------------------------------------------------------------
+    def endpoint(self) -> Optional[str]:
+        """Why the current utterance ends now ("silence", "max_length") or None."""
+        cfg = self.owner.cfg
+        if self.audio.size / self.rate >= cfg.max_utterance_s:
+            return "max_length"
+        vad_sil = self.vad.trailing_silence_s
+        # CTC blanks only count once the model has said something: an untrained or confused model
+        # that emits nothing must not cut a speaker off.
+        tokens = bool(self.committed or self.tentative)
+        ctc_sil = self.trailing_blank_frames * self.owner.frame_shift_s if tokens else 0.0
+        silence = {"either": max(ctc_sil, vad_sil), "both": min(ctc_sil, vad_sil),
+                   "ctc": ctc_sil, "vad": vad_sil}[cfg.endpoint_mode]
+        if self.in_speech and silence >= cfg.endpoint_silence_s:
+            return "silence"
+        return None
+
+    def speech_audio(self) -> np.ndarray:
+        """The utterance without its trailing silence (keeping ``pad`` seconds), for the final pass."""
+        pad = int(0.15 * self.rate)
+        drop = int(self.vad.trailing_silence_s * self.rate) - pad
+        return self.audio[: self.audio.size - drop] if 0 < drop < self.audio.size else self.audio
+
+    def event(self, final: bool, reason: str = "") -> Dict[str, Any]:
+        ev = {"text": self.text, "final": final, "segment": self.segment,
+              "start": round(self.utt_start / self.rate, 3),
+              "end": round((self.utt_start + self.audio.size) / self.rate, 3)}
+        if reason:
+            ev["reason"] = reason
+        return ev
+
+    def finish_utterance(self) -> None:
+        self.segment += 1
+        self._reset_utterance()
+
+
+class StreamingRecognizer:
+    """Chunked recognition of many streams with one ``Recognizer`` (see the module docstring)."""
+
+    def __init__(self, recognizer, cfg: Optional[StreamingConfig] = None):
+        self.recognizer = recognizer
+        self.cfg = cfg or StreamingConfig()
+        if self.cfg.endpoint_mode not in ("either", "both", "ctc", "vad"):
+            raise ValueError(f"endpoint_mode={self.cfg.endpoint_mode!r}; choose either, both, ctc or vad")
+        self.sample_rate = recognizer.sample_rate
+        self.frame_shift_s = recognizer.frame_shift_s
+        self.samples_per_frame = max(1, int(round(self.frame_shift_s * self.sample_rate)))
+        self.chunk_samples = int(self.cfg.chunk_s * self.sample_rate)
+        self.left_context_samples = int(self.cfg.left_context_s * self.sample_rate)
+        self.lookahead_frames = int(round(self.cfg.lookahead_s / self.frame_shift_s))
+        self.preroll_samples = max(1, int(self.cfg.preroll_s * self.sample_rate))
+
+    def new_stream(self, input_rate: Optional[int] = None) -> Stream:
+        return Stream(self, input_rate or self.sample_rate)
+
+    def decode(self, streams: Sequence[Stream], force_final: Optional[Sequence[bool]] = None) -> List[List[Dict[str, Any]]]:
+        """One batched decode step for ``streams``; returns each stream's events (oldest first).
+
+        A partial ``{"text", "final": false}`` is emitted when the text changed; a final when an
+        endpoint rule fired or ``force_final`` is set (a forced final is emitted even when empty,
+        so a client that says "done" always gets an answer). With ``final_full_context`` the
+        final text comes from a second pass over the whole utterance (batched too).
+        """
+        force = list(force_final) if force_final is not None else [False] * len(streams)
+        active = [i for i, s in enumerate(streams) if s.has_audio]
+        outs = self.recognizer.log_probs([streams[i].window() for i in active]) if active else []
+        events: List[List[Dict[str, Any]]] = [[] for _ in streams]
+        finals = []
+        for i, lp in zip(active, outs):
+            s = streams[i]
+            before = s.text
+            s.update(lp, final=force[i])
+            reason = "client" if force[i] else s.endpoint()
+            if reason:
+                finals.append((i, reason))
+            elif s.text != before and s.text:
+                events[i].append(s.event(False))
+        if finals and self.cfg.final_full_context:
+            texts = self.recognizer.recognize_waves([streams[i].speech_audio() for i, _ in finals])
+            for (i, _), text in zip(finals, texts):
+                streams[i].text = text
+        for i, reason in finals:
+            events[i].append(streams[i].event(True, reason))
+            streams[i].finish_utterance()
+        for i, s in enumerate(streams):
+            if force[i] and i not in active:
+                events[i].append(s.event(True, "client"))
+                s.finish_utterance()
+        return events

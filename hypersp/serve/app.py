@@ -1,0 +1,334 @@
+"""The Sanic app factory: one process, one model, the registered demo apps mounted as blueprints.
+
+    server = ServerContext.from_checkpoint(ckpt, ServeConfig(max_streams=64))
+    app = create_app(server, ["online_resp"])             # API at /recognize, page at /
+    app = create_app(server, ["subtitles", "minutes"])    # more than one: /subtitles/..., /minutes/...
+
+Routes of every app (``P`` = "" for a single app, ``/NAME`` otherwise):
+    GET  P/                 the app's web page (relative URLs: works under any host name and prefix)
+    POST P/recognize        offline recognition (JSON PCM16 or an audio upload)
+    WS   P/recognize        streaming recognition
+    GET  P/static/<file>    page assets
+plus what the app adds (subtitle jobs), and ``GET /healthz``, ``GET /metrics`` at the root.
+
+Bad input never reaches the model: the body/frame size limits (``max_body_mb``, ``max_frame_kb``)
+are enforced by Sanic (HTTP 413, WebSocket close 1009), everything else by ``protocol.py``
+(HTTP 4xx with ``{"error": ...}``, WebSocket ``{"error": ...}`` then close with a code and reason).
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from hypersp.serve.metrics import Metrics
+from hypersp.serve.protocol import (WS_GOING_AWAY, WS_NORMAL, WS_TRY_AGAIN_LATER, ProtocolError,
+                                    parse_offline_request, parse_ws_message)
+
+log = logging.getLogger("hypersp.serve")
+HERE = Path(__file__).parent
+
+
+@dataclass
+class ServeConfig:
+    max_streams: int = 64  # open WebSocket sessions; more are refused with close 1013
+    max_body_mb: float = 200.0  # HTTP body limit (uploads); JSON PCM16 is ~3x the audio size
+    max_frame_kb: int = 1024  # WebSocket message limit (1 MiB ~ 10 s of 16 kHz JSON PCM16)
+    max_json_seconds: float = 600.0  # longest audio accepted as a JSON sample list
+    idle_timeout_s: float = 30.0  # a WebSocket that sends nothing this long is closed
+    max_batch: int = 32
+    max_wait_ms: float = 5.0
+    max_jobs: int = 32  # subtitle jobs kept in memory
+
+
+class ServerContext:
+    """Everything the handlers share: the recognizers, the worker, limits, metrics, jobs."""
+
+    def __init__(self, recognizer, cfg: Optional[ServeConfig] = None, streaming_cfg=None):
+        from hypersp.inference.streaming import StreamingRecognizer
+        from hypersp.serve.worker import InferenceWorker
+
+        self.cfg = cfg or ServeConfig()
+        self.recognizer = recognizer
+        self.streaming = StreamingRecognizer(recognizer, streaming_cfg)
+        self.metrics = Metrics()
+        self.worker = InferenceWorker(self.streaming, self.metrics, self.cfg.max_batch, self.cfg.max_wait_ms)
+        self.open_streams = 0
+        self.jobs: Dict[str, Dict[str, Any]] = {}
+        self.started = time.time()
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str, cfg: Optional[ServeConfig] = None, device: str = "cpu") -> "ServerContext":
+        from hypersp.inference.recognizer import Recognizer
+
+        return cls(Recognizer.from_checkpoint(checkpoint, device=device), cfg)
+
+
+def _json(body: Any, status: int = 200):
+    from sanic.response import json as sjson
+
+    return sjson(body, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def error_response(err: ProtocolError, server: ServerContext, app_name: str):
+    server.metrics.inc("hypersp_errors_total", app=app_name, code=err.status)
+    return _json({"error": err.message}, status=err.status)
+
+
+# ---- audio uploads --------------------------------------------------------------------------
+def decode_upload(data: bytes, filename: str = "") -> tuple:
+    """Uploaded file bytes -> (samples (C, S) float32, rate). Tries libsndfile, then ffmpeg (for mp4,
+    m4a, webm... when installed). Raises ProtocolError 415 for anything that is not audio."""
+    import soundfile as sf
+
+    if not data:
+        raise ProtocolError("the upload is empty: send a wav/flac/ogg/mp3 file or JSON PCM16")
+    try:
+        x, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        if x.shape[0] == 0:
+            raise ProtocolError("the uploaded audio file holds no samples", status=400)
+        return np.ascontiguousarray(x.T), int(rate)
+    except ProtocolError:
+        raise
+    except Exception as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise ProtocolError(f"{filename or 'the upload'} is not a readable audio file ({first}); wav, flac, ogg and "
+                            f"mp3 are read directly, mp4/m4a/webm need ffmpeg, which is not installed on this server",
+                            status=415)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in"), os.path.join(tmp, "out.wav")
+        Path(src).write_bytes(data)
+        proc = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", src, "-vn", "-acodec", "pcm_s16le", dst],
+                              capture_output=True, timeout=600)
+        if proc.returncode != 0 or not os.path.exists(dst):
+            raise ProtocolError(f"{filename or 'the upload'} is not an audio or video file with an audio track "
+                                f"(ffmpeg: {proc.stderr.decode(errors='replace').strip()[:200]})", status=415)
+        x, rate = sf.read(dst, dtype="float32", always_2d=True)
+    return np.ascontiguousarray(x.T), int(rate)
+
+
+def request_audio(request, sample_rate: int, max_samples: int) -> tuple:
+    """The audio of a POST: JSON PCM16 at ``sample_rate``, a multipart ``file``, or a raw file body.
+    Returns ``(samples (C, S) float32, rate, meta)``."""
+    from hypersp.audio.io import pcm16_to_float
+
+    ctype = (request.content_type or "").split(";")[0].strip().lower()
+    if ctype == "application/json" or (not ctype and request.body[:1] in (b"{", b"[")):
+        samples, obj = parse_offline_request(request.body, sample_rate, max_samples)
+        meta = {k: obj[k] for k in ("uid", "sid") if k in obj}
+        return pcm16_to_float(samples)[None, :], sample_rate, meta
+    if ctype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ProtocolError("multipart upload has no 'file' field")
+        x, rate = decode_upload(upload.body, upload.name)
+        return x, rate, {}
+    if not request.body:
+        raise ProtocolError("empty request body: send JSON {uid, sid, data:[PCM16]} or an audio file")
+    x, rate = decode_upload(request.body)
+    return x, rate, {}
+
+
+# ---- handlers shared by every app -------------------------------------------------------------
+async def offline_recognize(request, server: ServerContext, app) -> Any:
+    t0 = time.perf_counter()
+    server.metrics.inc("hypersp_requests_total", app=app.name, kind="http")
+    try:
+        x, rate, meta = request_audio(request, app.sample_rate, int(server.cfg.max_json_seconds * app.sample_rate))
+    except ProtocolError as err:
+        return error_response(err, server, app.name)
+    server.metrics.inc("hypersp_audio_seconds_total", x.shape[1] / rate, app=app.name)
+    result = await server.worker.run_offline(app.recognize, server.recognizer, x, rate)
+    server.metrics.observe("hypersp_request_seconds", time.perf_counter() - t0, app=app.name)
+    return _json({**meta, **result, "final": True})
+
+
+async def stream_recognize(request, ws, server: ServerContext, app) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    from hypersp.audio.io import pcm16_to_float
+
+    metrics = server.metrics
+    if server.open_streams >= server.cfg.max_streams:
+        metrics.inc("hypersp_streams_refused_total", app=app.name)
+        reason = f"server busy: {server.cfg.max_streams} streams open; try again later"
+        try:
+            await ws.send(json.dumps({"error": reason}))
+            await ws.close(WS_TRY_AGAIN_LATER, reason)
+        except ConnectionClosed:
+            pass
+        return
+    server.open_streams += 1
+    metrics.set("hypersp_streams_open", server.open_streams)
+    metrics.inc("hypersp_requests_total", app=app.name, kind="websocket")
+    stream = server.streaming.new_stream(app.sample_rate)
+    max_samples = (server.cfg.max_frame_kb * 1024) // 2
+
+    async def send_events(events):
+        for ev in events:
+            metrics.inc("hypersp_results_total", app=app.name, final=ev["final"])
+            await ws.send(json.dumps(ev, ensure_ascii=False))
+
+    try:
+        while True:
+            msg = await ws.recv(timeout=server.cfg.idle_timeout_s)
+            if msg is None:  # the client sent nothing for idle_timeout_s
+                if stream.has_audio:
+                    await send_events(await server.worker.decode(stream, True))
+                reason = f"no audio received for {server.cfg.idle_timeout_s:g} s; closing"
+                await ws.send(json.dumps({"error": reason}))
+                await ws.close(WS_GOING_AWAY, reason)
+                metrics.inc("hypersp_errors_total", app=app.name, code=WS_GOING_AWAY)
+                return
+            try:
+                state, samples = parse_ws_message(msg, app.sample_rate, max_samples)
+            except ProtocolError as err:
+                metrics.inc("hypersp_errors_total", app=app.name, code=err.ws_code)
+                await ws.send(json.dumps({"error": err.message}, ensure_ascii=False))
+                await ws.close(err.ws_code, _close_reason(err.message))
+                return
+            if samples.size:
+                stream.accept(pcm16_to_float(samples))
+                metrics.inc("hypersp_audio_seconds_total", samples.size / app.sample_rate, app=app.name)
+            if state == 0:
+                await send_events(await server.worker.decode(stream, True))
+            elif stream.ready():
+                await send_events(await server.worker.decode(stream))
+    except ConnectionClosed:
+        pass  # the client went away mid-stream: just drop its state
+    except asyncio.CancelledError:  # server shutdown
+        raise
+    finally:
+        server.open_streams -= 1
+        metrics.set("hypersp_streams_open", server.open_streams)
+
+
+def _close_reason(message: str) -> str:
+    """A WebSocket close reason must fit in 123 bytes of UTF-8."""
+    data = message.encode("utf-8")[:120]
+    return data.decode("utf-8", errors="ignore")
+
+
+# ---- the page ------------------------------------------------------------------------------
+def render_page(app) -> str:
+    html = (HERE / "templates" / "index.html").read_text(encoding="utf-8")
+    settings = {"name": app.name, "title": app.title, "mode": app.mode, "sample_rate": app.sample_rate,
+                "description": app.description}
+    html = html.replace("{{ title }}", app.title).replace("{{ description }}", app.description)
+    return html.replace("{{ settings }}", json.dumps(settings, ensure_ascii=False))
+
+
+# ---- factory ------------------------------------------------------------------------------
+def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp"):
+    """Build the Sanic app serving ``app_names`` (registered apps) with ``server``'s model."""
+    from sanic import Blueprint, Sanic
+    from sanic.response import html as html_response, redirect, text
+
+    from hypersp.registry import APPS
+
+    sanic_app = Sanic(name)
+    cfg = server.cfg
+    sanic_app.config.REQUEST_MAX_SIZE = int(cfg.max_body_mb * 1_000_000)
+    sanic_app.config.WEBSOCKET_MAX_SIZE = int(cfg.max_frame_kb * 1024)
+    sanic_app.config.RESPONSE_TIMEOUT = 900  # long uploads are recognized within the request
+    sanic_app.config.FALLBACK_ERROR_FORMAT = "json"
+    sanic_app.config.KEEP_ALIVE_TIMEOUT = 15
+    sanic_app.ctx.server = server
+
+    single = len(app_names) == 1
+    mounted = []
+    for app_name in app_names:
+        app_cls = APPS.get(app_name)
+        demo = app_cls(APPS.config_class(app_name)())
+        prefix = "" if single else f"/{app_name}"
+        bp = Blueprint(f"app_{app_name}", url_prefix=prefix or None)
+        _mount(bp, demo, server, html_response)
+        demo.add_routes(bp, server)
+        sanic_app.blueprint(bp)
+        mounted.append(demo)
+        if not single:
+            sanic_app.add_route(lambda request, p=prefix: redirect(p + "/"), prefix, name=f"redirect_{app_name}")
+    sanic_app.ctx.apps = mounted
+
+    if not single:
+        links = "".join(f'<li><a href="{d.name}/">{d.title}</a> ({d.sample_rate} Hz)</li>' for d in mounted)
+
+        @sanic_app.get("/", name="index")
+        async def index(request):
+            return html_response(f"<!doctype html><meta charset=utf-8><title>hypersp</title><h1>hypersp demos</h1><ul>{links}</ul>")
+
+    @sanic_app.get("/healthz", name="healthz")
+    async def healthz(request):
+        return _json({"status": "ok", "apps": [d.name for d in mounted], "sample_rate": server.recognizer.sample_rate,
+                      "streams_open": server.open_streams, "max_streams": cfg.max_streams,
+                      "uptime_s": round(time.time() - server.started, 1)})
+
+    @sanic_app.get("/metrics", name="metrics")
+    async def metrics(request):
+        return text(server.metrics.render(), content_type="text/plain; version=0.0.4")
+
+    @sanic_app.before_server_start
+    async def _start(app):
+        server.worker.start()
+
+    @sanic_app.before_server_stop
+    async def _stop(app):
+        await server.worker.stop()
+
+    return sanic_app
+
+
+def _mount(bp, demo, server, html_response) -> None:
+    page = render_page(demo)
+
+    @bp.get("/", name="page")
+    async def page_handler(request):
+        return html_response(page)
+
+    @bp.post("/recognize", name="recognize_http")
+    async def http_handler(request):
+        return await offline_recognize(request, server, demo)
+
+    @bp.websocket("/recognize", name="recognize_ws")
+    async def ws_handler(request, ws):
+        await stream_recognize(request, ws, server, demo)
+
+    bp.static("/static", str(HERE / "static"), name="static")
+
+
+# ---- TLS ------------------------------------------------------------------------------------
+def self_signed_cert(host: str = "127.0.0.1") -> Dict[str, str]:
+    """Generate a throw-away self-signed certificate (openssl CLI) into a fresh temp dir.
+    Returns ``{"cert": path, "key": path}``; nothing is written inside the repository."""
+    import ipaddress
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("openssl is not installed: pass --ssl-cert/--ssl-key, or --no-ssl")
+    tmp = tempfile.mkdtemp(prefix="hypersp-tls-")
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    names = {"DNS:localhost", "IP:127.0.0.1"}
+    try:
+        ipaddress.ip_address(host)
+        if host not in ("0.0.0.0", "::"):
+            names.add(f"IP:{host}")
+    except ValueError:
+        names.add(f"DNS:{host}")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "30", "-subj", "/CN=hypersp-demo", "-addext", "subjectAltName=" + ",".join(sorted(names))],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return {"cert": cert, "key": key}

@@ -1,0 +1,118 @@
+"""The wire protocol of the demo servers (the original hypersp README's API), validated strictly.
+
+HTTP ``POST /recognize``
+    JSON ``{"uid": str, "sid": str, "data": [PCM16 ints]}`` (optional ``"sample_rate": int``, which
+    must equal the app's rate) -> ``{"text": str, "final": true, "segments": [...], "duration": s}``;
+    or an audio file (wav/flac/ogg/mp3, or mp4/m4a/webm when ffmpeg is installed) as the raw body
+    or as multipart field ``file``.
+WebSocket ``/recognize``
+    text frames ``{"state": 0|1, "data": [PCM16 ints]}`` or binary frames of little-endian PCM16
+    (state 1), at the app's rate -> ``{"text", "final": false}`` partials and ``{"text", "final":
+    true}`` finals (extra fields: ``segment``, ``start``, ``end``, ``reason``). An error is sent as
+    ``{"error": message}`` and the connection is closed with a close code and the same reason.
+
+Every function here raises :class:`ProtocolError` (HTTP status, WebSocket close code, message).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+# WebSocket close codes (RFC 6455 section 7.4.1).
+WS_NORMAL = 1000
+WS_GOING_AWAY = 1001
+WS_UNSUPPORTED_DATA = 1003
+WS_POLICY = 1008
+WS_TOO_BIG = 1009
+WS_TRY_AGAIN_LATER = 1013
+
+
+class ProtocolError(ValueError):
+    def __init__(self, message: str, status: int = 400, ws_code: int = WS_UNSUPPORTED_DATA):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.ws_code = ws_code
+
+
+def pcm16_list(data: Any, field: str = "data", max_samples: int = 0) -> np.ndarray:
+    """Validate a JSON list of PCM16 ints -> int16 array. Rejects non-lists, non-integers (bools and
+    floats with a fraction included), values outside [-32768, 32767] and too many samples."""
+    if not isinstance(data, list):
+        raise ProtocolError(f"'{field}' must be a list of PCM16 integers, got {type(data).__name__}")
+    if max_samples and len(data) > max_samples:
+        raise ProtocolError(f"'{field}' holds {len(data)} samples; at most {max_samples} are accepted per message",
+                            status=413, ws_code=WS_TOO_BIG)
+    if not data:
+        return np.zeros(0, dtype=np.int16)
+    if any(type(v) is not int for v in data):  # bool is an int subclass: type() check rejects it too
+        bad = next(v for v in data if type(v) is not int)
+        raise ProtocolError(f"'{field}' must hold only integers (PCM16 samples), found {json.dumps(bad)[:40]}")
+    arr = np.asarray(data, dtype=np.int64)
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < -32768 or hi > 32767:
+        raise ProtocolError(f"'{field}' samples must be within int16 [-32768, 32767], found {lo if lo < -32768 else hi}")
+    return arr.astype(np.int16)
+
+
+def parse_json_object(raw: Any, what: str) -> dict:
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ProtocolError(f"{what} is not valid JSON: {err}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"{what} must be a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def check_rate(obj: dict, expected: int) -> None:
+    if "sample_rate" not in obj:
+        return
+    rate = obj["sample_rate"]
+    if type(rate) is not int:
+        raise ProtocolError(f"'sample_rate' must be an integer (Hz), got {json.dumps(rate)[:40]}")
+    if rate != expected:
+        raise ProtocolError(f"this app takes {expected} Hz PCM16; got sample_rate={rate}. Resample to {expected} Hz "
+                            f"(or send an audio file, which is resampled on the server)", ws_code=WS_POLICY)
+
+
+def parse_offline_request(body: bytes, sample_rate: int, max_samples: int) -> Tuple[np.ndarray, dict]:
+    """``{uid, sid, data}`` -> (int16 samples, the object). ``data`` must be non-empty."""
+    obj = parse_json_object(body, "request body")
+    for key in ("uid", "sid"):
+        if key in obj and not isinstance(obj[key], (str, int)):
+            raise ProtocolError(f"'{key}' must be a string, got {type(obj[key]).__name__}")
+    if "data" not in obj:
+        raise ProtocolError("request body has no 'data' field (a list of PCM16 integers)")
+    check_rate(obj, sample_rate)
+    samples = pcm16_list(obj["data"], max_samples=max_samples)
+    if samples.size == 0:
+        raise ProtocolError("'data' is empty: send at least one PCM16 sample")
+    return samples, obj
+
+
+def parse_ws_message(msg: Any, sample_rate: int, max_samples: int) -> Tuple[Optional[int], np.ndarray]:
+    """One WebSocket message -> (state or None for binary frames, int16 samples).
+
+    Text: ``{"state": 0|1, "data": [...]}`` (``data`` may be empty only with state 0: a bare
+    ``{"state": 0}`` ends the utterance). Binary: PCM16 little-endian, an even number of bytes.
+    """
+    if isinstance(msg, (bytes, bytearray, memoryview)):
+        buf = bytes(msg)
+        if len(buf) % 2:
+            raise ProtocolError(f"binary frame has {len(buf)} bytes; PCM16 needs an even number")
+        if max_samples and len(buf) // 2 > max_samples:
+            raise ProtocolError(f"binary frame holds {len(buf) // 2} samples; at most {max_samples} per message",
+                                ws_code=WS_TOO_BIG)
+        return None, np.frombuffer(buf, dtype="<i2").astype(np.int16)
+    obj = parse_json_object(msg, "message")
+    state = obj.get("state", 1)
+    if type(state) is not int or state not in (0, 1):
+        raise ProtocolError(f"'state' must be 0 (silence: end of utterance) or 1 (speech), got {json.dumps(state)[:40]}")
+    check_rate(obj, sample_rate)
+    samples = pcm16_list(obj.get("data", []), max_samples=max_samples)
+    if state == 1 and samples.size == 0:
+        raise ProtocolError("'data' is empty with state 1: send PCM16 samples, or state 0 to end the utterance")
+    return state, samples

@@ -1,0 +1,87 @@
+"""Model compute off the event loop, with micro-batching across streams.
+
+One ``InferenceWorker`` per model replica:
+- streaming steps: connections ``await worker.decode(stream, final)``; a consumer task collects
+  whatever requests are queued (waiting at most ``max_wait_ms`` for more, up to ``max_batch``),
+  runs ``StreamingRecognizer.decode`` for all of them as one padded batch on a dedicated thread,
+  and resolves each connection's future (the sherpa-onnx pattern, serving-notes.md 1.3);
+- offline jobs (whole files) run on a second thread, so a long upload never stalls live streams.
+  Both threads share the model: inference under ``torch.no_grad`` is thread-safe.
+The event loop itself only parses messages and moves numpy buffers.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, List
+
+from hypersp.serve.metrics import Metrics
+
+
+class InferenceWorker:
+    def __init__(self, streaming, metrics: Metrics, max_batch: int = 32, max_wait_ms: float = 5.0):
+        self.streaming = streaming  # StreamingRecognizer
+        self.recognizer = streaming.recognizer
+        self.metrics = metrics
+        self.max_batch = int(max_batch)
+        self.max_wait = max_wait_ms / 1000.0
+        self.stream_pool = ThreadPoolExecutor(1, thread_name_prefix="hypersp-stream")
+        self.offline_pool = ThreadPoolExecutor(1, thread_name_prefix="hypersp-offline")
+        self.queue: "asyncio.Queue" = None
+        self._task = None
+
+    def start(self) -> None:
+        self.queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._consume())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self.stream_pool.shutdown(wait=False, cancel_futures=True)
+        self.offline_pool.shutdown(wait=False, cancel_futures=True)
+
+    async def decode(self, stream, final: bool = False) -> List[Dict[str, Any]]:
+        """Queue one decode step for ``stream``; returns its events."""
+        fut = asyncio.get_running_loop().create_future()
+        await self.queue.put((stream, final, fut))
+        return await fut
+
+    async def run_offline(self, fn: Callable, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.offline_pool, lambda: fn(*args, **kwargs))
+
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self.queue.get()]
+            deadline = loop.time() + self.max_wait
+            while len(batch) < self.max_batch:
+                try:
+                    timeout = deadline - loop.time()
+                    batch.append(self.queue.get_nowait() if timeout <= 0 else
+                                 await asyncio.wait_for(self.queue.get(), timeout))
+                except (asyncio.QueueEmpty, asyncio.TimeoutError):
+                    break
+            batch = [b for b in batch if not b[2].done()]  # the client may be gone
+            if not batch:
+                continue
+            streams = [b[0] for b in batch]
+            finals = [b[1] for b in batch]
+            t0 = time.perf_counter()
+            try:
+                results = await loop.run_in_executor(self.stream_pool, self.streaming.decode, streams, finals)
+            except Exception as err:  # never let one bad batch kill the consumer
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(err)
+                continue
+            self.metrics.observe("hypersp_batch_seconds", time.perf_counter() - t0)
+            self.metrics.observe("hypersp_batch_size", len(batch), buckets=(1, 2, 4, 8, 16, 32, 64))
+            for (_, _, fut), events in zip(batch, results):
+                if not fut.done():
+                    fut.set_result(events)
