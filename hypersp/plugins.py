@@ -32,6 +32,7 @@ BUILTIN_MODULES = (
     "hypersp.tokenizers.english",
     "hypersp.tokenizers.sentencepiece",
     "hypersp.models.jasper.model",
+    "hypersp.models.rnn.model",
     "hypersp.criterions.ctc",
     "hypersp.data.dataset",
     "hypersp.tasks.speech_recognition",

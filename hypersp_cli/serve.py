@@ -89,11 +89,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         scheme = "https" if ssl else "http"
         if args.port_file:
             @app.after_server_start
-            async def _write_port(app_, _loop=None):
-                sock = app_.state.server_info[0].server.server.sockets[0] if app_.state.server_info else None
-                bound = sock.getsockname()[1] if sock is not None else port
+            async def _write_port(app_):  # tells a waiting script that the server is listening
                 with open(args.port_file, "w") as f:
-                    f.write(str(bound))
+                    f.write(str(port))
         for n in names:
             path = "/" if len(names) == 1 else f"/{n}/"
             logging.getLogger("hypersp.serve").info("%s: %s://%s:%d%s (clients send %d Hz PCM16)", n, scheme,

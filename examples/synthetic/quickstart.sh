@@ -6,7 +6,7 @@ set -euo pipefail
 DATA=${1:-data/synthetic}
 RUN=${2:-runs/quickstart}
 HOURS=${HOURS:-1.5}
-MINUTES=${MINUTES:-12}
+MINUTES=${MINUTES:-13}
 JOBS=${JOBS:-2}
 start=$(date +%s)
 
@@ -14,8 +14,8 @@ echo "== 1/3 generating the synthetic Korean corpus (${HOURS} h, eSpeak NG) into
 mkdir -p "$DATA" "$RUN"
 hypersp-prepare synthetic --out "$DATA" --jobs "$JOBS" hours="$HOURS" > /dev/null
 
-echo "== 2/3 training quartznet_small (jamo CTC) for up to ${MINUTES} min into ${RUN}"
-hypersp-train --task synthetic --arch quartznet_small -c examples/synthetic/conf/quickstart.yaml \
+echo "== 2/3 training rnn_small (BiLSTM jamo CTC) for up to ${MINUTES} min into ${RUN}"
+hypersp-train --task synthetic --arch rnn_small -c examples/synthetic/conf/quickstart.yaml \
     task.train_manifest="$DATA/train.jsonl" task.valid_manifest="$DATA/dev.jsonl" \
     trainer.out_dir="$RUN" trainer.max_minutes="$MINUTES" > /dev/null
 

@@ -100,6 +100,16 @@ class Stream:
         self.audio = np.concatenate([self.audio, x])
         self.pending += x.size
 
+    def flush(self) -> None:
+        """The client says the utterance is over: push the resampler's delayed tail through."""
+        if self._resampler is not None:
+            tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            self._resampler = soxr.ResampleStream(self.input_rate, self.rate, 1, dtype="float32")
+            if tail.size:
+                resampler, self._resampler = self._resampler, None  # tail is already at the model rate
+                self.accept(tail)
+                self._resampler = resampler
+
     def ready(self) -> bool:
         return self.pending >= self.owner.chunk_samples
 
@@ -205,6 +215,9 @@ class StreamingRecognizer:
         final text comes from a second pass over the whole utterance (batched too).
         """
         force = list(force_final) if force_final is not None else [False] * len(streams)
+        for s, f in zip(streams, force):
+            if f:
+                s.flush()
         active = [i for i, s in enumerate(streams) if s.has_audio]
         outs = self.recognizer.log_probs([streams[i].window() for i in active]) if active else []
         events: List[List[Dict[str, Any]]] = [[] for _ in streams]

@@ -235,7 +235,7 @@ def render_page(app) -> str:
 def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp"):
     """Build the Sanic app serving ``app_names`` (registered apps) with ``server``'s model."""
     from sanic import Blueprint, Sanic
-    from sanic.response import html as html_response, redirect, text
+    from sanic.response import html as html_response, text
 
     from hypersp.registry import APPS
 
@@ -259,8 +259,6 @@ def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp
         demo.add_routes(bp, server)
         sanic_app.blueprint(bp)
         mounted.append(demo)
-        if not single:
-            sanic_app.add_route(lambda request, p=prefix: redirect(p + "/"), prefix, name=f"redirect_{app_name}")
     sanic_app.ctx.apps = mounted
 
     if not single:
@@ -296,6 +294,10 @@ def _mount(bp, demo, server, html_response) -> None:
 
     @bp.get("/", name="page")
     async def page_handler(request):
+        if not request.path.endswith("/"):  # relative URLs need the trailing slash: /minutes -> /minutes/
+            from sanic.response import redirect
+
+            return redirect(request.path + "/")
         return html_response(page)
 
     @bp.post("/recognize", name="recognize_http")

@@ -146,8 +146,9 @@ class SubtitlesApp(DemoApp):
                             vtt_url=f"jobs/{job_id}/subtitles.vtt")
             return _json(body)
 
-        @bp.get("/jobs/<job_id:str>/subtitles.<fmt:str>", name="job_file")
-        async def download(request, job_id, fmt):
+        @bp.get("/jobs/<job_id:str>/<filename:str>", name="job_file")
+        async def download(request, job_id, filename):
+            fmt = filename[len("subtitles."):] if filename.startswith("subtitles.") else filename
             job = jobs.get(job_id)
             if job is None or job["status"] != "done":
                 return _json({"error": f"job {job_id!r} is not finished"}, status=404)

@@ -1,0 +1,179 @@
+"""Serving latency benchmark for hypersp-serve; prints JSON.
+
+    python bench/serve_latency.py --checkpoint best.pt [--wav speech.wav] [--clients 1 10 50]
+
+Starts a real server (``online_resp``, plain HTTP, single process) and measures:
+- streaming, K concurrent clients sending real-time audio in 100 ms binary frames
+  (0.5 s silence, the speech, then 1.5 s silence):
+  * ``first_partial``: speech onset sent -> first non-empty partial received;
+  * ``final_after_state0``: last speech frame sent, immediately followed by ``{"state": 0}`` ->
+    final received (the client ends the utterance, as the original demo's client did);
+  * ``final_after_endpoint``: end of speech -> final from the server's own endpointer (includes
+    the 0.8 s trailing-silence rule);
+- offline: requests/s and latency of 5 s clips as JSON PCM16 at concurrency 8;
+- memory: server RSS after 10 and after N (default 1000) short streaming sessions.
+Latencies are p50/p95 in ms. The machine's other load is not controlled: run it on an idle box.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+
+def pct(xs, q):
+    return round(float(np.percentile(xs, q)) * 1000, 1) if xs else None
+
+
+def speechlike(seconds, rate=16000):
+    t = np.arange(int(seconds * rate)) / rate
+    env = np.clip(np.sin(2 * np.pi * 4 * t), 0, None) ** 0.5
+    return (0.3 * env * (np.sin(2 * np.pi * 150 * t) + 0.5 * np.sin(2 * np.pi * 450 * t)) / 1.5).astype(np.float32)
+
+
+def pcm(x):
+    return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
+
+
+async def stream_client(url, speech, rate, use_state0, results):
+    from websockets.asyncio.client import connect
+
+    chunk = rate // 10
+    lead, tail = np.zeros(rate // 2, np.int16), np.zeros(int(1.5 * rate), np.int16)
+    audio = np.concatenate([lead, pcm(speech), tail]) if not use_state0 else np.concatenate([lead, pcm(speech)])
+    speech_start_i, speech_end_i = len(lead), len(lead) + len(speech)
+    t_onset = t_end = t_first = t_final = None
+    async with connect(url, max_size=None) as ws:
+        async def reader():
+            nonlocal t_first, t_final
+            async for msg in ws:
+                ev = json.loads(msg)
+                now = time.perf_counter()
+                if not ev.get("final") and ev.get("text") and t_first is None:
+                    t_first = now
+                if ev.get("final"):
+                    t_final = now
+                    return
+
+        task = asyncio.create_task(reader())
+        t0 = time.perf_counter()
+        for k, i in enumerate(range(0, len(audio), chunk)):
+            await asyncio.sleep(max(0.0, t0 + k * 0.1 - time.perf_counter()))  # real time
+            await ws.send(audio[i:i + chunk].tobytes())
+            now = time.perf_counter()
+            if t_onset is None and i + chunk > speech_start_i:
+                t_onset = now
+            if t_end is None and i + chunk >= speech_end_i:
+                t_end = now
+            if task.done():
+                break
+        if use_state0:
+            await ws.send(json.dumps({"state": 0}))
+            t_end = time.perf_counter()
+        try:
+            await asyncio.wait_for(task, 15)
+        except asyncio.TimeoutError:
+            pass
+    if t_first is not None:
+        results["first_partial"].append(t_first - t_onset)
+    if t_final is not None:
+        results["final"].append(t_final - t_end)
+
+
+async def streaming(url, speech, rate, k, use_state0):
+    results = {"first_partial": [], "final": []}
+    await asyncio.gather(*(stream_client(url, speech, rate, use_state0, results) for _ in range(k)))
+    return results
+
+
+async def short_sessions(url, n, rate):
+    from websockets.asyncio.client import connect
+
+    x = pcm(speechlike(0.5, rate)).tobytes()
+    for _ in range(n):
+        async with connect(url) as ws:
+            await ws.send(x)
+            await ws.send(json.dumps({"state": 0}))
+            while not json.loads(await ws.recv()).get("final"):
+                pass
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(l for l in f if l.startswith("VmRSS")).split()[1])
+
+
+def offline(url, clip, concurrency, n):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = json.dumps({"uid": "bench", "sid": "1", "data": pcm(clip).tolist()}).encode()
+
+    def one(_):
+        t = time.perf_counter()
+        req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=120).read()
+        return time.perf_counter() - t
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        lat = list(pool.map(one, range(n)))
+    wall = time.perf_counter() - t0
+    return {"requests": n, "concurrency": concurrency, "rps": round(n / wall, 2), "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", help="default: an untrained tiny model (protocol cost only)")
+    ap.add_argument("--wav", help="speech to stream (default: a synthetic tone pattern)")
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
+    ap.add_argument("--offline-requests", type=int, default=40)
+    ap.add_argument("--sessions", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    from hypersp.audio.io import load_audio
+    from hypersp.serve.testing import ServerProcess, make_tiny_checkpoint
+
+    ckpt = args.checkpoint or str(make_tiny_checkpoint(os.path.join(tempfile.mkdtemp(), "tiny.pt")))
+    rate = 16000
+    speech = load_audio(args.wav, rate) if args.wav else speechlike(3.0, rate)
+    out = {"checkpoint": ckpt, "speech_seconds": round(len(speech) / rate, 2), "cpu_count": os.cpu_count(),
+           "load_avg_at_start": os.getloadavg()}
+    extra = ["--max-streams", str(max(args.clients) + 8)]
+    with ServerProcess(ckpt, "online_resp", extra, threads=args.threads) as srv:
+        url = srv.ws_url + "/recognize"
+        asyncio.run(streaming(url, speech, rate, 1, True))  # warm-up
+        out["streaming"] = []
+        for k in args.clients:
+            a = asyncio.run(streaming(url, speech, rate, k, True))
+            b = asyncio.run(streaming(url, speech, rate, k, False))
+            out["streaming"].append({
+                "clients": k,
+                "first_partial_p50_ms": pct(a["first_partial"] + b["first_partial"], 50),
+                "first_partial_p95_ms": pct(a["first_partial"] + b["first_partial"], 95),
+                "final_after_state0_p50_ms": pct(a["final"], 50), "final_after_state0_p95_ms": pct(a["final"], 95),
+                "final_after_endpoint_p50_ms": pct(b["final"], 50), "final_after_endpoint_p95_ms": pct(b["final"], 95),
+                "finals_received": [len(a["final"]), len(b["final"])],
+            })
+        clip = np.tile(speech, int(np.ceil(5 * rate / len(speech))))[: 5 * rate]
+        out["offline_5s"] = offline(srv.url + "/recognize", clip, 8, args.offline_requests)
+        asyncio.run(short_sessions(url, 10, rate))
+        rss10 = rss_kb(srv.proc.pid)
+        asyncio.run(short_sessions(url, max(0, args.sessions - 10), rate))
+        rss_n = rss_kb(srv.proc.pid)
+        out["memory"] = {"rss_kb_after_10": rss10, f"rss_kb_after_{args.sessions}": rss_n,
+                         "growth_percent": round(100 * (rss_n - rss10) / rss10, 2)}
+    out["load_avg_at_end"] = os.getloadavg()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

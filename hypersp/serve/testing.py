@@ -1,0 +1,92 @@
+"""Helpers for testing and benchmarking the server: a tiny untrained checkpoint and a real server
+process on a free port (Sanic in single-process mode, as ``hypersp-serve`` runs it)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Optional
+
+
+def make_tiny_checkpoint(path: str | Path, telephone: bool = False, seed: int = 0) -> Path:
+    """An untrained TINY_JASPER checkpoint (``synthetic`` 16 kHz or ``synthetic_tel`` 8 kHz task) in
+    well under a second. Its outputs are meaningless but deterministic: enough for protocol tests."""
+    import torch
+
+    from hypersp.config import compose
+    from hypersp.testing import TINY_JASPER
+    from hypersp.train.build import build_model, build_tokenizer_and_task, checkpoint_header
+    from hypersp.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(seed)
+    cfg = compose(task="synthetic_tel" if telephone else "synthetic", arch="quartznet_small", overrides=TINY_JASPER)
+    tokenizer, task = build_tokenizer_and_task(cfg)
+    tokenizer.fit(["안녕하세요 반갑습니다"])
+    model = build_model(cfg, task)
+    state = checkpoint_header(cfg, tokenizer)
+    state.update(model=model.state_dict(), step=0)
+    save_checkpoint(state, path)
+    return Path(path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """``with ServerProcess(ckpt, "online_resp", ["--no-ssl"]) as srv: srv.url`` -> http://127.0.0.1:PORT"""
+
+    def __init__(self, checkpoint: str | Path, app: str, extra: Optional[List[str]] = None, ssl: bool = False,
+                 threads: int = 1, startup_timeout: float = 90.0):
+        self.port = free_port()
+        self.ssl = ssl
+        self._dir = tempfile.mkdtemp(prefix="hypersp-serve-test-")
+        self.port_file = os.path.join(self._dir, "port")
+        self.log_path = os.path.join(self._dir, "server.log")
+        self.cmd = [sys.executable, "-m", "hypersp_cli.serve", "--app", app, "--checkpoint", str(checkpoint),
+                    "--port", str(self.port), "--port-file", self.port_file, "--threads", str(threads),
+                    *([] if ssl else ["--no-ssl"]), *(extra or [])]
+        self.startup_timeout = startup_timeout
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ssl else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"{'wss' if self.ssl else 'ws'}://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return Path(self.log_path).read_text(errors="replace") if os.path.exists(self.log_path) else ""
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def __enter__(self) -> "ServerProcess":
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + self.startup_timeout
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.__exit__(None, None, None)
+                raise RuntimeError(f"server did not start ({' '.join(self.cmd)}):\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()

@@ -1,0 +1,52 @@
+"""Recognizer: batching, resampling, VAD segmentation with times; the energy VAD itself."""
+import numpy as np
+import pytest
+
+from hypersp.audio.io import write_wav
+from hypersp.inference.recognizer import Recognizer
+from hypersp.inference.vad import speech_segments
+from hypersp.serve.testing import make_tiny_checkpoint
+
+
+def bursts(rate, pattern):
+    """pattern: [(seconds, loud?)]; loud parts are a 5 Hz-gated 300 Hz tone."""
+    parts = []
+    for sec, loud in pattern:
+        t = np.arange(int(sec * rate)) / rate
+        x = 0.3 * np.sin(2 * np.pi * 300 * t) * (np.sin(2 * np.pi * 5 * t) > -0.5) if loud else 0.001 * np.sin(t)
+        parts.append(x.astype(np.float32))
+    return np.concatenate(parts)
+
+
+def test_vad_segments_follow_the_pauses():
+    x = bursts(16000, [(0.5, False), (1.0, True), (1.0, False), (2.0, True), (0.7, False)])
+    segs = speech_segments(x, 16000)
+    assert len(segs) == 2
+    assert segs[0][0] == pytest.approx(0.5, abs=0.15) and segs[0][1] == pytest.approx(1.5, abs=0.15)
+    assert segs[1][0] == pytest.approx(2.5, abs=0.15) and segs[1][1] == pytest.approx(4.5, abs=0.15)
+    assert speech_segments(np.zeros(16000, np.float32), 16000) == []
+
+
+@pytest.fixture(scope="module")
+def rec(tmp_path_factory):
+    return Recognizer.from_checkpoint(str(make_tiny_checkpoint(tmp_path_factory.mktemp("c") / "t.pt")))
+
+
+def test_batched_equals_single_and_any_rate(rec, tmp_path):
+    a = bursts(16000, [(1.0, True)])
+    b = bursts(16000, [(2.3, True)])
+    assert rec.recognize_waves([a, b]) == [rec.recognize_waves([a])[0], rec.recognize_waves([b])[0]]
+    long = bursts(16000, [(0.3, False), (1.0, True), (1.2, False), (1.0, True), (0.3, False)])
+    r16 = rec.transcribe(long)
+    assert r16["duration"] == pytest.approx(3.8, abs=0.01) and len(r16["segments"]) == 2
+    # the same audio at 44.1 kHz from a file: resampled, same segment times
+    path = tmp_path / "a.wav"
+    write_wav(path, bursts(44100, [(0.3, False), (1.0, True), (1.2, False), (1.0, True), (0.3, False)]), 44100)
+    rf = rec.transcribe_file(path)
+    assert rf["sample_rate"] == 16000 and len(rf["segments"]) == len(r16["segments"])
+    for s, t in zip(rf["segments"], r16["segments"]):
+        assert s["start"] == pytest.approx(t["start"], abs=0.05) and s["end"] == pytest.approx(t["end"], abs=0.05)
+    # stereo: per-channel results
+    write_wav(tmp_path / "s.wav", np.stack([long, long[::-1].copy()]), 16000)
+    rs = rec.transcribe_file(tmp_path / "s.wav", channels=True)
+    assert len(rs["channels"]) == 2 and {s["channel"] for s in rs["segments"]} <= {0, 1}
