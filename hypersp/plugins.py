@@ -33,15 +33,15 @@ BUILTIN_MODULES = (
     "hypersp.tokenizers.sentencepiece",
     "hypersp.models.jasper.model",
     "hypersp.models.rnn.model",
+    "hypersp.models.conformer.model",
+    "hypersp.models.transformer.model",
     "hypersp.criterions.ctc",
+    "hypersp.criterions.hybrid",
     "hypersp.data.dataset",
     "hypersp.tasks.speech_recognition",
     "hypersp.tasks.synthetic",
     "hypersp.tasks.corpora",
     "hypersp.serve.apps",
-    "hypersp.models.conformer.model",
-    "hypersp.models.transformer.model",
-    "hypersp.criterions.hybrid",
 )
 
 _builtins_loaded = False
@@ -58,13 +58,7 @@ def _import_builtins() -> None:
         return
     _builtins_loaded = True
     for module in BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            # A built-in listed here but not written yet is skipped; anything missing
-            # *inside* an existing module is a real error and propagates.
-            if err.name != module:
-                raise
+        importlib.import_module(module)
 
 
 def autoload_enabled() -> bool:

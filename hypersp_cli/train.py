@@ -5,6 +5,11 @@
         trainer.out_dir=runs/quickstart trainer.max_minutes=12
 
 Priority: defaults < --arch preset < -c FILE (in order) < key=value overrides.
+
+Multi-GPU on one machine: ``hypersp-train --nproc-per-node 4 ...`` (or ``trainer.nproc_per_node=4``)
+re-launches itself with ``torch.distributed.run``; multi-node: run
+``torchrun --nnodes M --nproc_per_node N --rdzv-backend c10d --rdzv-endpoint HOST:PORT -m hypersp_cli.train ...``
+on every node (see docs/training.md).
 """
 from __future__ import annotations
 
@@ -22,12 +27,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", help="model preset (e.g. quartznet15x5) or registered model name")
     p.add_argument("-c", "--config", action="append", default=[], metavar="FILE.yaml", help="YAML config (repeatable)")
     p.add_argument("--print-config", action="store_true", help="print the fully resolved config and exit")
+    p.add_argument("--nproc-per-node", type=int, default=0, metavar="N",
+                   help="train on N local GPUs (or N CPU processes): re-launch through torch.distributed.run "
+                        "(same as trainer.nproc_per_node=N)")
     add_common_args(p)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. optim.lr=0.002")
     return p
 
 
+def _strip_nproc(argv: List[str]) -> List[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc-per-node":
+            skip = True
+        elif not a.startswith("--nproc-per-node="):
+            out.append(a)
+    return out
+
+
+def launch(nproc: int, argv: List[str]) -> int:
+    """Run this command in ``nproc`` local processes with torch.distributed.run (torchrun)."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun_main
+
+    try:
+        torchrun_main(["--standalone", f"--nproc-per-node={nproc}", "-m", "hypersp_cli.train", *_strip_nproc(argv)])
+    except ChildFailedError as err:
+        print(f"hypersp-train: error: a training process failed: {err}".split("\n")[0], file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_intermixed_args(argv)
 
     def body() -> int:
@@ -44,10 +78,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         require(cfg, ["task.train_manifest"], "hypersp-train")
         setup_logging()
+        import os
+
+        nproc = args.nproc_per_node or int(cfg.trainer.nproc_per_node)
+        if nproc > 1 and "LOCAL_RANK" not in os.environ:
+            return launch(nproc, argv)
         from hypersp.train.trainer import train
 
         summary = train(cfg)
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        if int(os.environ.get("RANK", 0)) == 0:
+            print(json.dumps(summary, ensure_ascii=False, indent=2))
         return 0
 
     return run("hypersp-train", body)

@@ -81,3 +81,20 @@ def test_error_rates():
     assert r["cer"] == pytest.approx(100 * 1 / 9, abs=1e-3)           # 0 + 1 edits over 5 + 4 chars
     assert r["cer_with_spaces"] == pytest.approx(100 * 2 / 11, abs=1e-3)  # 1 + 1 over 6 + 5
     assert r["wer"] == pytest.approx(100 * 3 / 4, abs=1e-3)           # 2 + 1 over 2 + 2 words
+
+
+def test_speed_perturbation_changes_training_lengths_only(tmp_path):
+    from hypersp.config import compose
+    from hypersp.testing import sine_wave, write_manifest_lines
+    from hypersp.audio.io import write_wav
+    from hypersp.train.build import build_tokenizer_and_task
+
+    write_wav(tmp_path / "a.wav", sine_wave(2.0), 16000)
+    m = write_manifest_lines(tmp_path / "m.jsonl", [{"audio_filepath": "a.wav", "duration": 2.0, "text": "가나"}])
+    cfg = compose(task="synthetic", overrides=[f"task.train_manifest={m}", "task.speed_perturb=[0.5]"])
+    tokenizer, task = build_tokenizer_and_task(cfg)
+    task.fit_tokenizer()
+    train_frames = task.dataset(str(m), train=True)[0].features.shape[0]
+    eval_frames = task.dataset(str(m), train=False)[0].features.shape[0]
+    assert eval_frames == 198                      # 1 + (32000 - 400) // 160
+    assert abs(train_frames - 2 * eval_frames) <= 2  # half speed: twice as long

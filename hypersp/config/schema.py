@@ -20,17 +20,33 @@ class OptimConfig:
 
 @dataclass
 class TrainerConfig:
+    """The training loop (``hypersp.train.trainer``); see docs/training.md.
+
+    Multi-GPU / multi-node: launch with ``torchrun`` (or ``nproc_per_node > 1``); every rank reads
+    the same config. ``accumulate_grad`` micro-batches make one optimizer step, so the effective
+    batch is ``task.batch_seconds x accumulate_grad x world size`` audio seconds.
+    """
+
     out_dir: str = "runs/exp"
-    max_steps: int = 20000
+    max_steps: int = 20000          # optimizer steps (not micro-batches)
     max_minutes: float = 0.0        # wall-clock budget; 0 = unlimited. Stops cleanly and saves.
     val_every: int = 500            # steps between validations (and checkpoints)
-    log_every: int = 50             # steps between plain-text log lines
+    log_every: int = 50             # steps between plain-text log lines (OUT_DIR/train_log.jsonl gets every step)
     seed: int = 1
-    device: str = "auto"            # auto | cpu | cuda | cuda:N
+    device: str = "auto"            # auto | cpu | cuda | cuda:N (under torchrun: cuda:LOCAL_RANK)
     num_threads: int = 0            # torch intra-op threads on CPU; 0 = torch default
     resume: str = ""                # checkpoint path to resume from, or "auto" (OUT_DIR/last.pt if present)
     progress_bar: bool = True
     max_valid_utterances: int = 0   # 0 = whole validation manifest
+    precision: str = "fp32"         # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (autocast + GradScaler, CUDA only)
+    accumulate_grad: int = 1        # micro-batches per optimizer step
+    ema_decay: float = 0.0          # EMA of weights (e.g. 0.999); 0 = off. When on, validation and the
+                                    # "model" weights of every checkpoint are the EMA weights.
+    early_stopping_patience: int = 0  # stop after this many validations without a better CER; 0 = off
+    keep_last_n: int = 0            # also keep OUT_DIR/ckpt_step{N}.pt for the last N validations; 0 = none
+    keep_best_n: int = 0            # ... and for the N best by validation CER (for hypersp-average)
+    nproc_per_node: int = 1         # hypersp-train re-launches itself with torch.distributed.run when > 1
+    find_unused_parameters: bool = False  # DistributedDataParallel option for models with unused parameters
 
 
 @dataclass

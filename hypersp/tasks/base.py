@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import List
 
 from hypersp.audio.config import FeatureConfig, SpecAugmentConfig
 
@@ -27,5 +28,6 @@ class SpeechRecognitionConfig:
     num_buckets: int = 10
     num_workers: int = 2               # DataLoader worker processes
     dataset: str = "audio_text"        # registered dataset class that reads the manifests
+    speed_perturb: List[float] = field(default_factory=list)  # training speed factors drawn per utterance, e.g. [0.9, 1.0, 1.1]; empty = off
     features: FeatureConfig = field(default_factory=FeatureConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)

@@ -11,13 +11,14 @@ Corpus tasks subclass ``SpeechRecognitionTask`` with their own config defaults a
 from __future__ import annotations
 
 import logging
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from hypersp.audio.augment import SpecAugment
+from hypersp.audio.augment import SpecAugment, speed_perturb
 from hypersp.audio.features import LogMelFeatures
 from hypersp.data.dataset import collate
 from hypersp.data.manifest import ManifestEntry, ManifestError, read_manifest
@@ -103,6 +104,8 @@ class SpeechRecognitionTask:
 
     def dataset(self, manifest: str, train: bool = False, waveform_transform=None):
         entries, dropped = self.load_entries(manifest, train)
+        if train and waveform_transform is None and len(self.cfg.speed_perturb) > 0:
+            waveform_transform = RandomSpeedPerturb(list(self.cfg.speed_perturb), self.cfg.sample_rate)
         for reason, n in dropped.items():
             log.warning("%s: skipped %d utterances (%s)", manifest, n, reason)
         featurizer = self.featurizer()
@@ -155,6 +158,23 @@ class SpeechRecognitionTask:
             f"task {cls.registered_name!r} has no preparer; write NeMo-style manifests yourself and pass "
             f"task.train_manifest=... task.valid_manifest=..."
         )
+
+
+class RandomSpeedPerturb:
+    """Train-time waveform transform: play each utterance at a speed factor drawn from ``factors``.
+
+    Uses Python's ``random``, which PyTorch seeds per DataLoader worker (and the trainer seeds
+    in the main process), so runs are reproducible. Picklable, so it travels to workers.
+    """
+
+    def __init__(self, factors: List[float], sample_rate: int):
+        if any(f <= 0 for f in factors):
+            raise ValueError(f"task.speed_perturb factors must be > 0, got {factors}")
+        self.factors = factors
+        self.sample_rate = sample_rate
+
+    def __call__(self, wave):
+        return speed_perturb(wave, self.sample_rate, random.choice(self.factors))
 
 
 def _worker_init(_worker_id: int) -> None:

@@ -1,44 +1,56 @@
-"""The training loop (single process).
+"""The training loop: one process or N ranks under torchrun (DistributedDataParallel).
 
 ``train(cfg)`` builds everything in order (tokenizer -> task -> datasets -> model -> criterion
--> optimizer -> trainer), then runs AdamW with warmup/decay, gradient clipping, validation
-every ``trainer.val_every`` steps (greedy CER), and writes ``OUT_DIR/last.pt`` and
-``OUT_DIR/best.pt`` (lowest validation CER). ``trainer.resume=auto`` continues from
-``OUT_DIR/last.pt`` with the same batches. Bad utterances are skipped and counted, never fatal.
-Logs go to stdout (a line every ``trainer.log_every`` steps), a tqdm bar, and TensorBoard
-(``OUT_DIR/tensorboard``).
+-> optimizer -> trainer), then runs AdamW with warmup/decay, optional mixed precision
+(``trainer.precision``), gradient accumulation, gradient clipping, an EMA of the weights,
+validation every ``trainer.val_every`` steps (greedy CER, split over ranks and reduced) and early
+stopping. Rank 0 alone writes files:
+
+* ``OUT_DIR/last.pt`` after every validation, ``OUT_DIR/best.pt`` (lowest validation CER), and
+  ``OUT_DIR/ckpt_step{N}.pt`` for the last ``keep_last_n`` / best ``keep_best_n`` validations;
+  all written atomically (temp file + fsync + rename);
+* ``OUT_DIR/train_log.jsonl``: one line per optimizer step (loss averaged over ranks and
+  micro-batches, lr, grad norm, audio seconds), plus ``{"valid": ...}`` lines;
+* TensorBoard scalars under ``OUT_DIR/tensorboard``, a tqdm bar, and a plain log line every
+  ``trainer.log_every`` steps.
+
+``trainer.resume=auto`` continues from ``OUT_DIR/last.pt`` with the same batches and, on CPU,
+bit-identical losses: the sampler position (epoch, batch), model, optimizer, scheduler, grad
+scaler, EMA and RNG states are restored, and the randomness of each item and each step is
+derived from ``(seed, epoch, index)`` / ``(seed, step, micro-batch)`` (see ``distributed``).
+Bad utterances are skipped and counted, never fatal.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import random
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from hypersp.config import to_yaml
 from hypersp.inference.evaluate import evaluate
+from hypersp.metrics import ErrorRates
 from hypersp.text.normalize import get_scoring_normalizer
+from hypersp.train import distributed as D
 from hypersp.train.build import build_criterion, build_model, build_tokenizer_and_task, checkpoint_header
 from hypersp.train.checkpoint import load_checkpoint, save_checkpoint
+from hypersp.train.ema import ModelEMA
 from hypersp.train.schedule import lr_lambda
 
 log = logging.getLogger("hypersp.train")
 
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"trainer.device={name} but CUDA is not available; use trainer.device=cpu")
-    return torch.device(name)
+PRECISIONS = ("fp32", "bf16", "fp16")
+pick_device = D.pick_device  # kept for callers of the single-process trainer
 
 
 def _rng_state() -> Dict[str, Any]:
@@ -61,14 +73,23 @@ class Trainer:
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
         tc = cfg.trainer
+        if tc.precision not in PRECISIONS:
+            raise ValueError(f"trainer.precision={tc.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if tc.accumulate_grad < 1:
+            raise ValueError(f"trainer.accumulate_grad={tc.accumulate_grad}: must be >= 1")
+        self.dist = D.init_distributed(tc.device)
+        self.device = self.dist.device
+        self.is_main = self.dist.is_main
+        if tc.precision == "fp16" and self.device.type != "cuda":
+            raise ValueError("trainer.precision=fp16 needs CUDA (loss scaling); on CPU use trainer.precision=bf16 or fp32")
+        if not self.is_main:
+            log.setLevel(logging.WARNING)
         self.out_dir = Path(tc.out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         if tc.num_threads:
             torch.set_num_threads(tc.num_threads)
-        self.device = pick_device(tc.device)
-        torch.manual_seed(tc.seed)
-        random.seed(tc.seed)
-        np.random.seed(tc.seed)
+        D.seed_all(tc.seed)
 
         resume_path = self._resume_path()
         resume_state = load_checkpoint(resume_path) if resume_path else None
@@ -78,35 +99,56 @@ class Trainer:
         if resume_state is not None:
             self.tokenizer.load_state_dict(resume_state["tokenizer"])
         else:
-            self.task.fit_tokenizer()
+            self.task.fit_tokenizer()  # deterministic: every rank builds the same vocabulary
+        rank, world = self.dist.rank, self.dist.world_size
         self.train_set = self.task.dataset(cfg.task.train_manifest, train=True)
-        self.valid_set = self.task.dataset(cfg.task.valid_manifest, train=False) if cfg.task.valid_manifest else None
-        self.train_loader = self.task.dataloader(self.train_set, train=True, seed=tc.seed)
-        self.valid_loader = self.task.dataloader(self.valid_set, train=False) if self.valid_set is not None else None
+        self.train_loader = D.seeded_loader(
+            self.task.dataloader(self.train_set, train=True, seed=tc.seed, rank=rank, world_size=world), tc.seed)
+        self.valid_loader = None
+        if cfg.task.valid_manifest:
+            valid_set = self.task.dataset(cfg.task.valid_manifest, train=False)
+            if world > 1:
+                valid_set = D.Shard(valid_set, rank, world)
+            self.valid_loader = self.task.dataloader(valid_set, train=False)
         self.model = build_model(cfg, self.task).to(self.device)
+        self.net: torch.nn.Module = self.model  # what the criterion calls: the DDP wrapper when distributed
+        if self.dist.distributed:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=tc.find_unused_parameters)
         self.criterion = build_criterion(cfg, self.task)
         oc = cfg.optim
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=oc.lr, betas=tuple(oc.betas), weight_decay=oc.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(oc.schedule, oc.warmup_steps, tc.max_steps, oc.min_lr_ratio)
         )
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=tc.precision == "fp16")
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.precision)
+        self.ema = ModelEMA(self.model, tc.ema_decay) if tc.ema_decay > 0 else None
         self.scoring_normalizer = get_scoring_normalizer(cfg.task.scoring_normalizer)
 
         self.step = 0
         self.epoch = 0
-        self.batch_in_epoch = 0
+        self.batch_in_epoch = 0  # micro-batches of this rank's epoch already consumed
         self.best_cer = math.inf
+        self.bad_validations = 0  # consecutive validations without a better CER (early stopping)
+        self.step_checkpoints: List[Dict[str, Any]] = []  # [{"step", "cer", "path"}] kept on disk
         self.skipped: Counter = Counter(self.train_set.dropped)
         self.audio_seconds = 0.0
         if resume_state is not None:
             self._restore(resume_state)
             log.info("resumed from %s at step %d (epoch %d, batch %d)", resume_path, self.step, self.epoch, self.batch_in_epoch)
 
-        from torch.utils.tensorboard import SummaryWriter
+        self.writer = None
+        self.jsonl = None
+        if self.is_main:
+            from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(str(self.out_dir / "tensorboard"))
-        (self.out_dir / "config.yaml").write_text(to_yaml(cfg), encoding="utf-8")
+            self.writer = SummaryWriter(str(self.out_dir / "tensorboard"))
+            (self.out_dir / "config.yaml").write_text(to_yaml(cfg), encoding="utf-8")
+            self.jsonl = self._open_jsonl()
 
+    # ---- state ---------------------------------------------------------------------------------
     def _resume_path(self) -> Optional[str]:
         resume = self.cfg.trainer.resume
         if resume == "auto":
@@ -114,152 +156,346 @@ class Trainer:
             return str(last) if last.is_file() else None
         return resume or None
 
+    def _open_jsonl(self):
+        """Append to train_log.jsonl, first dropping steps after the resumed one (a killed run's tail)."""
+        path = self.out_dir / "train_log.jsonl"
+        if path.is_file():
+            kept = []
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:  # a line cut short by a kill
+                    continue
+                if record.get("step", 0) <= self.step:
+                    kept.append(line)
+            path.write_text("".join(l + "\n" for l in kept), encoding="utf-8")
+        return open(path, "a", encoding="utf-8")
+
+    def _log_jsonl(self, record: Dict[str, Any]) -> None:
+        if self.jsonl is not None:
+            self.jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.jsonl.flush()
+
     def _restore(self, state: Dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+        # With EMA, "model" holds the EMA weights (what eval uses) and "train_model" the raw ones.
+        self.model.load_state_dict(state.get("train_model", state["model"]))
+        if self.ema is not None:
+            if "train_model" in state:
+                self.ema.load_state_dict(state["model"], state.get("ema_updates", 0))
+            else:  # EMA switched on for a run that had none: start the average from the weights
+                self.ema.load_state_dict(state["model"], 0)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if "scaler" in state and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
         self.step = state["step"]
         self.epoch = state["epoch"]
         self.batch_in_epoch = state["batch_in_epoch"]
         self.best_cer = state.get("best_metric", math.inf)
+        self.bad_validations = state.get("bad_validations", 0)
+        self.step_checkpoints = [dict(c) for c in state.get("step_checkpoints", [])]
         self.skipped = Counter(state.get("skipped", {}))
         self.audio_seconds = state.get("audio_seconds", 0.0)
+        saved_world = state.get("world_size", 1)
+        if saved_world != self.dist.world_size:
+            log.warning("resuming a run saved with %d rank(s) on %d: the sampler position is kept per rank, so the "
+                        "remaining batches of this epoch differ from an uninterrupted run", saved_world, self.dist.world_size)
         _set_rng_state(state["rng"])
 
     def _state(self, metrics: Dict[str, Any]) -> Dict[str, Any]:
         state = checkpoint_header(self.cfg, self.tokenizer)
         state.update(
-            model=self.model.state_dict(),
+            model=self.ema.state_dict() if self.ema is not None else self.model.state_dict(),
             optimizer=self.optimizer.state_dict(),
             scheduler=self.scheduler.state_dict(),
             step=self.step,
             epoch=self.epoch,
             batch_in_epoch=self.batch_in_epoch,
             best_metric=self.best_cer,
-            metrics=metrics,
+            bad_validations=self.bad_validations,
+            metrics={k: v for k, v in metrics.items() if k != "hypotheses"},
             skipped=dict(self.skipped),
             audio_seconds=self.audio_seconds,
+            world_size=self.dist.world_size,
+            step_checkpoints=[dict(c) for c in self.step_checkpoints],
             rng=_rng_state(),
         )
+        if self.ema is not None:
+            state.update(train_model=self.model.state_dict(), ema_updates=self.ema.updates, ema_decay=self.ema.decay)
+        if self.scaler.is_enabled():
+            state["scaler"] = self.scaler.state_dict()
         return state
 
+    # ---- validation and checkpoints --------------------------------------------------------------
     def validate(self) -> Dict[str, Any]:
+        """Greedy CER on the validation set (each rank decodes its shard; counts are pooled)."""
         if self.valid_loader is None:
             return {}
-        return evaluate(self.model, self.task, self.valid_loader, self.device, self.scoring_normalizer,
-                        max_utterances=self.cfg.trainer.max_valid_utterances)
+        model = self.ema.module if self.ema is not None else self.model
+        limit = self.cfg.trainer.max_valid_utterances
+        world = self.dist.world_size
+        result = evaluate(model, self.task, self.valid_loader, self.device, self.scoring_normalizer,
+                          max_utterances=math.ceil(limit / world) if limit else 0, keep_hypotheses=world > 1)
+        if world == 1:
+            return result
+        parts = D.all_gather_objects({"hyps": result.pop("hypotheses"), "audio": result["audio_seconds"],
+                                      "seconds": result["decode_seconds"], "skipped": result["skipped"]}, self.dist)
+        scores = ErrorRates(normalize=self.scoring_normalizer)
+        for part in parts:
+            for h in part["hyps"]:
+                scores.update(h["ref"], h["hyp"])  # ref is already task-normalized, as in evaluate()
+        audio = sum(p["audio"] for p in parts)
+        seconds = max(p["seconds"] for p in parts)
+        pooled: Dict[str, Any] = scores.result()
+        pooled.update(audio_seconds=round(audio, 2), decode_seconds=round(seconds, 3),
+                      rtf=round(seconds / max(audio, 1e-9), 5), skipped=sum(p["skipped"] for p in parts))
+        return pooled
 
     def checkpoint(self) -> Dict[str, Any]:
-        metrics = self.validate()
+        metrics = self.validate()  # every rank (collective); identical results everywhere
         improved = bool(metrics) and metrics["cer"] < self.best_cer
         if improved:
             self.best_cer = metrics["cer"]
+            self.bad_validations = 0
+        elif metrics:
+            self.bad_validations += 1
+        if not self.is_main:
+            return metrics
+        tc = self.cfg.trainer
+        if tc.keep_last_n > 0 or tc.keep_best_n > 0:
+            self.step_checkpoints.append({"step": self.step, "cer": metrics.get("cer", math.inf),
+                                          "path": f"ckpt_step{self.step}.pt"})
+            self.step_checkpoints = self._prune_step_checkpoints(self.step_checkpoints)
         state = self._state(metrics)
-        save_checkpoint(state, self.out_dir / "last.pt")
+        last = self.out_dir / "last.pt"
+        if self.step_checkpoints and self.step_checkpoints[-1]["step"] == self.step:
+            # The step file first, so last.pt never lists a step checkpoint that is not on disk.
+            step_path = self.out_dir / self.step_checkpoints[-1]["path"]
+            save_checkpoint(state, step_path)
+            self._publish(step_path, last)
+        else:
+            save_checkpoint(state, last)
         if improved or not metrics:
-            save_checkpoint(state, self.out_dir / "best.pt")
+            self._publish(last, self.out_dir / "best.pt")
         if metrics:
             for k in ("cer", "cer_with_spaces", "wer"):
                 self.writer.add_scalar(f"valid/{k}", metrics[k], self.step)
+            self._log_jsonl({"step": self.step, "valid": {k: metrics[k] for k in ("cer", "cer_with_spaces", "wer", "num_utterances")}})
             log.info("step %d validation: CER %.2f%% (best %.2f%%) WER %.2f%% on %d utterances",
                      self.step, metrics["cer"], self.best_cer, metrics["wer"], metrics["num_utterances"])
         return metrics
 
+    def _prune_step_checkpoints(self, entries: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """Keep the last ``keep_last_n`` and the best ``keep_best_n`` step checkpoints; delete the rest."""
+        tc = self.cfg.trainer
+        keep = {e["step"] for e in entries[-tc.keep_last_n:]} if tc.keep_last_n > 0 else set()
+        if tc.keep_best_n > 0:
+            keep |= {e["step"] for e in sorted(entries, key=lambda e: (e["cer"], -e["step"]))[: tc.keep_best_n]}
+        kept = []
+        for e in entries:
+            if e["step"] in keep:
+                kept.append(e)
+            else:
+                (self.out_dir / e["path"]).unlink(missing_ok=True)
+        return kept
+
+    @staticmethod
+    def _publish(src: Path, dst: Path) -> None:
+        """Make ``dst`` the checkpoint ``src`` atomically: a hard link renamed over ``dst`` (no second
+        write; later replacing ``src`` leaves ``dst`` alone), or an atomic copy where links fail."""
+        tmp = dst.with_name(f".{dst.name}.link.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+            os.replace(tmp, dst)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            save_checkpoint(load_checkpoint(src), dst)
+
+    # ---- training ------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
     def fit(self) -> Dict[str, Any]:
         tc = self.cfg.trainer
+        accum = tc.accumulate_grad
         deadline = time.monotonic() + tc.max_minutes * 60 if tc.max_minutes else math.inf
         n_params = sum(p.numel() for p in self.model.parameters())
-        log.info("model %s: %.2f M parameters; %d training utterances (%.2f h); device %s",
-                 self.cfg.model.name, n_params / 1e6, len(self.train_set), sum(self.train_set.durations) / 3600, self.device)
+        log.info("model %s: %.2f M parameters; %d training utterances (%.2f h); device %s; %d rank(s); precision %s; "
+                 "accumulate_grad %d", self.cfg.model.name, n_params / 1e6, len(self.train_set),
+                 sum(self.train_set.durations) / 3600, self.device, self.dist.world_size, tc.precision, accum)
         bar = None
-        if tc.progress_bar:
+        if tc.progress_bar and self.is_main:
             from tqdm import tqdm
 
             bar = tqdm(total=tc.max_steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
         window = {"loss": 0.0, "n": 0, "audio": 0.0, "t": time.monotonic()}
         train_start = time.monotonic()
+        checkpoint_seconds = 0.0
+        data_wait = 0.0
+        session_audio = 0.0  # audio seconds trained in this session, all ranks
         metrics: Dict[str, Any] = {}
         stop_reason = "max_steps"
+        last_batch = None
+        params = [p for p in self.model.parameters() if p.requires_grad]
         self.model.train()
-        while self.step < tc.max_steps:
+        self.optimizer.zero_grad(set_to_none=True)
+        while self.step < tc.max_steps and stop_reason == "max_steps":
+            # Accumulation groups never straddle epochs: the group is aligned to this rank's batch index.
             self.train_loader.batch_sampler.set_epoch(self.epoch, self.batch_in_epoch)
+            micro = 0
+            group = {"loss": 0.0, "n": 0, "audio": 0.0, "utts": 0}
+            fetch_start = time.monotonic()
             for batch in self.train_loader:
+                data_wait += time.monotonic() - fetch_start
                 self.batch_in_epoch += 1
                 for utt_id, reason in batch.skipped:
                     self.skipped[reason.split(":")[0]] += 1
                     log.warning("skipped utterance %s (%s)", utt_id, reason)
+                weight = 1.0
                 if len(batch) == 0:
-                    continue
-                batch = self.task.augment(batch.to(self.device))
-                loss, stats = self.criterion(self.model, batch)
-                if not torch.isfinite(loss):
-                    self.skipped["non-finite loss"] += len(batch)
-                    log.warning("step %d: non-finite loss, batch of %d skipped", self.step, len(batch))
-                    self.optimizer.zero_grad(set_to_none=True)
-                    continue
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.cfg.optim.grad_clip > 0:
-                    grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
+                    if not self.dist.distributed:  # an empty batch is simply not a micro-batch
+                        fetch_start = time.monotonic()
+                        continue
+                    if last_batch is None:
+                        raise RuntimeError("the first training batch of this rank has no usable utterance; "
+                                           "check the manifest (see the skipped-utterance warnings above)")
+                    batch, weight = last_batch, 0.0  # keep ranks in lockstep: a zero-weight pass
                 else:
-                    grad_norm = torch.tensor(0.0)
-                self.optimizer.step()
+                    batch = batch.to(self.device)
+                    last_batch = batch
+                D.seed_step(tc.seed, self.step, self.dist.rank * accum + micro)
+                batch = self.task.augment(batch)
+                sync = micro == accum - 1
+                no_sync = self.net.no_sync() if (self.dist.distributed and not sync) else contextlib.nullcontext()
+                with no_sync:
+                    with self._autocast():
+                        loss, _stats = self.criterion(self.net, batch)
+                    self.scaler.scale(loss * (weight / accum)).backward()
+                if weight:
+                    group["loss"] += float(loss.detach())
+                    group["n"] += 1
+                    group["audio"] += float(sum(batch.durations))
+                    group["utts"] += len(batch)
+                micro += 1
+                if not sync:
+                    fetch_start = time.monotonic()
+                    continue
+
+                # ---- one optimizer step (grads are identical on every rank after DDP's all-reduce)
+                self.scaler.unscale_(self.optimizer)
+                max_norm = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else math.inf
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+                finite = math.isfinite(grad_norm)
+                if self.scaler.is_enabled():
+                    self.scaler.step(self.optimizer)  # skips the update itself on inf/NaN
+                    self.scaler.update()
+                elif finite:
+                    self.optimizer.step()
+                if not finite and not self.scaler.is_enabled():
+                    self.skipped["non-finite loss"] += group["utts"]
+                    log.warning("step %d: non-finite loss/gradient, update skipped", self.step)
+                self.optimizer.zero_grad(set_to_none=True)
                 self.scheduler.step()
+                if self.ema is not None:
+                    self.ema.update(self.model)
                 self.step += 1
-                seconds = float(sum(batch.durations))
-                self.audio_seconds += seconds
-                window["loss"] += loss.item()
+                micro = 0
+
+                # ---- metrics, reduced over ranks (one small all-reduce per step)
+                out_of_time = 1.0 if time.monotonic() > deadline else 0.0
+                loss_sum, n, audio, out_of_time = D.all_reduce_sum(
+                    [group["loss"], group["n"], group["audio"], out_of_time], self.dist)
+                group = {"loss": 0.0, "n": 0, "audio": 0.0, "utts": 0}
+                step_loss = loss_sum / max(n, 1)
+                self.audio_seconds += audio
+                session_audio += audio
+                window["loss"] += step_loss
                 window["n"] += 1
-                window["audio"] += seconds
+                window["audio"] += audio
+                lr = self.scheduler.get_last_lr()[0]
+                self._log_jsonl({"step": self.step, "epoch": self.epoch, "loss": step_loss, "lr": lr,
+                                 "grad_norm": grad_norm, "audio_seconds": audio})
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{loss.item():.3f}", best_cer=f"{self.best_cer:.2f}")
+                    bar.set_postfix(loss=f"{step_loss:.3f}", best_cer=f"{self.best_cer:.2f}")
                 if self.step % tc.log_every == 0:
                     elapsed = time.monotonic() - window["t"]
-                    lr = self.scheduler.get_last_lr()[0]
                     throughput = window["audio"] / max(elapsed, 1e-9)
                     avg = window["loss"] / window["n"]
-                    self.writer.add_scalar("train/loss", avg, self.step)
-                    self.writer.add_scalar("train/lr", lr, self.step)
-                    self.writer.add_scalar("train/grad_norm", float(grad_norm), self.step)
-                    self.writer.add_scalar("train/audio_seconds_per_second", throughput, self.step)
+                    if self.writer is not None:
+                        self.writer.add_scalar("train/loss", avg, self.step)
+                        self.writer.add_scalar("train/lr", lr, self.step)
+                        self.writer.add_scalar("train/grad_norm", grad_norm, self.step)
+                        self.writer.add_scalar("train/audio_seconds_per_second", throughput, self.step)
+                        self.writer.add_scalar("train/data_wait_fraction",
+                                               data_wait / max(time.monotonic() - train_start, 1e-9), self.step)
+                        if self.device.type == "cuda":
+                            self.writer.add_scalar("train/gpu_max_memory_gb",
+                                                   torch.cuda.max_memory_allocated(self.device) / 2**30, self.step)
                     msg = (f"step {self.step} epoch {self.epoch} loss {avg:.4f} lr {lr:.2e} "
-                           f"grad_norm {float(grad_norm):.2f} audio_s/s {throughput:.1f} skipped {sum(self.skipped.values())}")
-                    (bar.write(msg) if bar is not None else log.info(msg))
+                           f"grad_norm {grad_norm:.2f} audio_s/s {throughput:.1f} skipped {sum(self.skipped.values())}")
+                    if self.is_main:
+                        (bar.write(msg) if bar is not None else log.info(msg))
                     window = {"loss": 0.0, "n": 0, "audio": 0.0, "t": time.monotonic()}
                 if self.step % tc.val_every == 0:
+                    t0 = time.monotonic()
                     metrics = self.checkpoint()
-                if self.step >= tc.max_steps:
+                    checkpoint_seconds += time.monotonic() - t0
+                    if tc.early_stopping_patience and self.bad_validations >= tc.early_stopping_patience:
+                        stop_reason = "early_stopping"
+                        log.info("early stopping: no better validation CER in %d validations", self.bad_validations)
+                if self.step >= tc.max_steps or stop_reason != "max_steps":
                     break
-                if time.monotonic() > deadline:
+                if out_of_time:
                     stop_reason = "max_minutes"
                     break
+                fetch_start = time.monotonic()
             else:
+                # Epoch done; a trailing incomplete accumulation group is dropped (as DDP drops the
+                # remainder batches), so N ranks x A micro-batches always equal one rank x N*A.
+                self.optimizer.zero_grad(set_to_none=True)
                 self.epoch += 1
                 self.batch_in_epoch = 0
                 continue
             break
         if bar is not None:
             bar.close()
+        loop_seconds = time.monotonic() - train_start
         if self.step % tc.val_every != 0 or not metrics:
             metrics = self.checkpoint()
         train_seconds = time.monotonic() - train_start
+        compute_seconds = max(loop_seconds - checkpoint_seconds, 1e-9)
         summary = {
             "steps": self.step,
             "epochs": self.epoch + self.batch_in_epoch / max(1, len(self.train_loader)),
             "stop_reason": stop_reason,
+            "world_size": self.dist.world_size,
+            "precision": tc.precision,
             "train_seconds": round(train_seconds, 1),
             "audio_seconds_trained": round(self.audio_seconds, 1),
             "audio_seconds_per_second": round(self.audio_seconds / max(train_seconds, 1e-9), 1),
+            # this session only, validation/checkpoint time excluded (what bench/train_throughput.py reads)
+            "loop_seconds_without_validation": round(compute_seconds, 3),
+            "loop_audio_seconds_per_second": round(session_audio / compute_seconds, 2),
+            "data_wait_fraction": round(data_wait / compute_seconds, 4),
             "best_valid_cer": None if math.isinf(self.best_cer) else self.best_cer,
             "last_valid": {k: v for k, v in metrics.items() if k != "hypotheses"},
             "skipped": dict(self.skipped),
-            "checkpoints": {"best": str(self.out_dir / "best.pt"), "last": str(self.out_dir / "last.pt")},
+            "checkpoints": {"best": str(self.out_dir / "best.pt"), "last": str(self.out_dir / "last.pt"),
+                            "steps": [str(self.out_dir / c["path"]) for c in self.step_checkpoints]},
         }
-        (self.out_dir / "train_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
-        self.writer.close()
+        if self.is_main:
+            (self.out_dir / "train_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+            self.writer.close()
+            self.jsonl.close()
         return summary
 
 
 def train(cfg: DictConfig) -> Dict[str, Any]:
-    return Trainer(cfg).fit()
+    try:
+        return Trainer(cfg).fit()
+    finally:
+        D.cleanup()

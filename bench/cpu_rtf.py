@@ -1,0 +1,154 @@
+"""Benchmark: CPU real-time factor of QuartzNet 15x5 against the machine's arithmetic limit (prints JSON).
+
+Model: the ``quartznet15x5`` preset with random weights (timing does not depend on them), 64 mels
+(NeMo's QuartzNet input; ``--n-mels 80`` for hypersp's default front end) and the jamo vocabulary,
+batch 1, a ``--seconds`` (10) input, ``--threads`` (2) threads.
+
+- ``flops_per_audio_second``: FLOPs of one forward pass / audio seconds, counted by
+  ``torch.utils.flop_counter.FlopCounterMode`` (2 FLOPs per multiply-add; convolutions incl.
+  depthwise and pointwise, the decoder) and cross-checked analytically from the conv shapes.
+- ``matmul_flops_per_s``: the best of a few large fp32 ``torch.mm`` products on the same threads
+  (2 n^3 FLOPs each): what the CPU's BLAS sustains, the practical peak.
+- ``limit_rtf`` = flops_per_audio_second / matmul_flops_per_s: the RTF if every FLOP ran at matmul speed.
+- ``rtf`` per runtime (eager PyTorch, frozen TorchScript, onnxruntime): median forward time / seconds,
+  model only (the log-mel front end is reported apart, ``features_rtf``), and ``ratio_to_limit`` = rtf / limit_rtf.
+  Target: ratio <= 3 for the best runtime.
+
+    python bench/cpu_rtf.py [--threads 2] [--seconds 10] [--n-mels 64]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from export_speed import build_components, features_for, machine, median_time
+
+
+def count_flops(model, feats, lengths) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(feats, lengths)
+    return int(counter.get_total_flops())
+
+
+def analytic_flops(model, frames: int) -> int:
+    """2 * multiply-adds of every Conv1d of a Jasper/QuartzNet model for a ``frames``-frame input,
+    from the shapes alone: 2 * C_out * (C_in / groups) * kernel * T_out per convolution."""
+    total, t = 0, frames
+    for block in model.blocks:
+        for convbn in block.convs:
+            conv = convbn.conv
+            t = (t + 2 * conv.padding - conv.dilation * (conv.kernel - 1) - 1) // conv.stride + 1
+            for c in (conv.depthwise, conv.pointwise):
+                if c is not None:
+                    total += 2 * c.out_channels * (c.in_channels // c.groups) * c.kernel_size[0] * t
+        for res in block.residuals:  # 1x1 shortcut convs, output at the block's (strided) length
+            c = res.conv.pointwise
+            total += 2 * c.out_channels * c.in_channels * t
+    d = model.decoder
+    return total + 2 * d.out_channels * d.in_channels * t
+
+
+def matmul_flops_per_s(threads: int, sizes=(1024, 2048, 3072), repeats: int = 5) -> dict:
+    torch.set_num_threads(threads)
+    best = {}
+    for n in sizes:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        t = median_time(lambda: torch.mm(a, b), repeats, 2)
+        best[n] = 2.0 * n ** 3 / t
+    n_best = max(best, key=best.get)
+    return {"flops_per_s": best[n_best], "best_size": n_best, "by_size": {str(k): round(v / 1e9, 2) for k, v in best.items()}}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", default="quartznet15x5")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--n-mels", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--runtimes", nargs="+", default=["eager", "torchscript", "onnxruntime"])
+    args = p.parse_args(argv)
+
+    from hypersp.export.export import export_model
+
+    torch.set_num_threads(args.threads)
+    comp = build_components(arch=args.arch, overrides=[f"task.features.n_mels={args.n_mels}"])
+    model = comp.model.eval()
+    feats, lengths, feat_time = features_for(comp.task, args.seconds)
+    flops = count_flops(model, feats, lengths)
+    flops_analytic = analytic_flops(model, int(feats.shape[1])) if comp.cfg.model.name == "jasper" else None
+    mm = matmul_flops_per_s(args.threads)
+    torch.set_num_threads(args.threads)
+    flops_per_s_audio = flops / args.seconds
+    limit_rtf = flops_per_s_audio / mm["flops_per_s"]
+
+    runs = {}
+    tmp = Path(tempfile.mkdtemp(prefix="hypersp-bench-rtf-"))
+    if "eager" in args.runtimes:
+        def eager():
+            with torch.no_grad():
+                model(feats, lengths)
+        runs["eager"] = eager
+    if "torchscript" in args.runtimes:
+        ts = torch.jit.load(str(export_model(model, "torchscript", tmp / "m.ts", input_dim=comp.task.input_dim))).eval()
+
+        def script():
+            with torch.no_grad():
+                ts(feats, lengths)
+        runs["torchscript"] = script
+    skipped = {}
+    if "onnxruntime" in args.runtimes:
+        try:
+            from hypersp.inference.onnx_recognizer import onnx_session
+
+            sess = onnx_session(export_model(model, "onnx", tmp / "m.onnx", input_dim=comp.task.input_dim), args.threads)
+            x, n = feats.numpy(), lengths.numpy()
+            runs["onnxruntime"] = lambda: sess.run(None, {"features": x, "lengths": n})
+        except ImportError as err:
+            skipped["onnxruntime"] = str(err)
+
+    results = {}
+    for name, fn in runs.items():
+        rtf = median_time(fn, args.repeats, args.warmup) / args.seconds
+        results[name] = {"rtf": round(rtf, 5), "ratio_to_limit": round(rtf / limit_rtf, 2),
+                         "achieved_gflops_per_s": round(flops_per_s_audio * 1 / rtf / 1e9, 2)}
+    best = min(results, key=lambda k: results[k]["rtf"]) if results else None
+    print(json.dumps({
+        "benchmark": "cpu_rtf",
+        "model": args.arch,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "n_mels": args.n_mels,
+        "vocab_size": comp.task.vocab_size,
+        "batch": 1,
+        "threads": args.threads,
+        "audio_seconds": args.seconds,
+        "input_frames": int(feats.shape[1]),
+        "flops_per_audio_second": flops_per_s_audio,
+        "flops_per_audio_second_analytic": flops_analytic / args.seconds if flops_analytic else None,
+        "matmul_flops_per_s": mm["flops_per_s"],
+        "matmul_gflops_by_size": mm["by_size"],
+        "limit_rtf": round(limit_rtf, 5),
+        "results": results,
+        "best": best,
+        "best_ratio_to_limit": results[best]["ratio_to_limit"] if best else None,
+        "target_ratio": 3.0,
+        "within_target": bool(best and results[best]["ratio_to_limit"] <= 3.0),
+        "features_rtf": round(feat_time / args.seconds, 5),
+        "skipped": skipped,
+        "machine": machine(),
+        "command": "python bench/cpu_rtf.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

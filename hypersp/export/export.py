@@ -1,0 +1,199 @@
+"""Export a CTC model (any registered family) to ONNX or TorchScript.
+
+Contract of the exported graph (both formats)::
+
+    inputs:  features (B, T, F) float32   log-mel features as the task computes them
+             lengths  (B,)      int64     valid frames per utterance
+    outputs: log_probs   (B, T', V) float32  log-softmax over the vocabulary, blank id 0
+             out_lengths (B,)       int64    valid output frames, T' ~ ceil(T / subsampling_factor)
+
+B and T are dynamic. The graph is the model's ``forward`` in eval mode; for ``transformer`` (CTC +
+attention) that is the CTC head only: the attention decoder and its beam search are not exported.
+
+Beside the model file ``FILE`` a JSON sidecar ``FILE.json`` (:func:`sidecar_path`) holds what a
+recognizer needs to run the export without the checkpoint: the task's sample rate and feature
+config, the subsampling factor, the tokenizer's config and state (vocabulary), the text
+normalizer's name and where the export came from. ``load_sidecar`` reads and checks it.
+
+Both formats are produced by tracing (``torch.jit.trace``; ONNX through PyTorch's TorchScript-based
+exporter, ``dynamo=False``, which needs neither ``onnx`` nor ``onnxscript``). Tracing fixes Python
+control flow to the example's path, so the example batch has two utterances of different lengths
+(the padded path is the one that is recorded) and every export is checked against PyTorch on
+other shapes by ``tests/test_export.py``.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+from torch import nn
+
+SIDECAR_FORMAT = "hypersp-export"
+SIDECAR_VERSION = 1
+FORMATS = ("onnx", "torchscript")
+INPUT_NAMES = ["features", "lengths"]
+OUTPUT_NAMES = ["log_probs", "out_lengths"]
+DEFAULT_OPSET = 17  # LayerNormalization is a native op from 17 on; onnxruntime >= 1.14 runs it
+
+
+class ExportError(ValueError):
+    """An export that cannot be done as asked (unknown format, bad file, unsupported model)."""
+
+
+class CTCGraph(nn.Module):
+    """The exported function: ``(features (B,T,F) float, lengths (B,) long) -> (log_probs, out_lengths long)``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        log_probs, out_lengths = self.model(features, lengths)
+        return log_probs.float(), out_lengths.to(torch.long)
+
+
+def sidecar_path(model_file: str | Path) -> Path:
+    """``model.onnx`` -> ``model.onnx.json`` (appended, so an .onnx and a .pt export never share one)."""
+    p = Path(model_file)
+    return p.with_name(p.name + ".json")
+
+
+def example_inputs(input_dim: int, subsampling_factor: int = 4, batch: int = 2, frames: int = 0
+                   ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A traced example: ``batch`` utterances, the first ``frames`` long, the others shorter (padded path)."""
+    frames = frames or 16 * max(int(subsampling_factor), 1) + 3  # not a multiple of the stride on purpose
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(batch, frames, input_dim, generator=g)
+    lengths = torch.tensor([frames - (i * frames) // (2 * batch) for i in range(batch)], dtype=torch.long)
+    return feats, lengths
+
+
+def export_model(model: nn.Module, fmt: str, out: str | Path, input_dim: Optional[int] = None,
+                 opset: int = DEFAULT_OPSET) -> Path:
+    """Export ``model`` (eval mode is set here) to ``out`` in ``fmt`` (``onnx`` | ``torchscript``).
+
+    ``input_dim`` defaults to ``model.input_dim``. Returns ``out``. No sidecar is written here
+    (see :func:`export_checkpoint`).
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    input_dim = int(input_dim if input_dim is not None else getattr(model, "input_dim", 0))
+    if input_dim <= 0:
+        raise ExportError(f"{type(model).__name__} has no input_dim attribute; pass input_dim=F")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    graph = CTCGraph(model).eval()
+    args = example_inputs(input_dim, int(getattr(model, "subsampling_factor", 1)))
+    with torch.no_grad(), warnings.catch_warnings():
+        # Tracer warnings flag the input-shape checks and length arithmetic, which are data-independent
+        # here; the exporter's deprecation notice is about dynamo=False, chosen on purpose (see module doc).
+        warnings.simplefilter("ignore")
+        if fmt == "torchscript":
+            traced = torch.jit.trace(graph, args, check_trace=False)
+            traced = torch.jit.freeze(traced)  # parameters become constants: fewer lookups per call
+            torch.jit.save(traced, str(out))
+        else:
+            torch.onnx.export(
+                graph, args, str(out), dynamo=False, opset_version=opset,
+                input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+                dynamic_axes={"features": {0: "batch", 1: "frames"}, "lengths": {0: "batch"},
+                              "log_probs": {0: "batch", 1: "out_frames"}, "out_lengths": {0: "batch"}},
+                do_constant_folding=True,
+            )
+    return out
+
+
+def build_sidecar(comp: Any, fmt: str, model_file: str | Path, source: str = "") -> Dict[str, Any]:
+    """The JSON-able description of an export of ``comp`` (``hypersp.train.build.Components``)."""
+    from omegaconf import OmegaConf
+
+    from hypersp import __version__
+
+    cfg = OmegaConf.to_container(comp.cfg, resolve=True)
+    tokenizer_cfg = dict(cfg["tokenizer"])
+    if "model_path" in tokenizer_cfg:
+        tokenizer_cfg["model_path"] = ""  # the trained model travels in the state, not as a file path
+    task_cfg = cfg["task"]
+    model = comp.model
+    return {
+        "format": SIDECAR_FORMAT,
+        "version": SIDECAR_VERSION,
+        "hypersp_version": __version__,
+        "model_format": fmt,
+        "model_file": Path(model_file).name,
+        "inputs": {"features": ["batch", "frames", int(comp.task.input_dim)], "lengths": ["batch"]},
+        "outputs": {"log_probs": ["batch", "out_frames", int(comp.task.vocab_size)], "out_lengths": ["batch"]},
+        "model": cfg["model"],
+        "ctc_only": cfg["model"].get("name") == "transformer",
+        "subsampling_factor": int(getattr(model, "subsampling_factor", 1)),
+        "input_dim": int(comp.task.input_dim),
+        "vocab_size": int(comp.task.vocab_size),
+        "blank_id": 0,
+        "sample_rate": int(comp.task.sample_rate),
+        "features": dict(task_cfg["features"]),
+        "task": task_cfg.get("name", ""),
+        "text_normalizer": task_cfg.get("text_normalizer", ""),
+        "tokenizer": {"config": tokenizer_cfg, "state": comp.tokenizer.state_dict()},
+        "source_checkpoint": str(source),
+    }
+
+
+def export_checkpoint(checkpoint: str | Path, fmt: str, out: str | Path, overrides=(), opset: int = DEFAULT_OPSET
+                      ) -> Dict[str, Any]:
+    """Rebuild the model of ``checkpoint`` (path or shipped name), export it to ``out`` and write the
+    sidecar ``out.json``. Returns the sidecar dict (plus ``"sidecar"``: its path)."""
+    from hypersp.train.build import build_from_checkpoint
+    from hypersp.train.checkpoint import load_checkpoint
+
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    comp = build_from_checkpoint(load_checkpoint(checkpoint), overrides=overrides, device="cpu")
+    return export_components(comp, fmt, out, source=str(checkpoint), opset=opset)
+
+
+def export_components(comp: Any, fmt: str, out: str | Path, source: str = "", opset: int = DEFAULT_OPSET
+                      ) -> Dict[str, Any]:
+    """Export already built components (tokenizer, task, model) and write the sidecar."""
+    out = Path(out)
+    export_model(comp.model, fmt, out, input_dim=comp.task.input_dim, opset=opset)
+    meta = build_sidecar(comp, fmt, out, source=source)
+    side = sidecar_path(out)
+    side.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    return {**meta, "sidecar": str(side)}
+
+
+def load_sidecar(model_file: str | Path) -> Dict[str, Any]:
+    """Read ``model_file``'s sidecar (``model_file.json``; a path ending in ``.json`` is read as is)."""
+    p = Path(model_file)
+    side = p if p.suffix == ".json" else sidecar_path(p)
+    if not side.is_file():
+        raise ExportError(f"{side}: sidecar not found; it is written by hypersp-export next to the model file "
+                          f"(re-export with hypersp-export --checkpoint CKPT --format onnx --out {p})")
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise ExportError(f"{side}: not valid JSON ({err})") from err
+    if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
+        raise ExportError(f"{side}: not a hypersp export sidecar (no \"format\": \"{SIDECAR_FORMAT}\")")
+    if int(meta.get("version", 0)) > SIDECAR_VERSION:
+        raise ExportError(f"{side}: sidecar version {meta.get('version')} is newer than this hypersp reads "
+                          f"({SIDECAR_VERSION}); upgrade hypersp")
+    return meta
+
+
+def build_tokenizer(meta: Dict[str, Any]):
+    """The tokenizer described by a sidecar, vocabulary loaded."""
+    from omegaconf import OmegaConf
+
+    from hypersp.registry import TOKENIZERS
+
+    tok = meta["tokenizer"]
+    name = tok["config"]["name"]
+    schema = TOKENIZERS.config_class(name)
+    cfg = OmegaConf.merge(OmegaConf.structured(schema), tok["config"]) if schema is not None else OmegaConf.create(tok["config"])
+    tokenizer = TOKENIZERS.build(cfg)
+    tokenizer.load_state_dict(tok["state"])
+    return tokenizer
