@@ -18,7 +18,7 @@ COPY setup.py README.md ./
 COPY hypersp ./hypersp
 COPY hypersp_cli ./hypersp_cli
 COPY examples ./examples
-RUN pip install ".[serve]"
+RUN pip install ".[serve,export]"
 
 WORKDIR /workspace
 EXPOSE 15001 15002 15003 15004 15005

@@ -41,6 +41,7 @@ setup(
     ],
     extras_require={
         "serve": ["sanic>=25", "websockets"],
+        "export": ["onnx", "onnxruntime"],
         "test": ["pytest", "pytest-timeout"],
     },
     entry_points={
@@ -49,6 +50,8 @@ setup(
             "hypersp-train = hypersp_cli.train:main",
             "hypersp-eval = hypersp_cli.eval:main",
             "hypersp-serve = hypersp_cli.serve:main",
+            "hypersp-export = hypersp_cli.export:main",
+            "hypersp-average = hypersp_cli.average:main",
         ],
     },
 )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from hypersp.audio.io import resample
 from hypersp.config import compose
 from hypersp.export import export_checkpoint, load_sidecar, sidecar_path
 from hypersp.export.export import ExportError, export_components
@@ -96,8 +97,9 @@ def test_onnx_recognizer_gives_the_pytorch_text(family, telephone, tmp_path):
     expected = ref.recognize_waves([wave, wave[: rec.sample_rate // 2]])
     assert expected[0]  # a random model still emits symbols: the comparison below is not trivially ""
     assert rec.recognize_waves([wave, wave[: rec.sample_rate // 2]]) == expected
-    # whole-recording path (resampling + VAD) agrees too, at another input rate
-    assert rec.transcribe(wave, sample_rate=rec.sample_rate)["text"] == ref.transcribe(wave)["text"]
+    # the whole-recording path (resampling + VAD) agrees too, from another input rate
+    wave44 = resample(wave, rec.sample_rate, 44100)
+    assert rec.transcribe(wave44, sample_rate=44100)["text"] == ref.transcribe(wave44, sample_rate=44100)["text"]
 
 
 def test_sidecar_rebuilds_tokenizer_and_features(tmp_path):

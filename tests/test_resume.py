@@ -24,7 +24,7 @@ def _cmd(corpus, out, max_steps, *extra):
     return [sys.executable, "-m", "hypersp_cli.train", "--task", "synthetic", "--arch", "quartznet_small", *TINY_JASPER,
             f"task.train_manifest={corpus['train']}", f"task.valid_manifest={corpus['dev']}",
             f"trainer.out_dir={out}", f"trainer.max_steps={max_steps}", "trainer.val_every=3", "trainer.log_every=1",
-            "trainer.progress_bar=false", "trainer.num_threads=1", "task.num_workers=1", "task.batch_seconds=12",
+            "trainer.progress_bar=false", "trainer.num_threads=1", "task.num_workers=1", "task.batch_seconds=20", "task.num_buckets=3",
             "optim.warmup_steps=2", "optim.schedule=constant", "trainer.keep_last_n=2", *extra]
 
 

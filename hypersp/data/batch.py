@@ -42,5 +42,10 @@ class Batch:
             self.skipped,
         )
 
+    def pin_memory(self) -> "Batch":
+        """Called by the DataLoader when ``pin_memory=True`` (page-locked host memory for fast H2D copies)."""
+        return Batch(self.features.pin_memory(), self.feature_lengths.pin_memory(), self.targets.pin_memory(),
+                     self.target_lengths.pin_memory(), self.ids, self.texts, self.durations, self.skipped)
+
     def __len__(self) -> int:
         return self.features.shape[0]

@@ -15,6 +15,7 @@ torch's for TorchScript.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -66,7 +67,9 @@ def load_exported(path: str | Path, fmt: Optional[str] = None, threads: Optional
     if fmt == "torchscript":
         if threads:
             torch.set_num_threads(int(threads))
-        module = torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export; it still runs
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location="cpu").eval()
 
         def run(features: np.ndarray, lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
             with torch.no_grad():

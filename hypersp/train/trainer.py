@@ -417,7 +417,9 @@ class Trainer:
                 window["audio"] += audio
                 lr = self.scheduler.get_last_lr()[0]
                 self._log_jsonl({"step": self.step, "epoch": self.epoch, "loss": step_loss, "lr": lr,
-                                 "grad_norm": grad_norm, "audio_seconds": audio})
+                                 "grad_norm": grad_norm, "audio_seconds": audio,
+                                 "seconds": round(time.monotonic() - train_start, 4),  # since this session's start
+                                 "data_wait_seconds": round(data_wait, 4)})              # cumulative, this session
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{step_loss:.3f}", best_cer=f"{self.best_cer:.2f}")
