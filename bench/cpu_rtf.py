@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-import os
-
-from export_speed import build_components, features_for, machine, median_time, timings
+from export_speed import build_components, features_for, machine, timings
 
 
 def count_flops(model, feats, lengths) -> int:

@@ -123,9 +123,9 @@ def main(argv=None) -> int:
     ts_path = export_model(model, "torchscript", tmp / "m.ts", input_dim=comp.task.input_dim)
     ts = torch.jit.load(str(ts_path)).eval()
     try:
-        import onnxruntime  # noqa: F401
+        from hypersp.inference.onnx_recognizer import import_onnxruntime, onnx_session
 
-        from hypersp.inference.onnx_recognizer import onnx_session
+        import_onnxruntime()
 
         onnx_path = export_model(model, "onnx", tmp / "m.onnx", input_dim=comp.task.input_dim)
     except ImportError:

@@ -5,8 +5,8 @@
 set -euo pipefail
 DATA=${1:-data/synthetic}
 RUN=${2:-runs/quickstart}
-HOURS=${HOURS:-1.5}
-MINUTES=${MINUTES:-13}
+HOURS=${HOURS:-3}
+MINUTES=${MINUTES:-16}
 JOBS=${JOBS:-2}
 start=$(date +%s)
 
