@@ -98,3 +98,63 @@ def test_speed_perturbation_changes_training_lengths_only(tmp_path):
     eval_frames = task.dataset(str(m), train=False)[0].features.shape[0]
     assert eval_frames == 198                      # 1 + (32000 - 400) // 160
     assert abs(train_frames - 2 * eval_frames) <= 2  # half speed: twice as long
+
+
+def _augment(tmp_path, **overrides):
+    from hypersp.config import compose
+    from hypersp.tasks.speech_recognition import WaveformAugment
+
+    cfg = compose(task="synthetic", overrides=[f"task.{k}={v}" for k, v in overrides.items()])
+    return WaveformAugment.from_config(cfg.task)
+
+
+def test_waveform_augment_is_off_by_default(tmp_path):
+    assert _augment(tmp_path) is None
+
+
+def test_additive_noise_hits_the_requested_snr(tmp_path):
+    import numpy as np
+    from hypersp.testing import sine_wave
+
+    aug = _augment(tmp_path, noise_snr_db="[10,10]", noise_prob=1.0)
+    clean = sine_wave(2.0)
+    noisy = aug(clean.copy())
+    noise = noisy - clean
+    snr = 10 * np.log10(np.mean(clean ** 2) / np.mean(noise ** 2))
+    assert abs(snr - 10.0) < 0.5 and noisy.shape == clean.shape
+
+
+def test_noise_from_a_folder(tmp_path):
+    import numpy as np
+    from hypersp.audio.io import write_wav
+
+    (tmp_path / "noise").mkdir()
+    write_wav(tmp_path / "noise" / "hum.wav", 0.5 * np.sin(2 * np.pi * 50 * np.arange(8000) / 16000).astype("float32"), 16000)
+    aug = _augment(tmp_path, noise_snr_db="[0,0]", noise_prob=1.0, noise_dir=str(tmp_path / "noise"))
+    out = aug(np.zeros(16000, dtype="float32") + 0.1)
+    spectrum = np.abs(np.fft.rfft(out - out.mean()))
+    assert abs(int(np.argmax(spectrum)) * 16000 / len(out) - 50) <= 2  # the hum from the folder is what was added
+
+
+def test_telephone_channel_on_a_16k_task_removes_the_upper_band(tmp_path):
+    import numpy as np
+
+    aug = _augment(tmp_path, telephone_prob=1.0)
+    t = np.arange(16000) / 16000
+    wave = (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6000 * t)).astype("float32")
+    out = aug(wave)
+    assert len(out) == len(wave)  # back at the task's 16 kHz
+    spectrum = np.abs(np.fft.rfft(out))
+    freqs = np.fft.rfftfreq(len(out), 1 / 16000)
+    assert spectrum[np.abs(freqs - 6000) < 20].max() < 0.01 * spectrum[np.abs(freqs - 1000) < 20].max()
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    ({"noise_snr_db": "[5]"}, "task.noise_snr_db"),
+    ({"telephone_prob": 1.5}, "task.telephone_prob"),
+    ({"speed_perturb": "[0.0]"}, "task.speed_perturb"),
+    ({"noise_snr_db": "[0,5]", "noise_dir": "/no/such/dir"}, "task.noise_dir"),
+])
+def test_bad_augmentation_settings_name_the_key(tmp_path, overrides, needle):
+    with pytest.raises(ValueError, match=needle):
+        _augment(tmp_path, **overrides)

@@ -128,3 +128,20 @@ def test_eval_rejects_a_non_json_manifest_line(corpus, tmp_path, capsys):
     assert eval_cli.main(["--checkpoint", str(out / "best.pt"), "--manifest", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:" in err and "not a JSON object" in err
+
+
+def test_eval_accepts_the_name_of_a_shipped_model(corpus, tmp_path, monkeypatch, capsys):
+    import hypersp.train.checkpoint as ckpt
+
+    out = tmp_path / "run"
+    assert _train(corpus, out, "trainer.max_steps=1") == 0
+    shipped = tmp_path / "pretrained"
+    shipped.mkdir()
+    shutil.copy(out / "best.pt", shipped / "demo_tiny.pt")
+    monkeypatch.setattr(ckpt, "SHIPPED_DIR", shipped)
+    assert "demo_tiny" in ckpt.shipped_models()
+    capsys.readouterr()
+    assert eval_cli.main(["--checkpoint", "demo_tiny", "--manifest", str(corpus["test"])]) == 0
+    assert json.loads(capsys.readouterr().out)["checkpoint"] == str(shipped / "demo_tiny.pt")
+    assert eval_cli.main(["--checkpoint", "demo_nope", "--manifest", str(corpus["test"])]) == 2
+    assert "shipped: demo_tiny" in capsys.readouterr().err

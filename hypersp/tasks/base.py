@@ -28,6 +28,11 @@ class SpeechRecognitionConfig:
     num_buckets: int = 10
     num_workers: int = 2               # DataLoader worker processes
     dataset: str = "audio_text"        # registered dataset class that reads the manifests
-    speed_perturb: List[float] = field(default_factory=list)  # training speed factors drawn per utterance, e.g. [0.9, 1.0, 1.1]; empty = off
+    # Train-time waveform augmentation, applied per utterance in this order (see WaveformAugment):
+    speed_perturb: List[float] = field(default_factory=list)  # speed factors drawn per utterance, e.g. [0.9, 1.0, 1.1]; empty = off
+    noise_snr_db: List[float] = field(default_factory=list)   # [min, max] SNR in dB of additive noise; empty = off
+    noise_dir: str = ""                # folder of noise recordings (wav/flac, read recursively); "" = generated white noise
+    noise_prob: float = 0.5            # fraction of utterances that get noise
+    telephone_prob: float = 0.0        # fraction passed through a simulated phone line (300-3400 Hz, 8 kHz, mu-law)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)

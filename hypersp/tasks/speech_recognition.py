@@ -16,9 +16,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 
-from hypersp.audio.augment import SpecAugment, speed_perturb
+from hypersp.audio.augment import SpecAugment, add_noise, speed_perturb, telephone_channel
+from hypersp.audio.io import load_audio, resample
 from hypersp.audio.features import LogMelFeatures
 from hypersp.data.dataset import collate
 from hypersp.data.manifest import ManifestEntry, ManifestError, read_manifest
@@ -104,8 +106,8 @@ class SpeechRecognitionTask:
 
     def dataset(self, manifest: str, train: bool = False, waveform_transform=None):
         entries, dropped = self.load_entries(manifest, train)
-        if train and waveform_transform is None and len(self.cfg.speed_perturb) > 0:
-            waveform_transform = RandomSpeedPerturb(list(self.cfg.speed_perturb), self.cfg.sample_rate)
+        if train and waveform_transform is None:
+            waveform_transform = WaveformAugment.from_config(self.cfg)
         for reason, n in dropped.items():
             log.warning("%s: skipped %d utterances (%s)", manifest, n, reason)
         featurizer = self.featurizer()
@@ -160,21 +162,59 @@ class SpeechRecognitionTask:
         )
 
 
-class RandomSpeedPerturb:
-    """Train-time waveform transform: play each utterance at a speed factor drawn from ``factors``.
+class WaveformAugment:
+    """Train-time waveform augmentation: speed perturbation, additive noise, telephone channel.
 
-    Uses Python's ``random``, which PyTorch seeds per DataLoader worker (and the trainer seeds
-    in the main process), so runs are reproducible. Picklable, so it travels to workers.
+    Configured by the task's ``speed_perturb``, ``noise_snr_db``/``noise_dir``/``noise_prob`` and
+    ``telephone_prob``. Works on float waveforms ``(S,)`` at ``sample_rate`` and returns the same
+    rate: the telephone channel (300-3400 Hz band, 8 kHz, 8-bit mu-law) is resampled back up for
+    16 kHz tasks, so a wideband model learns narrowband input. Randomness comes from Python's
+    ``random`` and numpy's global generator, which the trainer seeds per item, so runs repeat.
+    Picklable, so it travels to DataLoader workers; noise files are read lazily there.
     """
 
-    def __init__(self, factors: List[float], sample_rate: int):
-        if any(f <= 0 for f in factors):
-            raise ValueError(f"task.speed_perturb factors must be > 0, got {factors}")
-        self.factors = factors
-        self.sample_rate = sample_rate
+    def __init__(self, cfg: SpeechRecognitionConfig):
+        if any(f <= 0 for f in cfg.speed_perturb):
+            raise ValueError(f"task.speed_perturb factors must be > 0, got {list(cfg.speed_perturb)}")
+        if cfg.noise_snr_db and len(cfg.noise_snr_db) != 2:
+            raise ValueError(f"task.noise_snr_db must be [min_db, max_db], got {list(cfg.noise_snr_db)}")
+        for key in ("noise_prob", "telephone_prob"):
+            if not 0.0 <= getattr(cfg, key) <= 1.0:
+                raise ValueError(f"task.{key} must be within [0, 1], got {getattr(cfg, key)}")
+        if cfg.noise_dir and not Path(cfg.noise_dir).is_dir():
+            raise ValueError(f"task.noise_dir={cfg.noise_dir!r} is not a folder")
+        self.sample_rate = cfg.sample_rate
+        self.speeds = list(cfg.speed_perturb)
+        self.snr = list(cfg.noise_snr_db)
+        self.noise_dir = cfg.noise_dir
+        self.noise_prob = cfg.noise_prob
+        self.telephone_prob = cfg.telephone_prob
+        self._noise_files: Optional[List[Path]] = None
 
-    def __call__(self, wave):
-        return speed_perturb(wave, self.sample_rate, random.choice(self.factors))
+    @classmethod
+    def from_config(cls, cfg: SpeechRecognitionConfig) -> Optional["WaveformAugment"]:
+        """None when every augmentation is off."""
+        active = len(cfg.speed_perturb) > 0 or len(cfg.noise_snr_db) > 0 or cfg.telephone_prob > 0
+        return cls(cfg) if active else None
+
+    def _noise(self, n: int) -> np.ndarray:
+        if not self.noise_dir:
+            return np.random.standard_normal(n).astype(np.float32)  # generated: white noise
+        if self._noise_files is None:
+            self._noise_files = sorted(p for p in Path(self.noise_dir).rglob("*") if p.suffix.lower() in (".wav", ".flac"))
+            if not self._noise_files:
+                raise ValueError(f"task.noise_dir={self.noise_dir!r} holds no .wav/.flac files")
+        return load_audio(str(random.choice(self._noise_files)), self.sample_rate)
+
+    def __call__(self, wave: np.ndarray) -> np.ndarray:
+        if self.speeds:
+            wave = speed_perturb(wave, self.sample_rate, random.choice(self.speeds))
+        if self.snr and random.random() < self.noise_prob:
+            wave = add_noise(wave, self._noise(len(wave)), random.uniform(*self.snr), rng=np.random.default_rng(random.getrandbits(32)))
+        if self.telephone_prob and random.random() < self.telephone_prob:
+            narrow = telephone_channel(wave, self.sample_rate)
+            wave = narrow if self.sample_rate == 8000 else resample(narrow, 8000, self.sample_rate)
+        return np.asarray(wave, dtype=np.float32)
 
 
 def _worker_init(_worker_id: int) -> None:
