@@ -36,3 +36,8 @@ class SpecAugmentConfig:
     time_masks: int = 2
     time_width: float = 0.05    # max frames per time mask, as a fraction of the utterance length
     time_width_max: int = 40    # ... capped at this many frames
+
+
+def telephone_features() -> FeatureConfig:
+    """Log-mel front end for 8 kHz telephone audio: 64 mels over 0-4 kHz."""
+    return FeatureConfig(sample_rate=8000, n_mels=64, f_min=0.0, f_max=4000.0)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from hypersp.audio.config import FeatureConfig
+from hypersp.audio.config import FeatureConfig, telephone_features
 from hypersp.registry import register_task
 from hypersp.tasks.base import SpeechRecognitionConfig
 from hypersp.tasks.speech_recognition import SpeechRecognitionTask
@@ -25,7 +25,7 @@ class SyntheticTaskConfig(SpeechRecognitionConfig):
 class SyntheticTelTaskConfig(SpeechRecognitionConfig):
     name: str = "synthetic_tel"
     sample_rate: int = 8000
-    features: FeatureConfig = field(default_factory=lambda: FeatureConfig(sample_rate=8000, n_mels=64, f_max=4000.0))
+    features: FeatureConfig = field(default_factory=telephone_features)
 
 
 

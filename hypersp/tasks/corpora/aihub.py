@@ -54,6 +54,8 @@ from hypersp.tasks.corpora.common import (
     skipped,
     stable_fraction,
 )
+from hypersp.tasks.base import SpeechRecognitionConfig
+from hypersp.tasks.speech_recognition import SpeechRecognitionTask
 from hypersp.text.kspon import MalformedTranscript, clean_etri
 from hypersp.text.normalize import normalize_korean
 
@@ -265,3 +267,24 @@ def prepare_aihub(corpus: str, native_sample_rate: int, root: Path, out_dir: Pat
     if not 0.0 <= float(options.test_fraction) < 1.0:
         raise ValueError(f"test_fraction={options.test_fraction}; must be in [0, 1)")
     return run_prepare(AIHubPreparer(corpus, root, options, native_sample_rate), out_dir, jobs)
+
+
+@dataclass
+class AIHubTaskConfig(SpeechRecognitionConfig):
+    """Defaults shared by klecspeech, kconfspeech, krespspeech and ktelspeech."""
+
+    text_normalizer: str = "korean"
+    scoring_normalizer: str = "korean_cer"
+
+
+class AIHubTask(SpeechRecognitionTask):
+    """Base of the four TmaxSoft AIHub tasks: jamo targets, ``korean`` normalizer, train/valid/test
+    (test carved by session), prepared by ``prepare_aihub``."""
+
+    default_tokenizer = "jamo"
+    prepare_config = AIHubPrepareConfig
+    native_sample_rate = 16000  # Hz the corpus ships at; recorded in the manifests
+
+    @classmethod
+    def prepare(cls, root: Path, out_dir: Path, jobs: int, options: Any) -> Dict[str, Any]:
+        return prepare_aihub(cls.registered_name, cls.native_sample_rate, root, out_dir, jobs, options)

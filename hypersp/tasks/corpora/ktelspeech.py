@@ -12,41 +12,25 @@ session JSON's ``audioPath`` (``KtelSpeech/D60/J91/...``) does not match the dis
 for the speaker of each utterance (file-name stem) and its role ``speaker_type`` (상담원 agent /
 고객 customer). Preparation is described in :mod:`hypersp.tasks.corpora.aihub`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Dict
 
-from hypersp.audio.config import FeatureConfig
+from hypersp.audio.config import FeatureConfig, telephone_features
 from hypersp.registry import register_task
-from hypersp.tasks.base import SpeechRecognitionConfig
-from hypersp.tasks.corpora.aihub import AIHubPrepareConfig, prepare_aihub
-from hypersp.tasks.speech_recognition import SpeechRecognitionTask
-
-
-def telephone_features() -> FeatureConfig:
-    """Log-mel front end for 8 kHz telephone audio: 64 mels over 0–4 kHz."""
-    return FeatureConfig(sample_rate=8000, n_mels=64, f_min=0.0, f_max=4000.0)
+from hypersp.tasks.corpora.aihub import AIHubTask, AIHubTaskConfig
 
 
 @dataclass
-class KtelSpeechConfig(SpeechRecognitionConfig):
+class KtelSpeechConfig(AIHubTaskConfig):
     name: str = "ktelspeech"
     sample_rate: int = 8000
-    text_normalizer: str = "korean"
-    scoring_normalizer: str = "korean_cer"
     features: FeatureConfig = field(default_factory=telephone_features)
 
 
 @register_task("ktelspeech", config=KtelSpeechConfig)
-class KtelSpeechTask(SpeechRecognitionTask):
-    """Call-center speech at 8 kHz: jamo targets, ``korean`` normalizer; train/valid/test."""
+class KtelSpeechTask(AIHubTask):
+    """Call-center speech at 8 kHz, kept at 8 kHz end to end."""
 
-    default_tokenizer = "jamo"
-    prepare_config = AIHubPrepareConfig
     native_sample_rate = 8000
-
-    @classmethod
-    def prepare(cls, root: Path, out_dir: Path, jobs: int, options: Any) -> Dict[str, Any]:
-        return prepare_aihub(cls.registered_name, cls.native_sample_rate, root, out_dir, jobs, options)
