@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 from hypersp.tasks.corpora.common import (
+    etri_target,
     Item,
     Outcome,
     Preparer,
@@ -56,8 +57,6 @@ from hypersp.tasks.corpora.common import (
 )
 from hypersp.tasks.base import SpeechRecognitionConfig
 from hypersp.tasks.speech_recognition import SpeechRecognitionTask
-from hypersp.text.kspon import MalformedTranscript, clean_etri
-from hypersp.text.normalize import normalize_korean
 
 AUDIO_EXTENSIONS = (".wav", ".flac")
 SPLITS = ("train", "valid", "test")
@@ -215,15 +214,9 @@ class AIHubPreparer(Preparer):
             return skipped("unreadable_label", {"path": l.path, "error": str(err)[:200]}, notes)
         notes.append(f"encoding_{enc}")
         ex = {"path": a.path, "text_raw": raw}
-        try:
-            cleaned, repairs = clean_etri(raw, side=o.transcript_side, keep_digits=o.keep_digits,
-                                          unk=o.unk_token, fluent=o.fluent)
-        except MalformedTranscript as err:
-            return skipped("malformed_tag", {**ex, "error": str(err)[:200]}, notes)
-        notes.extend(f"repaired_{r}" for r in repairs)
-        text = normalize_korean(cleaned, keep_digits=o.keep_digits, punctuation=o.punctuation)
-        if not text:
-            return skipped("empty_text", ex, notes)
+        text = etri_target(raw, o, ex, notes)
+        if isinstance(text, Outcome):
+            return text
         try:
             duration, rate, channels = audio_header(a.path)
         except Exception as err:  # libsndfile raises its own error types

@@ -40,6 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from hypersp.text.kspon import MalformedTranscript, clean_etri
+from hypersp.text.normalize import normalize_korean
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
@@ -124,6 +127,23 @@ def kept(split: str, record: Dict[str, Any], notes: Iterable[str] = ()) -> Outco
 def skipped(reason: str, example: Dict[str, Any], notes: Iterable[str] = ()) -> Outcome:
     assert reason in SKIP_REASONS, reason
     return Outcome(reason, "", None, list(notes), example)
+
+
+def etri_target(raw: str, options: Any, example: Dict[str, Any], notes: List[str]):
+    """Turn an ETRI-convention transcript into a training target, or a skip ``Outcome``.
+
+    Shared by KsponSpeech and the AIHub sets: ``clean_etri`` (dual forms, tags, fillers, repairs
+    noted in ``notes``) then ``normalize_korean``. ``options`` needs ``transcript_side``,
+    ``keep_digits``, ``unk_token``, ``fluent`` and ``punctuation``.
+    """
+    o = options
+    try:
+        cleaned, repairs = clean_etri(raw, side=o.transcript_side, keep_digits=o.keep_digits, unk=o.unk_token, fluent=o.fluent)
+    except MalformedTranscript as err:
+        return skipped("malformed_tag", {**example, "error": str(err)[:200]}, notes)
+    notes.extend(f"repaired_{r}" for r in repairs)
+    text = normalize_korean(cleaned, keep_digits=o.keep_digits, punctuation=o.punctuation)
+    return text if text else skipped("empty_text", example, notes)
 
 
 # ------------------------------------------------------------------------------------------

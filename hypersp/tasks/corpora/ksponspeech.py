@@ -36,6 +36,7 @@ from typing import Any, Dict, Iterator, List
 from hypersp.registry import register_task
 from hypersp.tasks.base import SpeechRecognitionConfig
 from hypersp.tasks.corpora.common import (
+    etri_target,
     Item,
     Outcome,
     Preparer,
@@ -52,8 +53,6 @@ from hypersp.tasks.corpora.common import (
     sniff_encoding,
 )
 from hypersp.tasks.speech_recognition import SpeechRecognitionTask
-from hypersp.text.kspon import MalformedTranscript, clean_etri
-from hypersp.text.normalize import normalize_korean
 
 SAMPLE_RATE = 16000
 OFFICIAL_SPLITS = ("train", "dev", "eval_clean", "eval_other")
@@ -184,15 +183,9 @@ class KsponPreparer(Preparer):
             notes.append(f"encoding_{enc}")
             split = a.split or l.split or "train"
         ex = {"path": a.path, "text_raw": raw}
-        try:
-            cleaned, repairs = clean_etri(raw, side=o.transcript_side, keep_digits=o.keep_digits,
-                                          unk=o.unk_token, fluent=o.fluent)
-        except MalformedTranscript as err:
-            return skipped("malformed_tag", {**ex, "error": str(err)[:200]}, notes)
-        notes.extend(f"repaired_{r}" for r in repairs)
-        text = normalize_korean(cleaned, keep_digits=o.keep_digits, punctuation=o.punctuation)
-        if not text:
-            return skipped("empty_text", ex, notes)
+        text = etri_target(raw, o, ex, notes)
+        if isinstance(text, Outcome):
+            return text
         try:
             if a.path.lower().endswith(".wav"):
                 duration, rate, _ = audio_header(a.path)
