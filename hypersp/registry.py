@@ -15,9 +15,8 @@ component was provided.
 from __future__ import annotations
 
 import difflib
-import sys
 from dataclasses import dataclass, is_dataclass
-from typing import Any, Callable, Dict, List, Optional, Type
+from typing import Any, Callable, Dict, List, Optional
 
 
 class RegistryError(KeyError):

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, distribution
 import pytest
 import torch
 
-from hypersp.plugins import PluginError, load_plugin, provenance, required_modules
+from hypersp.plugins import PluginError, load_plugin, required_modules
 from hypersp.registry import MODELS
 
 

@@ -1,6 +1,5 @@
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from hypersp.config import compose
 from hypersp.registry import MODELS

@@ -112,7 +112,7 @@ def test_subtitles_job_progress_and_downloads(server):
     assert vtt.startswith("WEBVTT")
     if st["segments"]:
         assert "-->" in srt and srt.startswith("1\n")
-    status, missing = None, None
+    status = None
     try:
         request(f"{server.url}/subtitles/jobs/nope")
     except urllib.error.HTTPError as err:

@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from hypersp.serve.metrics import Metrics
-from hypersp.serve.protocol import (WS_GOING_AWAY, WS_NORMAL, WS_TRY_AGAIN_LATER, ProtocolError,
+from hypersp.serve.protocol import (WS_GOING_AWAY, WS_TRY_AGAIN_LATER, ProtocolError,
                                     parse_offline_request, parse_ws_message)
 
 log = logging.getLogger("hypersp.serve")
