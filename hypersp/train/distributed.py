@@ -76,8 +76,13 @@ def init_distributed(device_name: str = "auto", timeout_minutes: float = 30.0) -
     return DistInfo(rank, world_size, local_rank, device)
 
 
-def cleanup() -> None:
+def cleanup(wait_for_peers: bool = True) -> None:
+    """Tear the process group down. After a normal finish, first wait until every rank got here: a
+    rank that destroys the group while a peer still talks to it makes gloo abort ("terminate called
+    without an active exception"). After an error, don't wait (the peers may never arrive)."""
     if dist.is_available() and dist.is_initialized():
+        if wait_for_peers:
+            dist.barrier()
         dist.destroy_process_group()
 
 

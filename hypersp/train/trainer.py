@@ -498,6 +498,9 @@ class Trainer:
 
 def train(cfg: DictConfig) -> Dict[str, Any]:
     try:
-        return Trainer(cfg).fit()
-    finally:
-        D.cleanup()
+        summary = Trainer(cfg).fit()
+    except BaseException:
+        D.cleanup(wait_for_peers=False)
+        raise
+    D.cleanup()
+    return summary
