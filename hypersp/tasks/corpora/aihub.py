@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 from hypersp.tasks.corpora.common import (
+    EtriPrepareOptions,
     etri_target,
     Item,
     Outcome,
@@ -63,20 +64,10 @@ SPLITS = ("train", "valid", "test")
 
 
 @dataclass
-class AIHubPrepareConfig:
+class AIHubPrepareConfig(EtriPrepareOptions):
     """``hypersp-prepare {klec,kconf,kresp,ktel}speech`` options (``key=value`` on the command line)."""
 
-    transcript_side: str = "spelling"   # spelling | pronunciation: which side of (A)/(B) is the target
-    keep_digits: bool = False           # False: digits read as Hangul (dual forms take their reading)
-    punctuation: str = "remove"         # remove | keep
-    unk_token: str = ""                 # what u/ (unintelligible) becomes; "" deletes it
-    fluent: bool = False                # True drops filler (어/) and repeated (전+) words entirely
-    min_duration: float = 0.05          # seconds; shorter utterances are skipped (counted)
-    max_duration: float = 60.0          # seconds; longer utterances are skipped (counted)
     test_fraction: float = 0.01         # share of Training *sessions* carved out as test
-    shards: int = 256                   # work units; memory per worker ~ corpus / shards
-    progress: bool = True               # tqdm progress bars
-    keep_work: bool = False             # keep OUT/.work after success (debugging)
 
 
 _SOURCE_TRAIN = re.compile(r"training|(^|[_\W])train([_\W]|$)", re.IGNORECASE)

@@ -129,12 +129,33 @@ def skipped(reason: str, example: Dict[str, Any], notes: Iterable[str] = ()) -> 
     return Outcome(reason, "", None, list(notes), example)
 
 
-def etri_target(raw: str, options: Any, example: Dict[str, Any], notes: List[str]):
+@dataclass
+class PrepareOptions:
+    """Options every corpus preparer takes (``key=value`` on the ``hypersp-prepare`` command line)."""
+
+    min_duration: float = 0.05          # seconds; shorter utterances are skipped (counted)
+    max_duration: float = 60.0          # seconds; longer utterances are skipped (counted)
+    shards: int = 256                   # work units; memory per worker ~ corpus / shards
+    progress: bool = True               # tqdm progress bars
+    keep_work: bool = False             # keep OUT/.work after success (debugging)
+
+
+@dataclass
+class EtriPrepareOptions(PrepareOptions):
+    """Transcript options of the corpora written with ETRI conventions (KsponSpeech, AIHub); read by ``etri_target``."""
+
+    transcript_side: str = "spelling"   # spelling | pronunciation: which side of (A)/(B) is the target
+    keep_digits: bool = False           # False: digits read as Hangul (dual forms take their reading)
+    punctuation: str = "remove"         # remove | keep
+    unk_token: str = ""                 # what u/ (unintelligible) becomes; "" deletes it
+    fluent: bool = False                # True drops filler (어/) and repeated (전+) words entirely
+
+
+def etri_target(raw: str, options: EtriPrepareOptions, example: Dict[str, Any], notes: List[str]):
     """Turn an ETRI-convention transcript into a training target, or a skip ``Outcome``.
 
     Shared by KsponSpeech and the AIHub sets: ``clean_etri`` (dual forms, tags, fillers, repairs
-    noted in ``notes``) then ``normalize_korean``. ``options`` needs ``transcript_side``,
-    ``keep_digits``, ``unk_token``, ``fluent`` and ``punctuation``.
+    noted in ``notes``) then ``normalize_korean``.
     """
     o = options
     try:

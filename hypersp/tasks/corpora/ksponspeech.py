@@ -36,6 +36,7 @@ from typing import Any, Dict, Iterator, List
 from hypersp.registry import register_task
 from hypersp.tasks.base import SpeechRecognitionConfig
 from hypersp.tasks.corpora.common import (
+    EtriPrepareOptions,
     etri_target,
     Item,
     Outcome,
@@ -59,20 +60,10 @@ OFFICIAL_SPLITS = ("train", "dev", "eval_clean", "eval_other")
 
 
 @dataclass
-class KsponPrepareConfig:
+class KsponPrepareConfig(EtriPrepareOptions):
     """``hypersp-prepare ksponspeech`` options (``key=value`` on the command line)."""
 
-    transcript_side: str = "spelling"   # spelling | pronunciation: which side of (A)/(B) is the target
-    keep_digits: bool = False           # False: digits read as Hangul (dual forms take their reading)
-    punctuation: str = "remove"         # remove | keep
-    unk_token: str = ""                 # what u/ (unintelligible) becomes; "" deletes it
-    fluent: bool = False                # True drops filler (어/) and repeated (전+) words entirely
-    min_duration: float = 0.05          # seconds
-    max_duration: float = 60.0          # seconds
     text_source: str = "auto"           # auto (trn when present) | trn | txt
-    shards: int = 256
-    progress: bool = True
-    keep_work: bool = False
 
 
 @dataclass

@@ -23,6 +23,7 @@ from hypersp.tasks.base import SpeechRecognitionConfig
 from hypersp.tasks.corpora.common import (
     Item,
     Outcome,
+    PrepareOptions,
     Preparer,
     audio_header,
     coerce_options,
@@ -44,15 +45,10 @@ STANDARD_SPLITS = (
 
 
 @dataclass
-class LibriPrepareConfig:
+class LibriPrepareConfig(PrepareOptions):
     """``hypersp-prepare librispeech`` options."""
 
     lowercase: bool = True        # False keeps LibriSpeech's upper case in ``text``
-    min_duration: float = 0.05    # seconds
-    max_duration: float = 60.0    # seconds
-    shards: int = 256
-    progress: bool = True
-    keep_work: bool = False
 
 
 @dataclass
