@@ -38,9 +38,10 @@ class DemoAppConfig:
 
 
 class DemoApp:
-    """A demo: its config, how it turns audio into a response, and any extra routes."""
+    """A demo: its config, how it turns audio into a response, and any extra routes.
 
-    config_class = DemoAppConfig
+    The config dataclass is the one given to ``@register_app`` (``APPS.config_class(name)``).
+    """
 
     def __init__(self, cfg: DemoAppConfig):
         self.cfg = cfg
@@ -50,10 +51,6 @@ class DemoApp:
         self.mode = cfg.mode
         self.title = cfg.title or cfg.name
         self.description = cfg.description
-
-    @classmethod
-    def config_default(cls) -> DemoAppConfig:
-        return cls.config_class()
 
     def recognize(self, recognizer, audio: np.ndarray, rate: int, progress=None) -> Dict[str, Any]:
         """``audio (C, S)`` float32 at ``rate`` -> the JSON response (without ``final``). Runs on the
@@ -82,7 +79,6 @@ class SubtitlesApp(DemoApp):
     GET /jobs/<id>/subtitles.srt and .vtt. ``POST /recognize`` answers at once with ``srt``/``vtt`` inline.
     """
 
-    config_class = SubtitlesConfig
 
     def recognize(self, recognizer, audio, rate, progress=None):
         from hypersp.inference.subtitles import make_cues, to_srt, to_vtt
@@ -169,7 +165,7 @@ class MinutesConfig(DemoAppConfig):
 
 @register_app("minutes", config=MinutesConfig)
 class MinutesApp(DemoApp):
-    config_class = MinutesConfig
+    """Upload a meeting or call recording -> utterance-level transcript with start/end times."""
 
 
 @dataclass
@@ -183,7 +179,7 @@ class OnlineRespConfig(DemoAppConfig):
 
 @register_app("online_resp", config=OnlineRespConfig)
 class OnlineRespApp(DemoApp):
-    config_class = OnlineRespConfig
+    """Live microphone recognition at 16 kHz (customer response)."""
 
 
 @dataclass
@@ -198,7 +194,7 @@ class OnlineTelConfig(DemoAppConfig):
 
 @register_app("online_tel", config=OnlineTelConfig)
 class OnlineTelApp(DemoApp):
-    config_class = OnlineTelConfig
+    """Live recognition of telephone-band audio sent at 8 kHz (call center)."""
 
 
 @dataclass
@@ -215,7 +211,6 @@ class OfflineTelApp(DemoApp):
     """Like minutes at 8 kHz; a stereo call recording is recognized per channel and each segment
     is labelled ``speaker``: ``agent`` (channel 0) or ``customer`` (channel 1)."""
 
-    config_class = OfflineTelConfig
     SPEAKERS = ("agent", "customer")
 
     def recognize(self, recognizer, audio, rate, progress=None):
