@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from hypersp.audio.config import FeatureConfig, telephone_features
+from hypersp.data.synthetic import SyntheticConfig, generate_corpus
 from hypersp.registry import register_task
 from hypersp.tasks.base import SpeechRecognitionConfig
 from hypersp.tasks.speech_recognition import SpeechRecognitionTask
@@ -30,24 +31,24 @@ class SyntheticTelTaskConfig(SpeechRecognitionConfig):
 
 
 
+@dataclass
+class SyntheticTelPrepareConfig(SyntheticConfig):
+    """``hypersp-prepare synthetic_tel`` defaults: the 8 kHz telephone channel."""
+
+    sample_rate: int = 8000
+    telephone: bool = True
+
+
 @register_task("synthetic", config=SyntheticTaskConfig)
 class SyntheticTask(SpeechRecognitionTask):
     default_tokenizer = "jamo"
-    telephone = False
-
-    @classmethod
-    def prepare_options(cls):
-        from hypersp.data.synthetic import SyntheticConfig
-
-        return SyntheticConfig(telephone=cls.telephone, sample_rate=8000 if cls.telephone else 16000)
+    prepare_config = SyntheticConfig
 
     @classmethod
     def prepare(cls, root: Optional[Path], out_dir: Path, jobs: int, options: Any) -> Dict[str, Any]:
-        from hypersp.data.synthetic import generate_corpus
-
         return generate_corpus(Path(out_dir), options, jobs=jobs)
 
 
 @register_task("synthetic_tel", config=SyntheticTelTaskConfig)
 class SyntheticTelTask(SyntheticTask):
-    telephone = True
+    prepare_config = SyntheticTelPrepareConfig
