@@ -4,7 +4,8 @@
     hypersp-average a.pt b.pt c.pt -o avg.pt                    # explicit checkpoints
 
 The run must have kept step checkpoints (``trainer.keep_best_n=5`` or ``trainer.keep_last_n=5``).
-The result is a model-only checkpoint (no optimizer state) that hypersp-eval/serve/export read.
+The result is a model-only checkpoint (no optimizer state) that hypersp-eval/serve/export read;
+``--half`` stores its weights as float16 (how the shipped demo models are written).
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a run folder (its ckpt_step*.pt are ranked by validation CER) or checkpoint files")
     p.add_argument("-n", "--num", type=int, default=5, help="how many best checkpoints of a run folder to average (default 5)")
     p.add_argument("-o", "--output", required=True, help="where to write the averaged checkpoint")
+    p.add_argument("--half", action="store_true",
+                   help="store floating-point weights as float16 (half the file size, for shipping; they are cast "
+                        "back to float32 when the model is built)")
     return p
 
 
@@ -30,7 +34,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        from hypersp.train.average import average_checkpoints, run_checkpoints
+        from hypersp.train.average import average_checkpoints, half_precision_weights, run_checkpoints
         from hypersp.train.checkpoint import CheckpointError, save_checkpoint
 
         if args.num < 1:
@@ -41,6 +45,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             paths = [Path(p) for p in args.inputs]
         state = average_checkpoints(paths)
+        if args.half:
+            state = half_precision_weights(state)
         save_checkpoint(state, args.output)
         print(json.dumps({"output": args.output, "averaged_from": state["averaged_from"]}, ensure_ascii=False, indent=2))
         return 0

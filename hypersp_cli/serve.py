@@ -1,6 +1,8 @@
 """hypersp-serve: serve the demo apps (subtitles, minutes, online_resp, online_tel, offline_tel).
 
-    hypersp-serve --app online_resp --checkpoint runs/quickstart/best.pt        # https://127.0.0.1:15003/
+    hypersp-serve --app online_resp                                            # shipped demo_ko_16k, https://127.0.0.1:15003/
+    hypersp-serve --app online_tel                                             # shipped demo_ko_8k (8 kHz), port 15004
+    hypersp-serve --app online_resp --checkpoint runs/quickstart/best.pt
     hypersp-serve --app all --checkpoint best.pt --port 15000                 # every app under /NAME/
     hypersp-serve --app online_tel --checkpoint tel.pt --no-ssl --host 0.0.0.0
 
@@ -23,7 +25,8 @@ from hypersp_cli.common import add_common_args, load_requested_plugins, print_co
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hypersp-serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", help="checkpoint file or shipped model name")
+    p.add_argument("--checkpoint", help="checkpoint file or shipped model name (default: the app's shipped demo "
+                                        "model, demo_ko_16k or demo_ko_8k for the 8 kHz apps)")
     p.add_argument("--app", default=None, help="registered demo app name, or 'all' (omit to just inspect the checkpoint)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0: the app's own port (15001-15005; 15000 for 'all')")
@@ -42,6 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def default_checkpoint(app_names: List[str]) -> str:
+    """The shipped model served when --checkpoint is omitted: one app's own ``default_checkpoint``
+    (``demo_ko_8k`` for the 8 kHz apps); several apps share one model, the 16 kHz one."""
+    from hypersp.registry import APPS
+
+    if len(app_names) == 1:
+        return APPS.config_class(app_names[0])().default_checkpoint
+    return "demo_ko_16k"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)
@@ -53,8 +66,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.list:
             print_components(["app", "model"])
             return 0
-        if not args.checkpoint:
-            parser.error("--checkpoint is required")
         from hypersp.registry import APPS
 
         names = None
@@ -62,6 +73,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             names = APPS.names() if args.app == "all" else [a for a in args.app.split(",") if a]
             for n in names:
                 APPS.get(n)  # unknown app names fail with the list of known apps
+        if not args.checkpoint:
+            if not names:
+                parser.error("--checkpoint is required without --app")
+            args.checkpoint = default_checkpoint(names)
         import torch
 
         if args.threads > 0:

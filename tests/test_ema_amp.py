@@ -75,6 +75,23 @@ def test_bf16_ema_step_checkpoints_and_average(corpus, tmp_path, capsys):
     assert eval_cli.main(["--checkpoint", str(avg), "--manifest", str(corpus["test"]),
                           "--output-json", str(tmp_path / "r.json")]) == 0
 
+    # --half (how the demo models ship): float16 weights, about half the file, same hypotheses.
+    half = tmp_path / "avg_half.pt"
+    assert average_cli.main([str(out), "-n", "2", "-o", str(half), "--half"]) == 0
+    halved = load_checkpoint(half)
+    assert halved["weights_dtype"] == "float16" and halved["model"][k].dtype == torch.float16
+    assert half.stat().st_size < 0.65 * avg.stat().st_size
+    torch.testing.assert_close(halved["model"][k].float(), averaged["model"][k], atol=2e-3, rtol=1e-3)
+    from hypersp.train.build import build_from_checkpoint
+
+    built = [build_from_checkpoint(c, device="cpu") for c in (averaged, halved)]
+    models = [b.model.eval() for b in built]
+    assert all(p.dtype == torch.float32 for p in models[1].parameters())  # computes in float32
+    feats = torch.randn(2, 120, built[0].task.input_dim)
+    with torch.no_grad():
+        (lp_full, n_full), (lp_half, n_half) = (m(feats, torch.tensor([120, 90])) for m in models)
+    assert torch.equal(n_full, n_half) and (lp_full - lp_half).abs().max() < 0.05
+
     # Resume restores the EMA too: 2 more steps continue the update count.
     assert _train(corpus, out, "trainer.max_steps=6", "trainer.val_every=3", "trainer.precision=bf16",
                   "trainer.ema_decay=0.9", "trainer.resume=auto") == 0

@@ -212,3 +212,71 @@ def test_telephone_corpus_is_8khz_narrowband(tmp_path):
         freqs = np.fft.rfftfreq(len(wave), 1 / rate)
         assert freqs.max() <= 4000  # nothing above 4 kHz can exist at 8 kHz
         assert power[freqs > 3600].sum() < 0.01 * power.sum()  # and the channel cuts off below it
+
+
+# --------------------------------------------------------------------------- demo-corpus options
+
+
+def test_babble_covers_every_jamo_and_is_clean():
+    rng = np.random.default_rng(0)
+    texts = [kt.babble_sentence(rng) for _ in range(400)]
+    assert all(kt.is_clean_sentence(t) for t in texts)
+    syllables = [ord(c) - 0xAC00 for t in texts for c in t if c != " "]
+    assert {s // 588 for s in syllables} == set(range(19))  # every initial consonant
+    assert {s // 28 % 21 for s in syllables} == set(range(21))  # every vowel
+    assert len({s % 28 for s in syllables}) >= 20  # most finals, and "no final" most often
+    assert np.bincount([s % 28 for s in syllables]).argmax() == 0
+
+
+def _demo_plan(**overrides):
+    from hypersp.data.synthetic import plan_corpus
+
+    cfg = SyntheticConfig(**{**dict(hours=0.3, seed=1, variants=["all"], heldout_variants=["m8", "f5"],
+                                    heldout_test_fraction=1.0, min_rate=110, max_rate=250,
+                                    heldout_rate_band=[165, 185], babble_fraction=0.3), **overrides})
+    return cfg, plan_corpus(cfg)
+
+
+def test_all_variants_heldout_rate_band_and_babble_in_the_plan():
+    from hypersp.data.espeak import available_variants
+    from hypersp.data.synthetic import CRASHING_VARIANTS, resolved_variants
+
+    cfg, plan = _demo_plan()
+    variants = resolved_variants(cfg)
+    assert set(variants) == set(available_variants()) - {"m8", "f5"} - CRASHING_VARIANTS
+    seen = {s: [p for p in plan if p["split"] == s] for s in ("train", "dev", "test")}
+    for split in ("train", "dev"):
+        assert {p["speaker"] for p in seen[split]} <= set(variants)
+        assert not any(165 <= p["rate"] <= 185 for p in seen[split])  # the band is never heard in training
+    assert {p["speaker"] for p in seen["test"]} <= {"m8", "f5"}
+    assert all(165 <= p["rate"] <= 185 for p in seen["test"])
+    sentences = set(kt.generate_sentences(len(plan) + 10, seed=1))
+    babble = [p for p in seen["train"] if p["text"] not in sentences]
+    assert 0.2 < len(babble) / len(seen["train"]) < 0.4
+    assert all(p["text"] in sentences for p in seen["dev"] + seen["test"])  # babble is train-only
+
+
+def test_demo_options_leave_the_default_plan_unchanged():
+    from hypersp.data.synthetic import plan_corpus
+
+    base = plan_corpus(SyntheticConfig(hours=0.1, seed=3))
+    assert plan_corpus(SyntheticConfig(hours=0.1, seed=3, heldout_rate_band=[], babble_fraction=0.0)) == base
+
+
+def test_demo_options_are_validated():
+    from hypersp.data.synthetic import validate_config
+
+    with pytest.raises(ValueError) as err:
+        validate_config(SyntheticConfig(variants=["all", "m1"], heldout_variants=["all"],
+                                        heldout_rate_band=[100, 300], babble_fraction=1.5))
+    msg = str(err.value)
+    for part in ("'all' must stand alone", "heldout_variants: 'all'", "heldout_rate_band=[100, 300]", "babble_fraction=1.5"):
+        assert part in msg
+
+
+def test_a_crashing_synthesis_worker_fails_the_run_instead_of_hanging(tmp_path):
+    # "Demonic" makes the bundled eSpeak NG segfault on Korean text: the pool must report it.
+    cfg = SyntheticConfig(hours=0.01, seed=0, variants=["Demonic"], heldout_variants=[],
+                          min_pitch=10, max_pitch=10, min_pitch_range=88, max_pitch_range=88)
+    with pytest.raises(RuntimeError, match="synthesis worker died"):
+        generate_corpus(tmp_path, cfg, jobs=2, progress=False)

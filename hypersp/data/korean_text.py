@@ -725,3 +725,37 @@ def generate_sentences(
         seen.add(text)
         out.append(text)
     return out
+
+
+# --------------------------------------------------------------------------- babble
+
+# Rough jamo frequencies of Korean text (initial and medial in Unicode order; final index 0 = none).
+# They only need to keep common sounds common while giving every jamo real coverage.
+_INITIAL_WEIGHTS = [9, 2, 6, 6, 1, 5, 4, 5, 1, 6, 2, 14, 7, 1, 3, 2, 2, 2, 6]
+_MEDIAL_WEIGHTS = [12, 3, 2, 1, 9, 2, 4, 1, 9, 2, 1, 2, 1, 4, 1, 1, 1, 1, 3, 3, 10]
+_FINAL_WEIGHTS = [45, 6, 0.5, 0.3, 12, 0.3, 0.3, 1, 8, 0.5, 1, 0.5, 0.3, 0.3, 0.3, 0.5,
+                  6, 2, 0.3, 1, 0.5, 7, 1, 0.5, 0.3, 0.3, 0.3, 0.5]
+
+
+def _normalized(weights: Sequence[float]) -> np.ndarray:
+    w = np.asarray(weights, dtype=np.float64)
+    return w / w.sum()
+
+
+_JAMO_P = [_normalized(w) for w in (_INITIAL_WEIGHTS, _MEDIAL_WEIGHTS, _FINAL_WEIGHTS)]
+
+
+def babble_sentence(rng: Rng, min_words: int = 2, max_words: int = 7) -> str:
+    """Random Hangul syllables in words of 1..4 syllables: phonetic coverage, not language.
+
+    Jamo are drawn independently with rough Korean frequencies, so rare initials, medials and
+    finals (ㅃ, ㅢ, ㄺ ...) occur in many neighbourhoods; the result passes ``is_clean_sentence``.
+    """
+    words = []
+    for _ in range(int(rng.integers(min_words, max_words + 1))):
+        syllables = []
+        for _ in range(int(rng.integers(1, 5))):
+            i, m, f = (int(rng.choice(len(p), p=p)) for p in _JAMO_P)
+            syllables.append(chr(0xAC00 + (i * 21 + m) * 28 + f))
+        words.append("".join(syllables))
+    return " ".join(words)

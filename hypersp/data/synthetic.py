@@ -31,6 +31,8 @@ import multiprocessing
 import os
 import time
 import wave
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List
@@ -40,7 +42,7 @@ import soundfile as sf
 import soxr
 
 from hypersp.data.espeak import EspeakSynthesizer, available_variants
-from hypersp.data.korean_text import REGISTERS, generate_sentences
+from hypersp.data.korean_text import REGISTERS, babble_sentence, generate_sentences
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ DEFAULT_VARIANTS = [
     "f1", "f2", "f3", "f4", "Alicia", "Annie", "anika", "belinda", "linda", "steph",
 ]
 DEFAULT_HELDOUT_VARIANTS = ["m8", "travis", "f5", "steph2"]
+# Variants that crash (SIGSEGV) the eSpeak NG build of espeakng-loader on Korean text at some
+# pitch settings (found by synthesizing with every variant); ``variants=[all]`` leaves them out.
+CRASHING_VARIANTS = frozenset({"Demonic", "rob"})
 
 # Mean utterance length in seconds measured on the default config (speech plus padding); used
 # only to decide how many sentences give ``hours`` of training audio.
@@ -87,12 +92,25 @@ class SyntheticConfig:
     noise_snr_db_max: float = 50.0
     min_silence: float = 0.1  # silence kept before and after the speech, drawn per utterance
     max_silence: float = 0.25
-    variants: List[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
+    variants: List[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))  # ["all"]: every variant not held out
     heldout_variants: List[str] = field(default_factory=lambda: list(DEFAULT_HELDOUT_VARIANTS))
+    # [min, max] wpm band spoken only by the held-out part of test; train and dev never use it. [] = none.
+    heldout_rate_band: List[int] = field(default_factory=list)
+    # Fraction of *training* utterances whose text is random Hangul syllables ("babble") instead of a
+    # sentence: every initial/medial/final jamo in many contexts, so unseen words are not unseen sounds.
+    babble_fraction: float = 0.0
 
     @property
     def output_rate(self) -> int:
         return 8000 if self.telephone else int(self.sample_rate)
+
+
+def resolved_variants(cfg: SyntheticConfig) -> List[str]:
+    """cfg.variants with ``"all"`` expanded to every installed variant that is not held out."""
+    if list(cfg.variants) == ["all"]:
+        skip = set(cfg.heldout_variants) | CRASHING_VARIANTS
+        return [v for v in available_variants() if v not in skip]
+    return list(cfg.variants)
 
 
 def as_synthetic_config(cfg: Any) -> SyntheticConfig:
@@ -135,13 +153,24 @@ def validate_config(cfg: SyntheticConfig) -> None:
     for r in cfg.registers:
         if r not in REGISTERS:
             errors.append(f"registers: unknown {r!r}; choose from {', '.join(REGISTERS)}")
-    known = set(available_variants())
+    known = set(available_variants()) | {"all"}
     if not cfg.variants:
         errors.append("variants: empty; list eSpeak NG voice variants such as m1, f3")
     for name in ("variants", "heldout_variants"):
         unknown = [v for v in getattr(cfg, name) if v not in known]
         if unknown:
             errors.append(f"{name}: unknown eSpeak NG variants {unknown}; available: {', '.join(sorted(known))}")
+    if "all" in cfg.variants and len(cfg.variants) > 1:
+        errors.append(f"variants: 'all' must stand alone, got {list(cfg.variants)}")
+    if "all" in cfg.heldout_variants:
+        errors.append("heldout_variants: 'all' is not allowed; name the held-out variants")
+    band = list(cfg.heldout_rate_band)
+    if band and (len(band) != 2 or not cfg.min_rate <= band[0] <= band[1] <= cfg.max_rate
+                 or (band[0] == cfg.min_rate and band[1] == cfg.max_rate)):
+        errors.append(f"heldout_rate_band={band}: must be [lo, hi] inside [min_rate, max_rate] = "
+                      f"[{cfg.min_rate}, {cfg.max_rate}], leaving rates outside it for training")
+    if not 0 <= cfg.babble_fraction < 1:
+        errors.append(f"babble_fraction={cfg.babble_fraction}: must be in [0, 1)")
     overlap = sorted(set(cfg.variants) & set(cfg.heldout_variants))
     if overlap:
         errors.append(f"heldout_variants {overlap} also appear in variants; held-out voices must be unseen")
@@ -150,7 +179,10 @@ def validate_config(cfg: SyntheticConfig) -> None:
 
 
 def config_hash(cfg: SyntheticConfig) -> str:
-    payload = json.dumps({"config": dataclasses.asdict(cfg), "generator_version": GENERATOR_VERSION}, sort_keys=True)
+    payload = {"config": dataclasses.asdict(cfg), "generator_version": GENERATOR_VERSION}
+    if list(cfg.variants) == ["all"]:  # what "all" means depends on the installed eSpeak NG data
+        payload["resolved_variants"] = resolved_variants(cfg)
+    payload = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -173,18 +205,36 @@ def plan_corpus(cfg: SyntheticConfig) -> List[Dict[str, Any]]:
     order = rng.permutation(total)  # sentence index per slot; splits take disjoint slices
     split_slices = {"test": order[:n_test], "dev": order[n_test:n_test + n_dev], "train": order[n_test + n_dev:]}
     n_heldout = round(n_test * cfg.heldout_test_fraction) if cfg.heldout_variants else 0
+    variants = resolved_variants(cfg)
+    band = list(cfg.heldout_rate_band)
+    # A separate generator, so that corpora without babble keep their exact plan.
+    babble_rng = np.random.default_rng([cfg.seed, 1])
+
+    def draw_rate(heldout: bool) -> int:
+        if not band:
+            return int(rng.integers(cfg.min_rate, cfg.max_rate + 1))
+        if heldout:
+            return int(rng.integers(band[0], band[1] + 1))
+        while True:  # rejection: the band is a small part of [min_rate, max_rate] (validated)
+            rate = int(rng.integers(cfg.min_rate, cfg.max_rate + 1))
+            if not band[0] <= rate <= band[1]:
+                return rate
 
     plan = []
     for split in SPLITS:
         for k, sentence_index in enumerate(split_slices[split]):
-            voices = cfg.heldout_variants if (split == "test" and k < n_heldout) else cfg.variants
+            heldout = split == "test" and k < n_heldout
+            voices = cfg.heldout_variants if heldout else variants
+            text = sentences[int(sentence_index)]
+            if split == "train" and cfg.babble_fraction > 0 and babble_rng.random() < cfg.babble_fraction:
+                text = babble_sentence(babble_rng)
             plan.append({
                 "index": len(plan),
                 "utt_id": f"synth-{split}-{k:06d}",
                 "split": split,
-                "text": sentences[int(sentence_index)],
+                "text": text,
                 "speaker": voices[int(rng.integers(len(voices)))],
-                "rate": int(rng.integers(cfg.min_rate, cfg.max_rate + 1)),
+                "rate": draw_rate(heldout),
                 "pitch": int(rng.integers(cfg.min_pitch, cfg.max_pitch + 1)),
                 "pitch_range": int(rng.integers(cfg.min_pitch_range, cfg.max_pitch_range + 1)),
             })
@@ -382,13 +432,24 @@ def generate_corpus(out_dir: Path, cfg: Any = None, jobs: int = 1, progress: boo
             if bar:
                 bar.update(1)
     else:
-        # spawn: workers start clean (no inherited eSpeak or torch thread state) on every platform
+        # spawn: workers start clean (no inherited eSpeak or torch thread state) on every platform.
+        # ProcessPoolExecutor rather than Pool: a worker killed by a crash in eSpeak raises
+        # BrokenProcessPool here instead of leaving the run waiting forever for its lost task.
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(jobs, initializer=_init_worker, initargs=init_args) as pool:
-            for line in pool.imap(_make_utterance, plan, chunksize=16):
-                lines.append(line)
-                if bar:
-                    bar.update(1)
+        try:
+            with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=init_args) as pool:
+                for line in pool.map(_make_utterance, plan, chunksize=16):
+                    lines.append(line)
+                    if bar:
+                        bar.update(1)
+        except BrokenProcessPool as err:
+            done = len(lines)
+            raise RuntimeError(
+                f"a synthesis worker died (eSpeak NG crashed) near utterance {done} of {len(plan)} "
+                f"(voice variants around it: {sorted({p['speaker'] for p in plan[done:done + 32]})}); "
+                f"the wavs already written are kept and a rerun resumes; leave the crashing variant out of "
+                f"`variants`"
+            ) from err
     if bar:
         bar.close()
 

@@ -33,6 +33,7 @@ class DemoAppConfig:
     port: int = 0
     sample_rate: int = 16000  # rate of PCM16 sent by clients (JSON data / binary frames)
     mode: str = "offline"  # "offline" (upload page) or "online" (microphone page)
+    default_checkpoint: str = "demo_ko_16k"  # shipped model hypersp-serve uses when --checkpoint is omitted
     title: str = ""
     description: str = ""
 
@@ -187,6 +188,7 @@ class OnlineTelConfig(DemoAppConfig):
     name: str = "online_tel"
     port: int = 15004
     sample_rate: int = 8000
+    default_checkpoint: str = "demo_ko_8k"
     mode: str = "online"
     title: str = "고객상담 실시간 음성인식 (8 kHz)"
     description: str = "마이크 음성을 전화 대역 8 kHz로 보내 실시간으로 인식합니다."
@@ -202,6 +204,7 @@ class OfflineTelConfig(DemoAppConfig):
     name: str = "offline_tel"
     port: int = 15005
     sample_rate: int = 8000
+    default_checkpoint: str = "demo_ko_8k"
     title: str = "고객상담 대화록 (8 kHz)"
     description: str = "상담 통화 녹음을 올리면 대화록을 만듭니다. 스테레오 녹음은 채널 0을 상담원, 채널 1을 고객으로 표시합니다."
 

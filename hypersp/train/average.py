@@ -65,3 +65,21 @@ def average_checkpoints(paths: Sequence[str | Path]) -> Dict[str, Any]:
     out["averaged_from"] = [{"path": str(p), "step": s.get("step"), "cer": s.get("metrics", {}).get("cer")}
                             for p, s in zip(paths, states)]
     return out
+
+
+def half_precision_weights(state: Dict[str, Any]) -> Dict[str, Any]:
+    """``state`` with its float32/float64 ``model`` tensors stored as float16 (other entries as is).
+
+    ``load_state_dict`` copies them into the model's float32 parameters, so a model built from the
+    result computes in float32 with weights rounded to 11 significant bits. Values outside
+    float16's range would become inf, so such a checkpoint is refused.
+    """
+    halved = {}
+    for k, v in state["model"].items():
+        if v.dtype in (torch.float32, torch.float64):
+            h = v.to(torch.float16)
+            if not torch.isfinite(h).all() and torch.isfinite(v).all():
+                raise CheckpointError(f"weight {k!r} exceeds float16's range (|x| > 65504); keep it in float32")
+            v = h
+        halved[k] = v
+    return {**state, "model": halved, "weights_dtype": "float16"}
