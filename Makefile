@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # PyTorch is pinned here, not in setup.py: 2.13.0 is the CPU build this project is tested with.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install quickstart test clean
+.PHONY: install quickstart demo-models test clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(VENV)/.installed
 # Generate the synthetic Korean corpus, train a small model, evaluate it, print CER/WER.
 quickstart: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/synthetic/quickstart.sh
+
+# Rebuild the shipped demo models demo_ko_16k / demo_ko_8k into hypersp/pretrained/ (about 2 h on 2 CPU cores).
+demo-models: install
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/synthetic/run.sh
 
 # Install the example plugin through pip (so it is found by its entry point) and run the suite.
 test: install

@@ -98,8 +98,14 @@ def test_resume_continues_from_last_checkpoint(corpus, tmp_path):
     out = tmp_path / "run"
     assert _train(corpus, out, "trainer.max_steps=4") == 0
     first = load_checkpoint(out / "last.pt")
+    first_summary = json.loads((out / "train_summary.json").read_text())
     assert _train(corpus, out, "trainer.max_steps=8", "trainer.resume=auto") == 0
     resumed = load_checkpoint(out / "last.pt")
+    # Wall time and throughput cover the whole run, not just the resumed session.
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert first["train_seconds"] > 0 and resumed["train_seconds"] > first["train_seconds"]
+    assert summary["train_seconds"] == pytest.approx(first["train_seconds"] + summary["session_seconds"], abs=0.2)
+    assert summary["train_seconds"] > first_summary["train_seconds"] - 0.5
     assert resumed["step"] == 8
     assert first["step"] == 4
     # The optimizer kept its state (Adam step counts continue from 4, not from 0) ...

@@ -8,7 +8,7 @@
 #    download; options below), 2. trains conformer_tiny on each, both at once (one thread each),
 # 3. averages each run's 3 best checkpoints into a float16 model-only checkpoint and evaluates it on
 #    the held-out test split (sentences, voices and a speaking-rate band never used in training),
-# 4. copies the models into hypersp/pretrained/ (SHIP=0 skips), where `--checkpoint demo_ko_16k` finds them.
+# 4. writes each model card from those results and copies models and cards into hypersp/pretrained/ (SHIP=0 skips), where `--checkpoint demo_ko_16k` finds them.
 #
 # Environment: MINUTES (training budget per model, default 105), JOBS (corpus workers, default 2),
 # HOURS (training audio per corpus, default 14), STAGE (start at 1 corpus, 2 train, 3 package+eval).
@@ -64,7 +64,8 @@ for rate in 16k 8k; do
         hypersp-eval --checkpoint "$RUN/$name.pt" --manifest "$DATA/$rate/$split.jsonl" \
             --output-json "$RUN/${name}_$split.json" > /dev/null
     done
-    if [ "$SHIP" = 1 ]; then cp "$RUN/$name.pt" "$ROOT/hypersp/pretrained/$name.pt"; fi
+    python "$HERE/model_card.py" "$name" "$DATA/$rate" "$RUN" "$RUN/$name.md" > /dev/null
+    if [ "$SHIP" = 1 ]; then cp "$RUN/$name.pt" "$RUN/$name.md" "$ROOT/hypersp/pretrained/"; fi
 done
 
 python - "$RUN" <<'PY'

@@ -135,6 +135,8 @@ class Trainer:
         self.step_checkpoints: List[Dict[str, Any]] = []  # [{"step", "cer", "path"}] kept on disk
         self.skipped: Counter = Counter(self.train_set.dropped)
         self.audio_seconds = 0.0
+        self.earlier_train_seconds = 0.0  # wall time of the sessions before a resume
+        self.session_start = time.monotonic()
         if resume_state is not None:
             self._restore(resume_state)
             log.info("resumed from %s at step %d (epoch %d, batch %d)", resume_path, self.step, self.epoch, self.batch_in_epoch)
@@ -196,6 +198,7 @@ class Trainer:
         self.step_checkpoints = [dict(c) for c in state.get("step_checkpoints", [])]
         self.skipped = Counter(state.get("skipped", {}))
         self.audio_seconds = state.get("audio_seconds", 0.0)
+        self.earlier_train_seconds = state.get("train_seconds", 0.0)
         saved_world = state.get("world_size", 1)
         if saved_world != self.dist.world_size:
             log.warning("resuming a run saved with %d rank(s) on %d: the sampler position is kept per rank, so the "
@@ -216,6 +219,7 @@ class Trainer:
             metrics={k: v for k, v in metrics.items() if k != "hypotheses"},
             skipped=dict(self.skipped),
             audio_seconds=self.audio_seconds,
+            train_seconds=self.earlier_train_seconds + time.monotonic() - self.session_start,
             world_size=self.dist.world_size,
             step_checkpoints=[dict(c) for c in self.step_checkpoints],
             rng=_rng_state(),
@@ -332,7 +336,7 @@ class Trainer:
 
             bar = tqdm(total=tc.max_steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
         window = {"loss": 0.0, "n": 0, "audio": 0.0, "t": time.monotonic()}
-        train_start = time.monotonic()
+        train_start = self.session_start = time.monotonic()
         checkpoint_seconds = 0.0
         data_wait = 0.0
         session_audio = 0.0  # audio seconds trained in this session, all ranks
@@ -476,9 +480,11 @@ class Trainer:
             "stop_reason": stop_reason,
             "world_size": self.dist.world_size,
             "precision": tc.precision,
-            "train_seconds": round(train_seconds, 1),
+            # whole run, resumed sessions included (audio_seconds_trained counts them too)
+            "train_seconds": round(self.earlier_train_seconds + train_seconds, 1),
+            "session_seconds": round(train_seconds, 1),
             "audio_seconds_trained": round(self.audio_seconds, 1),
-            "audio_seconds_per_second": round(self.audio_seconds / max(train_seconds, 1e-9), 1),
+            "audio_seconds_per_second": round(self.audio_seconds / max(self.earlier_train_seconds + train_seconds, 1e-9), 1),
             # this session only, validation/checkpoint time excluded (what bench/train_throughput.py reads)
             "loop_seconds_without_validation": round(compute_seconds, 3),
             "loop_audio_seconds_per_second": round(session_audio / compute_seconds, 2),
