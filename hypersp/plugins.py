@@ -41,6 +41,9 @@ BUILTIN_MODULES = (
     "hypersp.tasks.speech_recognition",
     "hypersp.tasks.synthetic",
     "hypersp.tasks.corpora",
+    "hypersp.decoding.greedy",
+    "hypersp.decoding.ctc_beam",
+    "hypersp.decoding.attention_beam",
     "hypersp.serve.apps",
 )
 

@@ -150,8 +150,9 @@ CRITERIONS = Registry("criterion")
 DATASETS = Registry("dataset")
 TOKENIZERS = Registry("tokenizer")
 APPS = Registry("app")
+DECODERS = Registry("decoder")
 
-ALL_REGISTRIES = {r.kind: r for r in (TASKS, MODELS, CRITERIONS, DATASETS, TOKENIZERS, APPS)}
+ALL_REGISTRIES = {r.kind: r for r in (TASKS, MODELS, CRITERIONS, DATASETS, TOKENIZERS, APPS, DECODERS)}
 
 register_task = TASKS.register
 register_model = MODELS.register
@@ -159,3 +160,4 @@ register_criterion = CRITERIONS.register
 register_dataset = DATASETS.register
 register_tokenizer = TOKENIZERS.register
 register_app = APPS.register
+register_decoder = DECODERS.register

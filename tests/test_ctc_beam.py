@@ -151,3 +151,64 @@ def test_hotword_boosting_and_retraction():
     inner = ctc_beam_decoder_for(tok, beam_size=8, hotwords=["다"], hotword_weight=5.0)
     best = inner.decode_one(lp)[0]
     assert math.isclose(best.score, best.acoustic_score, abs_tol=1e-9)
+
+
+def oov_ambiguity(tok):
+    """Acoustics prefer the first syllable '나' (0.55) over '가' (0.45); then '다'."""
+    return frames_for(tok, [{"나": 0.55, "가": 0.45}, {}, {"다": 0.99}, {}])
+
+
+def test_partial_word_penalty_changes_the_ranking_inside_the_beam():
+    tok = char_tokenizer(["가다 나다 라마"])
+    lm = build_arpa(["가다 라마", "라마 가다"], order=2)  # "나다" is out of the LM's vocabulary
+    lp = oov_ambiguity(tok)
+    common = dict(beam_size=1, lm=lm, lm_weight=0.1, decode_word=tok.decode)
+    # beam 1: without the penalty '나' wins frame 0 and the LM only sees the finished word
+    off = CTCBeamSearch(tok.tokens, **common).decode_one(lp)[0]
+    assert tok.decode(off.tokens) == "나다"
+    # with it, the partial word '나' begins no LM word and is penalized at once
+    on = CTCBeamSearch(tok.tokens, lm_partial_word_penalty=-5.0, **common).decode_one(lp)[0]
+    assert tok.decode(on.tokens) == "가다"
+    # a known word carries no penalty once complete: score = acoustic + weighted LM
+    assert on.score == pytest.approx(on.acoustic_score + 0.1 * on.lm_score, rel=1e-6)
+    # default 0 leaves every score as it was
+    same = CTCBeamSearch(tok.tokens, lm_partial_word_penalty=0.0, **common).decode_one(lp)[0]
+    assert same == off
+
+
+def test_partial_word_penalty_stays_on_unknown_words_and_spares_hotwords():
+    tok = char_tokenizer(["가다 나다 라마"])
+    lm = build_arpa(["가다 라마", "라마 가다"], order=2)
+    lp = oov_ambiguity(tok)
+    dec = CTCBeamSearch(tok.tokens, beam_size=8, nbest=4, lm=lm, lm_weight=0.5, decode_word=tok.decode,
+                        lm_partial_word_penalty=-2.0)
+    hyps = {tok.decode(h.tokens): h for h in dec.decode_one(lp)}
+    assert hyps["나다"].score == pytest.approx(hyps["나다"].acoustic_score + 0.5 * hyps["나다"].lm_score - 2.0, rel=1e-6)
+    assert hyps["가다"].score == pytest.approx(hyps["가다"].acoustic_score + 0.5 * hyps["가다"].lm_score, rel=1e-6)
+    # a hotword's words count as known: no penalty, only the hotword bonus
+    hot = CTCBeamSearch(tok.tokens, beam_size=8, nbest=4, lm=lm, lm_weight=0.5, decode_word=tok.decode,
+                        lm_partial_word_penalty=-2.0, hotwords=[tok.encode("나다")], hotword_weight=0.5)
+    h = {tok.decode(h.tokens): h for h in hot.decode_one(lp)}["나다"]
+    assert h.score == pytest.approx(h.acoustic_score + 0.5 * h.lm_score + 2 * 0.5, rel=1e-6)
+    with pytest.raises(ValueError, match="<= 0"):
+        CTCBeamSearch(tok.tokens, lm=lm, lm_partial_word_penalty=1.0)
+
+
+def test_grammar_keeps_the_beam_from_ending_on_a_bare_initial():
+    from hypersp.decoding.grammar import token_grammar
+    from hypersp.tokenizers.jamo import JamoTokenizer
+
+    tok = JamoTokenizer()
+    ids = tok.token_to_id
+    g_, a_, n_ = ids("\u1100"), ids("\u1161"), ids("\u1102")  # ᄀ ᅡ ᄂ
+    V = tok.vocab_size
+    lp = np.full((4, V), 1e-5)
+    lp[0, g_], lp[1, a_], lp[2, 0], lp[3, n_] = 0.9, 0.9, 0.9, 0.7  # "가" then a bare "ᄂ"
+    lp = np.log(lp / lp.sum(1, keepdims=True)).astype(np.float32)
+    plain = CTCBeamSearch(tok.tokens, beam_size=8, decode_word=tok.decode).decode_one(lp)[0]
+    assert tok.decode(plain.tokens) == "가\u1102"
+    best = CTCBeamSearch(tok.tokens, beam_size=8, decode_word=tok.decode,
+                         grammar=token_grammar(tok.tokens)).decode_one(lp)[0]
+    assert tok.decode(best.tokens) == "가"
+    # ctc_beam_decoder_for (the older entry point) uses the tokenizer's grammar too
+    assert tok.decode(ctc_beam_decoder_for(tok, beam_size=8).decode_one(lp)[0].tokens) == "가"

@@ -95,3 +95,32 @@ def test_builder_command(tmp_path, capsys):
     assert summary["sentences"] == 6 and summary["order"] == 3
     lm = NgramLM.load(out)
     assert ("나는", "집에", "있다") in lm.ngrams[3]
+
+
+def test_word_prefixes_compare_as_jamo():
+    from hypersp.decoding.ngram import WordPrefixes
+
+    p = WordPrefixes(["학교", "학생", "가다"])
+    assert "학" in p and "학교" in p and "가" in p and "" in p
+    assert "\u1112\u1161\u11a8" in p            # 하 + final ㄱ, on the way to 학교
+    assert "\u1112\u1161\u11a8\u1100" in p      # ... + the next initial
+    assert "\u1112\u1161\u1100" not in p        # 하 + initial ㄱ is "하교", no word
+    assert "학교다" not in p and "나" not in p
+    lm = build_arpa(TEXTS, order=2)
+    prefixes = lm.word_prefixes()
+    assert lm.word_prefixes() is prefixes and "학교" in prefixes and "<s" not in prefixes and "학교에" in prefixes
+    assert len(prefixes) == len(lm.vocab - {"<s>", "</s>", "<unk>"})
+
+
+def test_load_lm_reads_a_file_once(tmp_path):
+    from hypersp.decoding.ngram import load_lm
+
+    path = tmp_path / "w.arpa"
+    build_arpa(TEXTS, order=2).save(path)
+    a = load_lm(path)
+    assert load_lm(str(path)) is a
+    build_arpa(TEXTS[:2], order=2).save(path)  # changed on disk: read again
+    b = load_lm(path)
+    assert b is not a and b.vocab != a.vocab
+    with pytest.raises(FileNotFoundError):
+        load_lm(tmp_path / "missing.arpa")

@@ -53,9 +53,11 @@ class TrainerConfig:
 class DecodingConfig:
     """How model output becomes text (hypersp-eval, inference).
 
-    name: ``greedy`` (best path) | ``ctc_beam`` (CTC prefix beam search, optional n-gram LM and
-    hotwords; any model) | ``attention`` (attention beam search with CTC prefix scores; models
-    with a decoder, e.g. ``transformer``). Fields a decoder does not use are ignored.
+    name: a registered decoder (``hypersp.registry.DECODERS``): ``greedy`` (best path) | ``ctc_beam``
+    (CTC prefix beam search, optional n-gram LM and hotwords; any model) | ``attention`` (attention
+    beam search with CTC prefix scores; models with a decoder, e.g. ``transformer``) | a plugin's.
+    Built by ``hypersp.decoding.build_decoder(cfg, tokenizer, model)``. Fields a decoder does not
+    use are ignored. Every built-in decoder outputs only composed Hangul (no bare jamo).
     """
 
     name: str = "greedy"
@@ -64,6 +66,9 @@ class DecodingConfig:
     lm_path: str = ""                # ARPA n-gram LM for ctc_beam shallow fusion ("" = none)
     lm_weight: float = 0.5           # multiplies the LM's natural-log probability
     word_bonus: float = 0.0          # added per word (balances the LM's preference for short outputs)
+    lm_partial_word_penalty: float = 0.0  # ctc_beam with a word LM: added (natural log, not x lm_weight) while
+                                     # the unfinished word is no prefix of an LM word, and kept for a finished
+                                     # word the LM does not know; <= 0, pyctcdecode uses -10; 0 = off
     hotwords: List[str] = field(default_factory=list)  # words/phrases to boost (ctc_beam)
     hotword_weight: float = 2.0      # bonus per matched token of a hotword, kept only if completed
     prune_topk: int = 10             # ctc_beam: candidate tokens per frame at most

@@ -13,14 +13,26 @@ where the audio ends.
 
 Works with any model that has ``encode``, ``ctc_log_probs``, ``decoder_forward`` and ``eos_id``
 (the ``transformer`` family). One utterance is searched at a time.
+
+Valid Hangul (``grammar``, :mod:`hypersp.decoding.grammar`): candidates the grammar forbids after
+a hypothesis get a score of -inf, and eos is allowed only in a final state, so every finished
+hypothesis composes into syllables. If the search ends with nothing finished and no running
+hypothesis in a final state, the result is the grammar-constrained CTC best path.
+:class:`AttentionDecoder` (registered as ``attention``) always uses the tokenizer's grammar.
+
+torch is imported when a search runs, not when this module is imported.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
-import torch
+from hypersp.config.schema import DecodingConfig
+from hypersp.decoding import base
+from hypersp.decoding.align import ctc_forward_score
+from hypersp.decoding.grammar import TokenGrammar, constrained_best_path
+from hypersp.registry import register_decoder
 
 NEG_INF = float("-inf")
 
@@ -40,23 +52,27 @@ class CTCPrefixScorer:
     and log r^b_t(h) (ending in blank) for every frame t; ``psi`` is log psi(h).
     """
 
-    def __init__(self, ctc_log_probs: torch.Tensor, eos: int, blank: int = 0):
+    def __init__(self, ctc_log_probs, eos: int, blank: int = 0):
         self.x = ctc_log_probs.float()
         self.T = self.x.shape[0]
         self.eos, self.blank = eos, blank
 
     def initial_state(self):
+        import torch
+
         r = torch.full((self.T, 2), NEG_INF)
         r[:, 1] = torch.cumsum(self.x[:, self.blank], dim=0)  # the empty prefix: blanks only
         return r, 0.0
 
-    def score(self, r_prev: torch.Tensor, last: torch.Tensor, candidates: torch.Tensor):
+    def score(self, r_prev, last, candidates):
         """Extend hypotheses by candidates.
 
         r_prev: (T, M, 2) state of the hypothesis each candidate extends; last: (M,) its last token
         (-1 for the empty prefix); candidates: (M,) token ids (``eos`` allowed, never blank).
         Returns (r (T, M, 2), psi (M,)) for the extended prefixes.
         """
+        import torch
+
         T, M = self.T, candidates.shape[0]
         is_eos = candidates == self.eos
         xc = self.x[:, candidates.clamp(max=self.x.shape[1] - 1)]  # (T, M); eos column is unused
@@ -76,35 +92,55 @@ class CTCPrefixScorer:
         return r, torch.where(is_eos, psi_eos, psi)
 
 
-@torch.no_grad()
 def attention_beam_search(
     model,
-    features: torch.Tensor,
-    lengths: torch.Tensor,
+    features,
+    lengths,
     beam_size: int = 10,
     ctc_weight: float = 0.3,
     length_bonus: float = 0.0,
     nbest: int = 1,
+    grammar: Optional[TokenGrammar] = None,
 ) -> List[List[Hypothesis]]:
-    """features (B, T, F), lengths (B,) -> per utterance the ``nbest`` best hypotheses, best first.
+    """features (B, T, F), lengths (B,) torch tensors -> per utterance the ``nbest`` best
+    hypotheses, best first.
 
     ``ctc_weight=0`` is pure attention decoding (hypotheses end when eos wins); ``ctc_weight>0``
     adds CTC prefix scores. Hypotheses are at most T' tokens long (CTC cannot emit more).
+    ``grammar``: token sequences must obey it (module docstring); ``None``: no constraint.
     """
+    return [found for found, _ in _search(model, features, lengths, beam_size, ctc_weight, length_bonus, nbest, grammar)]
+
+
+def _search(model, features, lengths, beam_size, ctc_weight, length_bonus, nbest, grammar):
+    """Per utterance: (n-best list, its (T', V) CTC log-probs on the CPU)."""
+    import torch
+
     if not 0.0 <= ctc_weight <= 1.0:
         raise ValueError(f"ctc_weight={ctc_weight} must be within [0, 1]")
-    enc, enc_lengths = model.encode(features, lengths)
-    ctc_all = model.ctc_log_probs(enc).cpu()
-    results = []
-    for b in range(features.shape[0]):
-        T = int(enc_lengths[b])
-        results.append(_search_one(model, enc[b:b + 1, :T], ctc_all[b, :T], beam_size, ctc_weight, length_bonus, nbest))
+    with torch.no_grad():
+        enc, enc_lengths = model.encode(features, lengths)
+        ctc_all = model.ctc_log_probs(enc).float().cpu()
+        results = []
+        for b in range(features.shape[0]):
+            T = int(enc_lengths[b])
+            found = _search_one(model, enc[b:b + 1, :T], ctc_all[b, :T], beam_size, ctc_weight, length_bonus, nbest,
+                                grammar)
+            results.append((found, ctc_all[b, :T]))
     return results
 
 
-def _search_one(model, enc, ctc_lp, beam, ctc_weight, length_bonus, nbest) -> List[Hypothesis]:
+def _search_one(model, enc, ctc_lp, beam, ctc_weight, length_bonus, nbest, grammar=None) -> List[Hypothesis]:
+    import torch
+
     eos = model.eos_id
     V = ctc_lp.shape[1]
+    if grammar is not None and len(grammar.tokens) != V:
+        raise ValueError(f"the grammar covers {len(grammar.tokens)} tokens, the model's CTC output has {V}")
+    if grammar is not None:
+        allowed = torch.from_numpy(grammar.allowed)  # (S, V)
+        final = torch.from_numpy(grammar.final)      # (S,)
+    gstates: List[int] = [grammar.start] if grammar is not None else [0]
     scorer = CTCPrefixScorer(ctc_lp, eos=eos)
     T = scorer.T
     n_cand = min(V, int(math.ceil(1.5 * beam)))
@@ -121,6 +157,10 @@ def _search_one(model, enc, ctc_lp, beam, ctc_weight, length_bonus, nbest) -> Li
         ys = torch.tensor([[eos] + h for h in hyps], device=enc.device)  # sos = eos id
         att = model.decoder_forward(enc.expand(N, -1, -1), enc_len.expand(N), ys)[:, -1].float().cpu()  # (N, V+1)
         att[:, 0] = NEG_INF  # the decoder never emits the CTC blank
+        if grammar is not None:  # tokens the grammar forbids; eos only in a final state
+            g = torch.tensor(gstates)
+            att[:, :V] = att[:, :V].masked_fill(~allowed[g], NEG_INF)
+            att[:, eos] = att[:, eos].masked_fill(~final[g], NEG_INF)
         cand_att, cands = att.topk(n_cand, dim=-1)  # (N, K)
         hyp_idx = torch.arange(N)[:, None].expand(N, n_cand).reshape(-1)
         cands, cand_att = cands.reshape(-1), cand_att.reshape(-1)
@@ -133,15 +173,18 @@ def _search_one(model, enc, ctc_lp, beam, ctc_weight, length_bonus, nbest) -> Li
         joint = scores[hyp_idx] + (1 - ctc_weight) * cand_att + ctc_weight * ctc_gain + length_bonus
         joint = torch.where(torch.isfinite(joint), joint, torch.full_like(joint, NEG_INF))
         order = joint.argsort(descending=True)[:beam]
-        new_hyps, keep = [], []
+        new_hyps, new_gstates, keep = [], [], []
         for i in order.tolist():
             if not math.isfinite(float(joint[i])):
                 break
-            h = hyps[int(hyp_idx[i])]
-            if int(cands[i]) == eos:
+            src = int(hyp_idx[i])
+            h = hyps[src]
+            c = int(cands[i])
+            if c == eos:
                 finished.append(Hypothesis(list(h), float(joint[i]), True))
             else:
-                new_hyps.append(h + [int(cands[i])])
+                new_hyps.append(h + [c])
+                new_gstates.append(grammar.step(gstates[src], c) if grammar is not None else 0)
                 keep.append(i)
         best_finished = max((f.score for f in finished), default=NEG_INF)
         if not keep or len(new_hyps[0]) > T:
@@ -151,10 +194,44 @@ def _search_one(model, enc, ctc_lp, beam, ctc_weight, length_bonus, nbest) -> Li
         # hypothesis can beat the best finished one.
         if length_bonus <= 0 and float(joint[keep_t].max()) < best_finished and len(finished) >= nbest:
             break
-        hyps, scores = new_hyps, joint[keep_t]
+        hyps, scores, gstates = new_hyps, joint[keep_t], new_gstates
         if ctc_weight > 0:
             states, psis = r_new[:, keep_t], psi_new[keep_t]
-    if not finished:  # ran out of length: take the running hypotheses as they are
-        finished = [Hypothesis(h, float(s)) for h, s in zip(hyps, scores.tolist())]
+    if not finished:  # ran out of length: take the running hypotheses that may end here
+        finished = [Hypothesis(h, float(s)) for h, s, g in zip(hyps, scores.tolist(), gstates)
+                    if grammar is None or grammar.is_final(g)]
+    if not finished:  # none: the grammar-constrained CTC best path
+        ids, path_score = constrained_best_path(ctc_lp.numpy(), grammar)
+        finished = [Hypothesis(ids, path_score)]
     finished.sort(key=lambda h: h.score, reverse=True)
     return finished[:nbest]
+
+
+@register_decoder("attention", config=DecodingConfig)
+class AttentionDecoder(base.Decoder):
+    """Attention beam search with CTC prefix scores (``beam_size``, ``ctc_weight``, ``length_bonus``,
+    ``nbest``) on a model with an attention decoder (``decoder_forward``: the ``transformer``
+    family), always with the tokenizer's Hangul grammar. ``needs_model``: the engine calls
+    :meth:`decode_features`. ``acoustic_score`` of a hypothesis is its CTC log-probability."""
+
+    needs_model = True
+
+    def __init__(self, cfg, *, tokenizer, model=None):
+        super().__init__(cfg, tokenizer=tokenizer, model=model)
+        if model is None or not hasattr(model, "decoder_forward"):
+            raise ValueError(f"decoding.name=attention needs a model with an attention decoder (decoder_forward, e.g. "
+                             f"transformer), not {type(model).__name__}; use greedy or ctc_beam")
+
+    def decode_features(self, features, lengths) -> List[List[base.Hypothesis]]:
+        c = self.cfg
+        param = next(iter(self.model.parameters()), None)
+        if param is not None:
+            features, lengths = features.to(param.device), lengths.to(param.device)
+        out = []
+        for found, ctc_lp in _search(self.model, features, lengths, c.beam_size, c.ctc_weight, c.length_bonus,
+                                     c.nbest, self.grammar):
+            lp = ctc_lp.numpy()
+            out.append([base.Hypothesis(ids=list(h.tokens), score=h.score,
+                                        acoustic_score=ctc_forward_score(lp, h.tokens, self.blank_id))
+                        for h in found] or [base.Hypothesis()])
+        return out

@@ -20,10 +20,27 @@ complete: when the space token is emitted (char/jamo tokenizers) or a token begi
 (the tokenizer's ``decode``: jamo compose into syllables). The last word and ``</s>`` are scored
 at the end. A ``char``/``jamo`` LM is applied to every token (the space token as ``<sp>``).
 
+Partial-word LM score (``lm_partial_word_penalty``, a word LM only; after pyctcdecode's
+``unk_score_offset``): while a word is incomplete, a prefix whose partial word (its text, as
+jamo) is not the beginning of any word the LM knows (or of a hotword's word) gets the penalty
+added to its ranking score, so hypotheses heading for an out-of-vocabulary word fall behind
+before the word ends. Once the word completes the partial penalty is withdrawn and the word is
+scored by the LM; a completed word that is not in the LM's vocabulary (nor a hotword's word)
+keeps the penalty, so finishing a word early is no way around it. Units: natural log, added to
+the ranking score as it is (not multiplied by ``lm_weight``); pyctcdecode's default is -10.
+0 (the default) turns it off and leaves every score as before.
+
 Hotwords: phrases are tokenized into id sequences kept in a prefix trie. A prefix that is
 inside a match gets ``hotword_weight`` per matched token; if the match breaks off before the
 phrase is complete, the bonus is retracted (also at the end of the utterance). Matches start
 only at word starts.
+
+Valid Hangul (``grammar``, :mod:`hypersp.decoding.grammar`): a candidate token that the grammar
+forbids after a prefix (a vowel without its initial consonant, a compatibility jamo, ...) does not
+extend that prefix, and at the end only prefixes in a final state (not ending in a bare initial
+consonant) are returned. If none survived the beam, the result is the grammar-constrained best
+path, scored like any prefix. :class:`CTCBeamDecoder` (registered as ``ctc_beam``) always uses
+the tokenizer's grammar.
 """
 from __future__ import annotations
 
@@ -34,7 +51,13 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from hypersp.decoding.ngram import EOS, SPACE_UNIT, NgramLM
+from hypersp.config.schema import DecodingConfig
+from hypersp.decoding.align import ctc_forward_score
+from hypersp.decoding.base import Decoder, Hypothesis, as_log_probs
+from hypersp.decoding.grammar import TokenGrammar, constrained_best_path
+from hypersp.decoding.ngram import EOS, SPACE_UNIT, NgramLM, WordPrefixes, load_lm
+from hypersp.registry import register_decoder
+from hypersp.text.hangul import decompose
 
 NEG_INF = float("-inf")
 Prefix = Tuple[int, ...]
@@ -85,6 +108,9 @@ class CTCBeamSearch:
                   leading "▁" starts a word).
     decode_word:  ids of one word -> its text, for the word LM (default: join the symbols).
     hotwords:     phrases as token-id lists (e.g. ``[tokenizer.encode(w) for w in words]``).
+    grammar:      a :class:`~hypersp.decoding.grammar.TokenGrammar` that hypotheses must obey
+                  (``None``: no constraint).
+    lm_partial_word_penalty: see the module docstring (word LMs only; 0 = off).
     """
 
     def __init__(
@@ -102,6 +128,8 @@ class CTCBeamSearch:
         nbest: int = 1,
         decode_word: Optional[Callable[[List[int]], str]] = None,
         blank_id: int = 0,
+        grammar: Optional[TokenGrammar] = None,
+        lm_partial_word_penalty: float = 0.0,
     ):
         if beam_size < 1 or nbest < 1:
             raise ValueError(f"beam_size ({beam_size}) and nbest ({nbest}) must be >= 1")
@@ -127,28 +155,56 @@ class CTCBeamSearch:
             if known == 0:
                 raise ValueError(f"the {lm.unit}-level LM knows none of the tokenizer's symbols; build it with the unit "
                                  "that matches the tokenizer (--unit char for char, --unit jamo for jamo)")
+        self.grammar = grammar
+        if grammar is not None and len(grammar.tokens) != len(self.tokens):
+            raise ValueError(f"the grammar covers {len(grammar.tokens)} tokens, the vocabulary has {len(self.tokens)}")
+        # partial-word penalty: only with a word LM
+        self.penalty = float(lm_partial_word_penalty) if (lm is not None and not self.token_lm) else 0.0
+        if self.penalty > 0:
+            raise ValueError(f"lm_partial_word_penalty={lm_partial_word_penalty} must be <= 0 (a log-probability offset)")
+        if self.penalty:
+            hot_words = set()
+            for ids in hotwords:
+                hot_words.update(self.decode_word(list(ids)).split())
+            self.known_words = set(lm.vocab) | hot_words
+            self.lm_prefixes = lm.word_prefixes()
+            self.hot_prefixes = WordPrefixes(hot_words) if hot_words else None
+            self.unit_text = [decompose(t.replace("\u2581", "")) for t in self.tokens]
 
     # ---- per-prefix state ----------------------------------------------------------------
-    # state = (lm_state, lm_score, n_words, word_start, hot_node, hot_partial, hot_total, extra)
+    # state = (lm_state, lm_score, n_words, word_start, hot_node, hot_partial, hot_total, extra,
+    #          grammar_state, partial_word_text, unknown_words)
     def _initial_state(self):
         lm_state = self.lm.begin_state() if self.lm is not None else None
-        return (lm_state, 0.0, 0, 0, 0, 0.0, 0.0, 0.0)
+        g = self.grammar.start if self.grammar is not None else 0
+        return (lm_state, 0.0, 0, 0, 0, 0.0, 0.0, 0.0, g, "", 0)
+
+    def _is_word_prefix(self, text: str) -> bool:
+        return text in self.lm_prefixes or (self.hot_prefixes is not None and text in self.hot_prefixes)
 
     def _extend(self, prefix: Prefix, state, c: int):
         """State of ``prefix + (c,)`` from the state of ``prefix``."""
-        lm_state, lm_score, n_words, word_start, node, partial, total, _ = state
+        lm_state, lm_score, n_words, word_start, node, partial, total, _, g, part_text, unknown = state
         kind = self.kind[c]
         n = len(prefix)
+        if self.grammar is not None:
+            g = self.grammar.step(g, c)
         if self.lm is not None and self.token_lm:
             lp, lm_state = self.lm.score(lm_state, self.lm_units[c])
             lm_score += lp
         if kind:  # the word before this token is complete
             if n > word_start:
                 if self.lm is not None and not self.token_lm:
-                    lp, lm_state = self.lm.score(lm_state, self.decode_word(list(prefix[word_start:])))
+                    word = self.decode_word(list(prefix[word_start:]))
+                    lp, lm_state = self.lm.score(lm_state, word)
                     lm_score += lp
+                    if self.penalty and word not in self.known_words:
+                        unknown += 1
                 n_words += 1
             word_start = n + 1 if kind == 1 else n
+            part_text = ""
+        if self.penalty and kind != 1:
+            part_text += self.unit_text[c]
         if self.hot is not None:
             child = self.hot.children[node].get(c) if node else None
             if child is None:
@@ -163,19 +219,33 @@ class CTCBeamSearch:
                     if not self.hot.children[child]:
                         node = 0
         extra = self.lm_weight * lm_score + self.word_bonus * n_words + total + partial
-        return (lm_state, lm_score, n_words, word_start, node, partial, total, extra)
+        if self.penalty:
+            bad_partial = 1 if part_text and not self._is_word_prefix(part_text) else 0
+            extra += self.penalty * (unknown + bad_partial)
+        return (lm_state, lm_score, n_words, word_start, node, partial, total, extra, g, part_text, unknown)
 
     def _final(self, prefix: Prefix, state) -> Tuple[float, float, int]:
         """(extra score, lm score, words) once the utterance is over: last word, </s>, no partial hotword."""
-        lm_state, lm_score, n_words, word_start, _, _, total, _ = state
+        lm_state, lm_score, n_words, word_start, _, _, total, _, _, _, unknown = state
         if len(prefix) > word_start:
             if self.lm is not None and not self.token_lm:
-                lp, lm_state = self.lm.score(lm_state, self.decode_word(list(prefix[word_start:])))
+                word = self.decode_word(list(prefix[word_start:]))
+                lp, lm_state = self.lm.score(lm_state, word)
                 lm_score += lp
+                if self.penalty and word not in self.known_words:
+                    unknown += 1
             n_words += 1
         if self.lm is not None:
             lm_score += self.lm.score(lm_state, EOS)[0]
-        return self.lm_weight * lm_score + self.word_bonus * n_words + total, lm_score, n_words
+        extra = self.lm_weight * lm_score + self.word_bonus * n_words + total + self.penalty * unknown
+        return extra, lm_score, n_words
+
+    def _state_of(self, ids: Sequence[int]):
+        state, prefix = self._initial_state(), ()
+        for c in ids:
+            state = self._extend(prefix, state, int(c))
+            prefix = prefix + (int(c),)
+        return state
 
     # ---- search --------------------------------------------------------------------------
     def candidates(self, lp: np.ndarray) -> Tuple[np.ndarray, List[List[Tuple[int, float]]]]:
@@ -206,6 +276,7 @@ class CTCBeamSearch:
         beams: Dict[Prefix, Tuple[float, float]] = {(): (0.0, NEG_INF)}
         states = {(): self._initial_state()}
         beam_size, extend, lse = self.beam_size, self._extend, _lse
+        rows = self.grammar._rows if self.grammar is not None else None
         T = len(blank_lp)
         t = 0
         while t < T:
@@ -225,6 +296,7 @@ class CTCBeamSearch:
                     nxt[prefix] = entry = [NEG_INF, NEG_INF]
                 entry[0] = lse(entry[0], total + lb)
                 last = prefix[-1] if prefix else -1
+                legal = rows[states[prefix][8]] if rows is not None else None
                 for c, lpc in frame:
                     if c == last:
                         entry[1] = lse(entry[1], pnb + lpc)  # repeat collapses into the same prefix
@@ -233,6 +305,8 @@ class CTCBeamSearch:
                         add = pb + lpc  # a blank separated them: a new token
                     else:
                         add = total + lpc
+                    if legal is not None and legal[c] < 0:
+                        continue  # the grammar forbids this token after this prefix
                     new = prefix + (c,)
                     e = nxt.get(new)
                     if e is None:
@@ -249,9 +323,16 @@ class CTCBeamSearch:
             t += 1
         hyps = []
         for prefix, (pb, pnb) in beams.items():
+            if self.grammar is not None and not self.grammar.is_final(states[prefix][8]):
+                continue  # ends in a bare initial consonant
             am = lse(pb, pnb)
             extra, lm_score, words = self._final(prefix, states[prefix])
             hyps.append(BeamHypothesis(list(prefix), am + extra, am, lm_score, words))
+        if not hyps:  # no valid prefix survived the beam: the grammar-constrained best path
+            ids, _ = constrained_best_path(log_probs, self.grammar, self.blank_id)
+            am = ctc_forward_score(log_probs, ids, self.blank_id)
+            extra, lm_score, words = self._final(tuple(ids), self._state_of(ids))
+            hyps.append(BeamHypothesis(ids, am + extra, am, lm_score, words))
         hyps.sort(key=lambda h: h.score, reverse=True)
         return hyps[:self.nbest]
 
@@ -271,9 +352,40 @@ class CTCBeamSearch:
 def ctc_beam_decoder_for(tokenizer, beam_size: int = 16, lm_path: str = "", lm_weight: float = 0.5,
                          word_bonus: float = 0.0, hotwords: Sequence[str] = (), hotword_weight: float = 2.0,
                          nbest: int = 1, **kw) -> CTCBeamSearch:
-    """A :class:`CTCBeamSearch` set up from a tokenizer (symbols, word decoding, hotword encoding)."""
-    lm = NgramLM.load(lm_path) if lm_path else None
+    """A :class:`CTCBeamSearch` set up from a tokenizer (symbols, word decoding, hotword encoding,
+    the tokenizer's Hangul grammar). Kept for older callers; new code builds the registered decoder
+    with :func:`hypersp.decoding.build_decoder` from a ``DecodingConfig``."""
+    from hypersp.decoding.grammar import token_grammar
+
+    lm = load_lm(lm_path) if lm_path else None
     phrases = [tokenizer.encode(h) for h in hotwords if h.strip()]
+    kw.setdefault("grammar", token_grammar(tokenizer.tokens, blank_id=int(getattr(tokenizer, "blank_id", 0))))
     return CTCBeamSearch(tokenizer.tokens, beam_size=beam_size, lm=lm, lm_weight=lm_weight, word_bonus=word_bonus,
                          hotwords=phrases, hotword_weight=hotword_weight, nbest=nbest,
                          decode_word=lambda ids: tokenizer.decode(ids), **kw)
+
+
+@register_decoder("ctc_beam", config=DecodingConfig)
+class CTCBeamDecoder(Decoder):
+    """CTC prefix beam search (:class:`CTCBeamSearch`) configured by ``DecodingConfig``: ``beam_size``,
+    ``nbest``, ``lm_path`` / ``lm_weight`` / ``word_bonus`` / ``lm_partial_word_penalty``, ``hotwords`` /
+    ``hotword_weight``, ``prune_topk`` / ``token_min_logprob`` / ``blank_threshold``; always with the
+    tokenizer's Hangul grammar. The LM file is read once per process (:func:`load_lm` caches it), so
+    building a decoder per request (e.g. with a client's hotwords) is cheap."""
+
+    def __init__(self, cfg, *, tokenizer, model=None):
+        super().__init__(cfg, tokenizer=tokenizer, model=model)
+        c = self.cfg
+        lm = load_lm(c.lm_path) if c.lm_path else None
+        phrases = [tokenizer.encode(h) for h in c.hotwords if str(h).strip()]
+        self.search = CTCBeamSearch(
+            tokenizer.tokens, beam_size=c.beam_size, prune_topk=c.prune_topk, token_min_logprob=c.token_min_logprob,
+            blank_threshold=c.blank_threshold, lm=lm, lm_weight=c.lm_weight, word_bonus=c.word_bonus,
+            hotwords=phrases, hotword_weight=c.hotword_weight, nbest=c.nbest, decode_word=tokenizer.decode,
+            blank_id=self.blank_id, grammar=self.grammar, lm_partial_word_penalty=c.lm_partial_word_penalty,
+        )
+
+    def decode(self, log_probs) -> List[Hypothesis]:
+        found = self.search.decode_one(as_log_probs(log_probs))
+        return [Hypothesis(ids=h.tokens, score=h.score, acoustic_score=h.acoustic_score, lm_score=h.lm_score)
+                for h in found]

@@ -1,21 +1,39 @@
-"""Greedy (best-path) CTC decoding."""
+"""Greedy (best-path) CTC decoding, and the registered ``greedy`` decoder with its repair rule.
+
+**The greedy repair rule.** :class:`GreedyDecoder` first takes the plain best path (argmax per
+frame, repeats collapsed, blanks dropped; a few numpy operations). If those ids form text the
+vocabulary's grammar accepts (:mod:`hypersp.decoding.grammar`: every jamo inside a composed
+syllable), that is the result, unchanged. Only otherwise is the utterance decoded again with
+:func:`~hypersp.decoding.grammar.constrained_best_path`: the most probable frame path whose output
+the grammar accepts (a bare choseong, a stray vowel or a compatibility jamo cannot win). The plain
+best path is the global optimum, so whenever it is valid the two agree; the repair costs a Viterbi
+pass only on the utterances that need it.
+"""
 from __future__ import annotations
 
 from itertools import accumulate
 from typing import List, Optional
 
-import torch
+import numpy as np
+
+from hypersp.config.schema import DecodingConfig
+from hypersp.decoding.base import Decoder, Hypothesis, as_log_probs
+from hypersp.decoding.grammar import collapse, constrained_best_path
+from hypersp.registry import register_decoder
 
 
-def greedy_ctc_decode(log_probs: torch.Tensor, lengths: Optional[torch.Tensor] = None, blank_id: int = 0) -> List[List[int]]:
-    """Best path: argmax per frame, collapse repeated symbols, drop blanks.
+def greedy_ctc_decode(log_probs, lengths=None, blank_id: int = 0) -> List[List[int]]:
+    """Best path: argmax per frame, collapse repeated symbols, drop blanks (no grammar; see
+    :class:`GreedyDecoder` for the decoder that keeps Hangul valid).
 
-    log_probs: (B, T, V) scores (log-probs or logits: only the argmax matters).
+    log_probs: (B, T, V) torch tensor of scores (log-probs or logits: only the argmax matters).
     lengths:   (B,) valid frames per utterance; frames past it are ignored (None: all T frames).
     Returns one list of token ids per utterance. Repeats separated by a blank stay separate
     ("a _ a" -> [a, a]); an all-blank utterance gives []. Runs as a handful of tensor ops on
     the input's device, then one transfer to the CPU.
     """
+    import torch
+
     if log_probs.dim() != 3:
         raise ValueError(f"expected log_probs (B, T, V), got shape {tuple(log_probs.shape)}")
     B, T, _ = log_probs.shape
@@ -28,3 +46,39 @@ def greedy_ctc_decode(log_probs: torch.Tensor, lengths: Optional[torch.Tensor] =
     flat = best[keep].tolist()  # row-major, so utterances stay in order
     ends = list(accumulate(counts))
     return [flat[end - n:end] for n, end in zip(counts, ends)]
+
+
+def best_path(log_probs: np.ndarray, blank_id: int = 0):
+    """Numpy best path of one utterance: (ids, log-prob of the path)."""
+    lp = np.asarray(log_probs)
+    if lp.shape[0] == 0:
+        return [], 0.0
+    best = lp.argmax(axis=1)
+    keep = best != blank_id
+    keep[1:] &= best[1:] != best[:-1]
+    score = float(lp[np.arange(lp.shape[0]), best].astype(np.float64).sum())
+    return best[keep].tolist(), score
+
+
+@register_decoder("greedy", config=DecodingConfig)
+class GreedyDecoder(Decoder):
+    """Best path with the greedy repair rule (module docstring). One hypothesis; its ``score`` and
+    ``acoustic_score`` are the chosen path's log-probability."""
+
+    def decode(self, log_probs) -> List[Hypothesis]:
+        lp = as_log_probs(log_probs)
+        ids, score = best_path(lp, self.blank_id)
+        if self.grammar is not None and not self.grammar.accepts(ids):
+            ids, score = constrained_best_path(lp, self.grammar, self.blank_id)
+        return [Hypothesis(ids=ids, score=score, acoustic_score=score)]
+
+    def repaired(self, log_probs) -> Optional[List[int]]:
+        """The repaired ids if the plain best path needed repair, else ``None`` (for tests and diagnostics)."""
+        lp = as_log_probs(log_probs)
+        ids, _ = best_path(lp, self.blank_id)
+        if self.grammar is None or self.grammar.accepts(ids):
+            return None
+        return constrained_best_path(lp, self.grammar, self.blank_id)[0]
+
+
+__all__ = ["GreedyDecoder", "greedy_ctc_decode", "best_path", "collapse"]

@@ -19,14 +19,23 @@ raw counts (nothing can precede ``<s>``). The unigram distribution is interpolat
 uniform one over the vocabulary plus ``<unk>``, so every word has non-zero probability. The
 interpolation weights gamma(h) are written as ARPA back-off weights, which makes the ARPA model
 compute exactly the interpolated probabilities.
+
+Word prefixes: :meth:`NgramLM.word_prefixes` answers "is this text the beginning of a word the LM
+knows?" for the beam search's partial-word penalty. Words are compared as jamo
+(:func:`~hypersp.text.hangul.decompose`), so a partial word that ends inside a syllable
+("하" + final "ᆨ" on the way to "학교") is checked exactly at the jamo tokenizer's granularity.
+:func:`load_lm` reads a file once per process and returns the same object afterwards.
 """
 from __future__ import annotations
 
+import bisect
 import math
+import os
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from hypersp.text.hangul import decompose
 
@@ -37,6 +46,34 @@ UNITS = ("word", "char", "jamo")
 
 class ArpaError(ValueError):
     pass
+
+
+class WordPrefixes:
+    """``text in prefixes``: whether ``text`` (compared as jamo) begins some word of ``words``.
+
+    A sorted list of the decomposed words and a binary search: memory is one string per word (no
+    trie nodes), a lookup is O(log n) string comparisons; answers are cached.
+    """
+
+    _CACHE_LIMIT = 200_000
+
+    def __init__(self, words: Iterable[str]):
+        self._sorted = sorted({decompose(w) for w in words if w})
+        self._cache: Dict[str, bool] = {}
+
+    def __len__(self) -> int:
+        return len(self._sorted)
+
+    def __contains__(self, text: str) -> bool:
+        hit = self._cache.get(text)
+        if hit is None:
+            key = decompose(text)
+            i = bisect.bisect_left(self._sorted, key)
+            hit = i < len(self._sorted) and self._sorted[i].startswith(key)
+            if len(self._cache) >= self._CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[text] = hit
+        return hit
 
 
 def text_to_units(text: str, unit: str) -> List[str]:
@@ -67,6 +104,15 @@ class NgramLM:
         self.unit = unit
         self.vocab = {w for (w,) in ngrams[1]}
         self._cache: Dict[Tuple[Tuple[str, ...], str], Tuple[float, Tuple[str, ...]]] = {}
+        self._prefixes: Optional[WordPrefixes] = None
+
+    _CACHE_LIMIT = 2_000_000  # cached (context, word) scores; cleared when exceeded (long-running servers)
+
+    def word_prefixes(self) -> WordPrefixes:
+        """The prefix set of the vocabulary's words (``<s>``, ``</s>``, ``<unk>`` excluded); built once."""
+        if self._prefixes is None:
+            self._prefixes = WordPrefixes(w for w in self.vocab if w not in (BOS, EOS, UNK))
+        return self._prefixes
 
     def begin_state(self) -> Tuple[str, ...]:
         return (BOS,)
@@ -94,6 +140,8 @@ class NgramLM:
         # Keep only the longest suffix the model knows as a context: equal scores, fewer states.
         while new_state and new_state not in self.ngrams.get(len(new_state), {}):
             new_state = new_state[1:]
+        if len(self._cache) >= self._CACHE_LIMIT:
+            self._cache.clear()
         self._cache[key] = (lp, new_state)
         return lp, new_state
 
@@ -163,6 +211,32 @@ class NgramLM:
                         line += f"\t{backoff:.6f}"
                     f.write(line + "\n")
             f.write("\n\\end\\\n")
+
+
+_LM_CACHE: "OrderedDict[Tuple[str, int, int], NgramLM]" = OrderedDict()
+_LM_CACHE_SIZE = 4
+_LM_LOCK = threading.Lock()
+
+
+def load_lm(path: str | Path) -> NgramLM:
+    """:meth:`NgramLM.load` with a per-process cache keyed by (absolute path, size, modification
+    time): the same file is parsed once however many decoders use it (the last 4 files are kept)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"language model {str(p)!r} does not exist")
+    st = p.stat()
+    key = (os.path.abspath(p), st.st_size, st.st_mtime_ns)
+    with _LM_LOCK:
+        lm = _LM_CACHE.get(key)
+        if lm is not None:
+            _LM_CACHE.move_to_end(key)
+            return lm
+    lm = NgramLM.load(p)
+    with _LM_LOCK:
+        _LM_CACHE[key] = lm
+        while len(_LM_CACHE) > _LM_CACHE_SIZE:
+            _LM_CACHE.popitem(last=False)
+    return lm
 
 
 def build_arpa(sentences: Iterable[str], order: int = 3, unit: str = "word") -> NgramLM:

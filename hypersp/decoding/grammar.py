@@ -1,0 +1,253 @@
+"""Which token sequences compose into valid Hangul: a finite-state grammar over token ids.
+
+hypersp promises that decoded text never contains a bare jamo: no conjoining jamo
+(U+1100..U+11FF) and no compatibility jamo (U+3130..U+318F) outside a composed syllable. The
+decoders keep that promise *during* the search (a hypothesis that cannot compose is never
+extended, or never allowed to finish), never by deleting characters afterwards.
+
+The grammar is a finite-state machine over the characters of the decoded text, applied token by
+token (a token's symbol is run through it character by character; the blank, id 0, is not a
+token and changes nothing). States::
+
+    BOUNDARY  start of the text, after a space or any non-jamo character (a syllable, a digit, "▁")
+    LEAD      after a choseong (initial consonant, U+1100..U+1112)
+    VOWEL     after a jungseong (vowel, U+1161..U+1175)
+    TAIL      after a jongseong (final consonant, U+11A8..U+11C2)
+
+    BOUNDARY -> choseong: LEAD | boundary character: BOUNDARY
+    LEAD     -> jungseong: VOWEL                        (nothing else: a choseong needs its vowel)
+    VOWEL    -> jongseong: TAIL | choseong: LEAD | boundary character: BOUNDARY
+    TAIL     -> choseong: LEAD | boundary character: BOUNDARY
+
+Final states (where the text may end): BOUNDARY, VOWEL, TAIL: never right after a bare choseong.
+Every other character of the jamo blocks (compatibility jamo such as "ㅋ", archaic or filler
+conjoining jamo, Hangul Jamo Extended-A/B, halfwidth jamo) has no transition at all, so a token
+containing one is never allowed. These are exactly the sequences that
+:func:`hypersp.text.hangul.compose` turns into syllables without leftovers.
+
+For the jamo tokenizer every token is a single jamo (or a space / an extra character), so the
+grammar is the four-state machine above. For a char or sentencepiece vocabulary without jamo
+tokens :func:`token_grammar` returns ``None`` and decoding costs nothing extra; a vocabulary with a
+few jamo-bearing tokens (a char tokenizer fitted on "ㅋㅋ") gets a grammar that forbids them.
+
+Use: ``grammar.step(state, token)`` (the next state, or ``-1`` if the token is illegal there),
+``grammar.allowed[state]`` (a boolean mask over token ids), ``grammar.is_final(state)``,
+``grammar.accepts(ids)`` and :func:`constrained_best_path` (the best CTC path whose output the
+grammar accepts; the greedy decoder's repair rule).
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from hypersp.text.hangul import is_choseong, is_jongseong, is_jungseong
+
+BOUNDARY, LEAD, VOWEL, TAIL = 0, 1, 2, 3
+STATE_NAMES = ("boundary", "lead", "vowel", "tail")
+FINAL_STATES = (BOUNDARY, VOWEL, TAIL)
+ILLEGAL = -1
+
+# Character classes: 0 boundary (any non-jamo character), 1 choseong, 2 jungseong, 3 jongseong,
+# 4 forbidden (any other jamo: compatibility, archaic, extended, halfwidth).
+_CLASS_BOUNDARY, _CLASS_CHO, _CLASS_JUNG, _CLASS_JONG, _CLASS_FORBIDDEN = range(5)
+# _CHAR_STEP[state][class] -> next state
+_CHAR_STEP = (
+    (BOUNDARY, LEAD, ILLEGAL, ILLEGAL, ILLEGAL),   # BOUNDARY
+    (ILLEGAL, ILLEGAL, VOWEL, ILLEGAL, ILLEGAL),   # LEAD
+    (BOUNDARY, LEAD, ILLEGAL, TAIL, ILLEGAL),      # VOWEL
+    (BOUNDARY, LEAD, ILLEGAL, ILLEGAL, ILLEGAL),   # TAIL
+)
+_JAMO_RANGES = (
+    (0x1100, 0x11FF),  # Hangul Jamo (conjoining)
+    (0x3130, 0x318F),  # Hangul Compatibility Jamo
+    (0xA960, 0xA97F),  # Hangul Jamo Extended-A
+    (0xD7B0, 0xD7FF),  # Hangul Jamo Extended-B
+    (0xFFA0, 0xFFDC),  # halfwidth Hangul jamo
+)
+
+
+def is_jamo_char(ch: str) -> bool:
+    """Whether ``ch`` is any kind of jamo (conjoining, compatibility, extended or halfwidth)."""
+    code = ord(ch)
+    return any(lo <= code <= hi for lo, hi in _JAMO_RANGES)
+
+
+def char_class(ch: str) -> int:
+    if is_choseong(ch):
+        return _CLASS_CHO
+    if is_jungseong(ch):
+        return _CLASS_JUNG
+    if is_jongseong(ch):
+        return _CLASS_JONG
+    return _CLASS_FORBIDDEN if is_jamo_char(ch) else _CLASS_BOUNDARY
+
+
+def has_bare_jamo(text: str) -> bool:
+    """Whether ``text`` contains a jamo character (composed syllables are not jamo characters)."""
+    return any(is_jamo_char(c) for c in text)
+
+
+class TokenGrammar:
+    """The grammar's transition table over token ids (see the module docstring).
+
+    ``table``: int array (S, V): next state after token v in state s, or -1 (illegal). Column 0
+    (the blank) keeps the state. ``allowed``: bool (S, V) = ``table >= 0``. ``final``: bool (S,).
+    ``start`` is the state at the beginning of an utterance. Only states reachable from the start
+    and from which a final state can be reached are kept (no dead ends: every legal prefix can be
+    completed), so S is 4 for the jamo tokenizer and 1 for a vocabulary whose jamo tokens can never
+    compose (a char vocabulary with "ㅋ" or a lone choseong).
+    """
+
+    def __init__(self, tokens: Sequence[str], blank_id: int = 0):
+        self.tokens = list(tokens)
+        self.blank_id = blank_id
+        V = len(self.tokens)
+        full = np.full((4, V), ILLEGAL, dtype=np.int64)
+        for v, symbol in enumerate(self.tokens):
+            for s in range(4):
+                full[s, v] = s if v == blank_id else _run(s, symbol)
+        # Drop dead ends: a state from which no final state can be reached (e.g. "lead" when the
+        # vocabulary has a choseong but no jungseong) is illegal to enter.
+        live = set(FINAL_STATES)
+        grew = True
+        while grew:
+            grew = False
+            for s in range(4):
+                if s not in live and any(int(n) in live for n in full[s]):
+                    live.add(s)
+                    grew = True
+        full[~np.isin(full, sorted(live))] = ILLEGAL
+        # keep the states reachable from BOUNDARY, renumbered in order
+        reach, todo = [BOUNDARY], [BOUNDARY]
+        while todo:
+            s = todo.pop()
+            for n in set(full[s].tolist()):
+                if n >= 0 and n not in reach:
+                    reach.append(n)
+                    todo.append(n)
+        reach.sort()
+        index = {s: i for i, s in enumerate(reach)}
+        self.state_names = [STATE_NAMES[s] for s in reach]
+        self.table = np.array([[index.get(int(n), ILLEGAL) if n >= 0 else ILLEGAL for n in full[s]] for s in reach],
+                              dtype=np.int64).reshape(len(reach), V)
+        self.allowed = self.table >= 0
+        self.final = np.array([s in FINAL_STATES for s in reach], dtype=bool)
+        self.start = index[BOUNDARY]
+        self.num_states = len(reach)
+        self._rows: List[List[int]] = self.table.tolist()  # fast Python lookups for the beam search
+        self._final: List[bool] = self.final.tolist()
+
+    def step(self, state: int, token: int) -> int:
+        """The state after ``token`` (a blank keeps the state), or -1 if it is illegal in ``state``."""
+        return self._rows[state][token]
+
+    def is_final(self, state: int) -> bool:
+        return self._final[state]
+
+    def walk(self, ids: Sequence[int], state: Optional[int] = None) -> int:
+        """The state after ``ids`` from ``state`` (default: the start), -1 once a token is illegal."""
+        s = self.start if state is None else state
+        for t in ids:
+            s = self._rows[s][int(t)]
+            if s < 0:
+                return ILLEGAL
+        return s
+
+    def accepts(self, ids: Sequence[int]) -> bool:
+        """Whether ``ids`` is a complete legal output (every step legal, ending in a final state)."""
+        s = self.walk(ids)
+        return s >= 0 and self._final[s]
+
+    def __repr__(self) -> str:
+        banned = int((~self.allowed).all(axis=0).sum())
+        return f"TokenGrammar(states={self.state_names}, vocab={len(self.tokens)}, never_allowed={banned})"
+
+
+def _run(state: int, symbol: str) -> int:
+    for ch in symbol:
+        state = _CHAR_STEP[state][char_class(ch)]
+        if state < 0:
+            return ILLEGAL
+    return state
+
+
+def token_grammar(tokens: Sequence[str], blank_id: int = 0) -> Optional[TokenGrammar]:
+    """The grammar for a vocabulary, or ``None`` when no token contains a jamo character (then
+    every sequence composes and decoders skip all checks)."""
+    if not any(has_bare_jamo(t) for i, t in enumerate(tokens) if i != blank_id):
+        return None
+    return TokenGrammar(tokens, blank_id=blank_id)
+
+
+def constrained_best_path(log_probs: np.ndarray, grammar: TokenGrammar, blank_id: int = 0) -> Tuple[List[int], float]:
+    """The most probable CTC path (frame labels) whose collapsed output the grammar accepts.
+
+    Viterbi over frames with states (frame label, grammar state): a blank keeps the grammar state,
+    a repeat of the previous frame's label continues the same token, any other label emits a
+    token and must be legal in the current grammar state; the path must end in a final state
+    (the all-blank path always does, so a result always exists). ``log_probs``: (T, V) natural-log
+    posteriors. Returns (token ids, blanks removed and repeats collapsed; the path's log-prob).
+    Cost: O(T * S^2 * V) numpy work, S <= 4 grammar states.
+    """
+    lp = np.asarray(log_probs, dtype=np.float64)
+    T, V = lp.shape
+    if T == 0:
+        return [], 0.0
+    S = grammar.num_states
+    neg = -np.inf
+    # dest[g, v] = grammar state after emitting v from g (-1 illegal); blank column never "emits"
+    dest = grammar.table.copy()
+    dest[:, blank_id] = ILLEGAL
+    into = np.stack([dest == g2 for g2 in range(S)], axis=1)  # (S_from, S_to, V)
+    score = np.full((S, V), neg)
+    score[grammar.start, blank_id] = 0.0  # before the first frame: "after a blank" in the start state
+    back = np.zeros((T, S, V), dtype=np.int32)  # flat index g * V + label of the predecessor
+    flat_ids = np.arange(S * V, dtype=np.int32).reshape(S, V)
+    rows = np.arange(S)
+    for t in range(T):
+        # best predecessor per grammar state over all labels, and over all labels except v itself
+        arg1 = score.argmax(axis=1)
+        best1 = score[rows, arg1]
+        masked = score.copy()
+        masked[rows, arg1] = neg
+        arg2 = masked.argmax(axis=1)
+        best2 = masked[rows, arg2]
+        is_arg1 = np.arange(V)[None, :] == arg1[:, None]
+        excl = np.where(is_arg1, best2[:, None], best1[:, None])       # (S, V): max over labels != v
+        excl_arg = np.where(is_arg1, arg2[:, None], arg1[:, None])
+        # new token v from state g into state dest[g, v]
+        cand = np.where(into, excl[:, None, :], neg)                    # (S_from, S_to, V)
+        src = cand.argmax(axis=0)                                       # (S_to, V)
+        emit = np.take_along_axis(cand, src[None], axis=0)[0]
+        emit_back = src * V + np.take_along_axis(excl_arg, src, axis=0)
+        # a repeat of the same label (not blank) continues the token in the same grammar state
+        stay = score.copy()
+        stay[:, blank_id] = neg
+        use_stay = stay >= emit
+        new = np.where(use_stay, stay, emit)
+        nb = np.where(use_stay, flat_ids, emit_back)
+        # blank after anything keeps the grammar state
+        new[:, blank_id] = best1
+        nb[:, blank_id] = rows * V + arg1
+        score = new + lp[t][None, :]
+        back[t] = nb
+    final_scores = np.where(grammar.final[:, None], score, neg)
+    idx = int(final_scores.argmax())
+    total = float(final_scores.flat[idx])
+    labels = []
+    for t in range(T - 1, -1, -1):
+        labels.append(idx % V)
+        idx = int(back[t].flat[idx])
+    labels.reverse()
+    return collapse(labels, blank_id), total
+
+
+def collapse(labels: Sequence[int], blank_id: int = 0) -> List[int]:
+    """CTC collapse of a frame-label path: merge repeats, drop blanks."""
+    out, prev = [], None
+    for lab in labels:
+        if lab != blank_id and lab != prev:
+            out.append(int(lab))
+        prev = lab
+    return out
