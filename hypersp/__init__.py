@@ -1,6 +1,44 @@
 """hypersp: a PyTorch toolkit for Korean speech recognition.
 
 Importing ``hypersp`` is cheap: no models are imported and CUDA is not touched. Components
-are found through the registries in ``hypersp.registry``.
+are found through the registries in ``hypersp.registry``. The one-line entry point is
+:func:`load`::
+
+    import hypersp
+    asr = hypersp.load("demo_ko_16k")
+    print(asr.transcribe("call.wav").text)
 """
 __version__ = "0.1.0"
+
+
+def load(name_or_path, *, device: str = "cpu", decoding=None, vad=None, threads=None, overrides=(),
+         batch_seconds: float = 120.0, **decoding_settings):
+    """The recognition engine (:class:`hypersp.inference.recognizer.Recognizer`) for a model.
+
+    ``name_or_path``: a shipped model name (``demo_ko_16k``, ``demo_ko_8k``), a checkpoint file, or an
+    exported ``.onnx`` file (run with onnxruntime and numpy features: no torch needed).
+    ``decoding``: a decoder name (``greedy``, ``ctc_beam``, ``attention``), a ``DecodingConfig`` or a dict;
+    further keywords set decoding fields (``beam_size=16, lm="lm.arpa", lm_weight=0.5,
+    hotwords=["고객센터"], nbest=4``; giving an LM, hotwords or a beam size selects ``ctc_beam``).
+    A checkpoint's own ``decoding`` group is the starting point. ``vad``: a ``VadConfig`` for segmenting
+    long input; ``overrides``: ``key=value`` config overrides for a checkpoint; ``threads``: onnxruntime
+    intra-op threads for an ONNX model.
+    """
+    from dataclasses import asdict, is_dataclass
+
+    from hypersp.inference.recognizer import Recognizer, make_decoding_config
+
+    if isinstance(decoding, str):
+        decoding_settings = {"name": decoding, **decoding_settings}
+        decoding = None
+    elif decoding is not None and not is_dataclass(decoding):
+        decoding_settings = {**dict(decoding), **decoding_settings}
+        decoding = None
+    if str(name_or_path).endswith(".onnx"):
+        cfg = make_decoding_config(decoding, **decoding_settings)
+        return Recognizer.from_exported(str(name_or_path), threads=threads, decoding=cfg, vad=vad,
+                                        batch_seconds=batch_seconds)
+    given = dict(asdict(decoding)) if decoding is not None else {}
+    given.update({k: v for k, v in decoding_settings.items() if v is not None})
+    return Recognizer.from_checkpoint(str(name_or_path), device=device, overrides=overrides, vad=vad,
+                                      batch_seconds=batch_seconds, decoding=given or None)

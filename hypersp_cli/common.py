@@ -67,3 +67,31 @@ def load_requested_plugins(args) -> None:
 
     load_all()
     load_plugins(args.plugin)
+
+
+def add_decoding_args(parser: argparse.ArgumentParser) -> None:
+    """The decoding flags shared by hypersp-eval, hypersp-transcribe and hypersp-serve. Each one left out
+    keeps the value from the checkpoint's ``decoding`` group (greedy by default)."""
+    d = parser.add_argument_group("decoding (default: the checkpoint's decoding config, greedy)")
+    d.add_argument("--decoding", help="decoder: greedy | ctc_beam | attention (or a plugin's registered decoder)")
+    d.add_argument("--beam-size", type=int, help="beam width (ctc_beam, attention)")
+    d.add_argument("--nbest", type=int, help="hypotheses kept per utterance/segment (with scores)")
+    d.add_argument("--lm", metavar="LM.arpa", help="ARPA n-gram LM for ctc_beam shallow fusion (hypersp-prepare lm)")
+    d.add_argument("--lm-weight", type=float, help="LM weight (ctc_beam)")
+    d.add_argument("--word-bonus", type=float, help="score added per word (ctc_beam)")
+    d.add_argument("--lm-partial-word-penalty", type=float,
+                   help="penalty for a partial word that starts no LM word (ctc_beam; 0 = off)")
+    d.add_argument("--hotword", action="append", default=[], metavar="WORD", help="word/phrase to boost (repeatable)")
+    d.add_argument("--hotword-weight", type=float, help="bonus per matched hotword token")
+    d.add_argument("--ctc-weight", type=float, help="CTC prefix-score weight (attention)")
+
+
+def decoding_settings(args) -> dict:
+    """The decoding flags that were given, as ``DecodingConfig`` field names (``--lm`` -> ``lm_path``)."""
+    given = {"name": args.decoding, "beam_size": args.beam_size, "nbest": args.nbest, "lm_path": args.lm,
+             "lm_weight": args.lm_weight, "word_bonus": args.word_bonus, "hotword_weight": args.hotword_weight,
+             "ctc_weight": args.ctc_weight, "lm_partial_word_penalty": args.lm_partial_word_penalty}
+    out = {k: v for k, v in given.items() if v is not None}
+    if args.hotword:
+        out["hotwords"] = list(args.hotword)
+    return out

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from hypersp_cli.common import add_common_args, load_requested_plugins, print_components, run
+from hypersp_cli.common import add_common_args, add_decoding_args, decoding_settings, load_requested_plugins, print_components, run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,40 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="normalizer applied to ref and hyp before scoring (default: the task's task.scoring_normalizer)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
-    p.add_argument("--num-workers", type=int, default=0)
-    d = p.add_argument_group("decoding (default: the checkpoint's decoding config, greedy)")
-    d.add_argument("--decoding", choices=("greedy", "ctc_beam", "attention"), help="decoder")
-    d.add_argument("--beam-size", type=int, help="beam width (ctc_beam, attention)")
-    d.add_argument("--nbest", type=int, help="hypotheses kept per utterance; >1 adds 'nbest' to --hypotheses lines")
-    d.add_argument("--lm", metavar="LM.arpa", help="ARPA n-gram LM for ctc_beam shallow fusion (hypersp-prepare lm)")
-    d.add_argument("--lm-weight", type=float, help="LM weight (ctc_beam)")
-    d.add_argument("--word-bonus", type=float, help="score added per word (ctc_beam)")
-    d.add_argument("--hotword", action="append", default=[], metavar="WORD", help="word/phrase to boost (repeatable)")
-    d.add_argument("--hotword-weight", type=float, help="bonus per matched hotword token")
-    d.add_argument("--ctc-weight", type=float, help="CTC prefix-score weight (attention)")
+    p.add_argument("--num-workers", type=int, default=0, help="(unused; kept for old scripts: audio is read in-process)")
+    p.add_argument("--segment", action="store_true",
+                   help="cut each utterance by the VAD before recognizing it, as the offline server does")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_decoding_args(p)
     add_common_args(p)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides applied to the checkpoint's config")
     return p
-
-
-def decoding_config(cfg, args):
-    """The checkpoint's ``decoding`` group (or defaults) with the command-line decoding options applied."""
-    from omegaconf import OmegaConf
-
-    from hypersp.config.schema import DecodingConfig
-
-    decoding = OmegaConf.merge(OmegaConf.structured(DecodingConfig), cfg.get("decoding") or {})
-    given = {"name": args.decoding, "beam_size": args.beam_size, "nbest": args.nbest, "lm_path": args.lm,
-             "lm_weight": args.lm_weight, "word_bonus": args.word_bonus, "hotword_weight": args.hotword_weight,
-             "ctc_weight": args.ctc_weight}
-    for key, value in given.items():
-        if value is not None:
-            decoding[key] = value
-    if args.hotword:
-        decoding.hotwords = list(args.hotword)
-    if args.decoding is None and decoding.name == "greedy" and (args.lm or args.hotword or args.beam_size):
-        decoding.name = "ctc_beam"  # an LM, hotwords or a beam only make sense with beam search
-    return decoding
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -75,37 +49,36 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         if not args.checkpoint or not args.manifest:
             parser.error("--checkpoint and --manifest are required")
-        import torch
+        import hypersp
+        from hypersp.inference.evaluate import evaluate_manifest
+        from hypersp.text.normalize import get_scoring_normalizer, get_text_normalizer
+        from hypersp.train.checkpoint import resolve_checkpoint
 
-        from hypersp.inference.evaluate import evaluate
-        from hypersp.text.normalize import get_scoring_normalizer
-        from hypersp.train.build import build_from_checkpoint
-        from hypersp.train.checkpoint import load_checkpoint, resolve_checkpoint
-
-        device = torch.device(args.device)
-        state = load_checkpoint(args.checkpoint)
-        overrides = list(args.overrides) + [f"task.num_workers={args.num_workers}"]
-        comp = build_from_checkpoint(state, overrides=overrides, device=device)
-        scoring = args.scoring_normalizer or comp.cfg.task.scoring_normalizer
-        normalizer = get_scoring_normalizer(scoring)
-        dataset = comp.task.dataset(args.manifest, train=False)
-        loader = comp.task.dataloader(dataset, train=False, batch_seconds=args.batch_seconds)
-        decoding = decoding_config(comp.cfg, args)
-        result = evaluate(comp.model, comp.task, loader, device, normalizer, keep_hypotheses=bool(args.hypotheses),
-                          decoding=decoding)
+        # The same engine as hypersp.load(...).transcribe, hypersp-transcribe and the server.
+        rec = hypersp.load(args.checkpoint, device=args.device, overrides=list(args.overrides),
+                           batch_seconds=args.batch_seconds, **decoding_settings(args))
+        task_cfg = rec.config.task if rec.config is not None and rec.config.get("task") is not None else None
+        text_norm = task_cfg.text_normalizer if task_cfg is not None else "basic"
+        scoring = args.scoring_normalizer or (task_cfg.scoring_normalizer if task_cfg is not None else "basic")
+        decoding = rec.decoding
+        result = evaluate_manifest(rec, args.manifest, get_text_normalizer(text_norm), get_scoring_normalizer(scoring),
+                                   segment=args.segment, batch_seconds=args.batch_seconds,
+                                   keep_hypotheses=bool(args.hypotheses), progress=not args.no_progress)
         hyps = result.pop("hypotheses", None)
         result = {
             **result,
-            "checkpoint": str(resolve_checkpoint(args.checkpoint)),
+            "checkpoint": str(args.checkpoint if str(args.checkpoint).endswith(".onnx")
+                              else resolve_checkpoint(args.checkpoint)),
             "manifest": args.manifest,
-            "text_normalizer": comp.cfg.task.text_normalizer,
+            "segmented": bool(args.segment),
+            "text_normalizer": text_norm,
             "scoring_normalizer": scoring,
             "decoding": decoding.name,
         }
         if decoding.name != "greedy":
-            from omegaconf import OmegaConf
+            from dataclasses import asdict
 
-            result["decoding_config"] = OmegaConf.to_container(decoding)
+            result["decoding_config"] = asdict(decoding)
         text = json.dumps(result, ensure_ascii=False, indent=2)
         print(text)
         if args.output_json:

@@ -5,6 +5,14 @@
     hypersp-serve --app online_resp --checkpoint runs/quickstart/best.pt
     hypersp-serve --app all --checkpoint best.pt --port 15000                 # every app under /NAME/
     hypersp-serve --app online_tel --checkpoint tel.pt --no-ssl --host 0.0.0.0
+    hypersp-serve --app minutes --decoding ctc_beam --lm lm3.arpa --hotword 고객센터 vad.max_segment_s=15
+    hypersp-serve --app online_resp -c serve.yaml streaming.endpoint_silence_s=0.6 serve.max_streams=32
+    hypersp-serve --app minutes --checkpoint export/demo_ko_16k.onnx         # an ONNX export (onnxruntime)
+
+Settings are one config, composed as in training: the checkpoint's config < ``-c FILE.yaml`` <
+``key=value`` overrides (groups ``serve.*``, ``streaming.*``, ``vad.*``, ``decoding.*``; see
+``hypersp-serve --print-config``). Every route (JSON POST, uploads, subtitles, minutes, streaming
+finals) runs the same engine with that config; partials stay greedy for speed.
 
 With one app its API is at /recognize (HTTP POST and WebSocket) and its page at /, as in the
 original toolkit; with ``all`` each app is mounted under /NAME/ on one port. Without --ssl-cert/--ssl-key
@@ -20,7 +28,8 @@ import logging
 import sys
 from typing import List, Optional
 
-from hypersp_cli.common import add_common_args, load_requested_plugins, print_components, run, setup_logging
+from hypersp_cli.common import (add_common_args, add_decoding_args, decoding_settings, load_requested_plugins,
+                                print_components, run, setup_logging)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,13 +45,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ssl-key", help="PEM private key")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
-    p.add_argument("--max-streams", type=int, default=64, help="open WebSocket sessions; more are refused (close 1013)")
-    p.add_argument("--max-body-mb", type=float, default=200.0)
-    p.add_argument("--max-frame-kb", type=int, default=1024)
-    p.add_argument("--idle-timeout", type=float, default=30.0, help="close a WebSocket that sends nothing this long (s)")
+    p.add_argument("--max-streams", type=int, help="shorthand for serve.max_streams (default 64; more are refused, close 1013)")
+    p.add_argument("--max-body-mb", type=float, help="shorthand for serve.max_body_mb (default 200)")
+    p.add_argument("--max-frame-kb", type=int, help="shorthand for serve.max_frame_kb (default 1024)")
+    p.add_argument("--idle-timeout", type=float, help="shorthand for serve.idle_timeout_s (default 30 s)")
     p.add_argument("--port-file", help="write the bound port here once listening (for tests and scripts)")
+    p.add_argument("-c", "--config", action="append", default=[], metavar="FILE.yaml",
+                   help="YAML config applied over the checkpoint's (repeatable)")
+    p.add_argument("--print-config", action="store_true", help="print the serve/streaming/vad/decoding config and exit")
+    add_decoding_args(p)
     add_common_args(p)
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides, e.g. serve.max_streams=32 streaming.endpoint_silence_s=0.6 vad.pad_s=0.2")
     return p
+
+
+SHORTHANDS = {"max_streams": "serve.max_streams", "max_body_mb": "serve.max_body_mb",
+              "max_frame_kb": "serve.max_frame_kb", "idle_timeout": "serve.idle_timeout_s"}
+
+
+def overrides_from(args) -> List[str]:
+    """``key=value`` overrides: the shorthand flags first, then the explicit ones (which win)."""
+    out = [f"{key}={getattr(args, flag)}" for flag, key in SHORTHANDS.items() if getattr(args, flag) is not None]
+    return out + list(args.overrides)
 
 
 def default_checkpoint(app_names: List[str]) -> str:
@@ -81,15 +106,26 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         if args.threads > 0:
             torch.set_num_threads(args.threads)
-        from hypersp.serve.app import ServeConfig, ServerContext, create_app, self_signed_cert
+        from dataclasses import asdict
 
-        cfg = ServeConfig(max_streams=args.max_streams, max_body_mb=args.max_body_mb,
-                          max_frame_kb=args.max_frame_kb, idle_timeout_s=args.idle_timeout)
-        server = ServerContext.from_checkpoint(args.checkpoint, cfg, device=args.device)
+        from hypersp.serve.app import ServerContext, create_app, self_signed_cert
+
+        server = ServerContext.load(args.checkpoint, config_files=args.config, overrides=overrides_from(args),
+                                    decoding=decoding_settings(args), device=args.device,
+                                    threads=args.threads or None)
         rec = server.recognizer
-        info = {"checkpoint": args.checkpoint, "task": rec.config.task.name, "model": rec.config.model.name,
-                "sample_rate": rec.sample_rate, "vocab_size": rec.task.vocab_size,
-                "parameters": sum(p.numel() for p in rec.model.parameters()), "apps": APPS.names()}
+        if args.print_config:
+            from omegaconf import OmegaConf
+
+            groups = {"serve": asdict(server.cfg), "streaming": asdict(server.streaming.cfg),
+                      "vad": asdict(rec.vad), "decoding": asdict(rec.decoding)}
+            print(OmegaConf.to_yaml(OmegaConf.create(groups)), end="")
+            return 0
+        info = {"checkpoint": args.checkpoint, "sample_rate": rec.sample_rate, "vocab_size": rec.tokenizer.vocab_size,
+                "decoding": rec.decoding.name, "apps": APPS.names()}
+        if rec.model is not None:
+            info.update(task=rec.config.task.name, model=rec.config.model.name,
+                        parameters=sum(p.numel() for p in rec.model.parameters()))
         if names is None:
             print(json.dumps(info, ensure_ascii=False, indent=2))
             return 0

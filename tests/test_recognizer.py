@@ -35,18 +35,23 @@ def rec(tmp_path_factory):
 def test_batched_equals_single_and_any_rate(rec, tmp_path):
     a = bursts(16000, [(1.0, True)])
     b = bursts(16000, [(2.3, True)])
-    assert rec.recognize_waves([a, b]) == [rec.recognize_waves([a])[0], rec.recognize_waves([b])[0]]
+    texts = [s.text for s in rec.recognize([a, b])]
+    assert texts == [rec.recognize([a])[0].text, rec.recognize([b])[0].text]
     long = bursts(16000, [(0.3, False), (1.0, True), (1.2, False), (1.0, True), (0.3, False)])
+    vad = rec.segment(long)
+    assert len(vad) == 2
     r16 = rec.transcribe(long)
-    assert r16["duration"] == pytest.approx(3.8, abs=0.01) and len(r16["segments"]) == 2
+    assert r16.duration == pytest.approx(3.8, abs=0.01)
+    # segments are the VAD's (those with empty text dropped), with times in seconds of the input
+    assert {(s.start, s.end) for s in r16.segments} <= {(round(s, 3), round(e, 3)) for s, e in vad}
     # the same audio at 44.1 kHz from a file: resampled, same segment times
     path = tmp_path / "a.wav"
     write_wav(path, bursts(44100, [(0.3, False), (1.0, True), (1.2, False), (1.0, True), (0.3, False)]), 44100)
-    rf = rec.transcribe_file(path)
-    assert rf["sample_rate"] == 16000 and len(rf["segments"]) == len(r16["segments"])
-    for s, t in zip(rf["segments"], r16["segments"]):
-        assert s["start"] == pytest.approx(t["start"], abs=0.05) and s["end"] == pytest.approx(t["end"], abs=0.05)
+    rf = rec.transcribe(path)
+    assert rf.sample_rate == 16000 and len(rf.segments) == len(r16.segments)
+    for s, t in zip(rf.segments, r16.segments):
+        assert s.start == pytest.approx(t.start, abs=0.05) and s.end == pytest.approx(t.end, abs=0.05)
     # stereo: per-channel results
     write_wav(tmp_path / "s.wav", np.stack([long, long[::-1].copy()]), 16000)
-    rs = rec.transcribe_file(tmp_path / "s.wav", channels=True)
-    assert len(rs["channels"]) == 2 and {s["channel"] for s in rs["segments"]} <= {0, 1}
+    rs = rec.transcribe(tmp_path / "s.wav", channels=True)
+    assert rs.channels == 2 and {s.channel for s in rs.segments} <= {0, 1}

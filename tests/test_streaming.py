@@ -1,35 +1,38 @@
 """StreamingRecognizer: committed text never changes, endpoint rules, rate conversion, batching."""
 import numpy as np
 import pytest
-import torch
-
+from hypersp.inference.recognizer import Recognizer
 from hypersp.inference.streaming import StreamingConfig, StreamingRecognizer
+from hypersp.tokenizers.char import CharTokenizer
 
 
-class FakeRecognizer:
-    """Emits token 1 + (second of audio % 3) on every 4th loud frame, blank elsewhere; 40 ms frames.
-    Deterministic and position-based, so committed tokens must equal an offline pass."""
+class FakeBackend:
+    """Emits one of a/b/c (by the frame's first sample) on every 4th loud frame, blank elsewhere; 40 ms
+    frames. Deterministic and position-based, so committed tokens must equal an offline pass."""
     sample_rate = 16000
     frame_shift_s = 0.04
+
+    def __init__(self):
+        self.tokenizer = CharTokenizer()
+        self.tokenizer.fit(["abc"])  # tokens: blank, space, a, b, c
+        self.vocab_size = self.tokenizer.vocab_size
 
     def log_probs(self, waves):
         out = []
         for w in waves:
             n = int(np.ceil(len(w) / 640))
-            lp = torch.full((n, 5), -10.0)
+            lp = np.full((n, 5), -10.0, dtype=np.float32)
             lp[:, 0] = 0.0
             for i in range(n):
                 frame = w[i * 640:(i + 1) * 640]
                 if frame.size and np.abs(frame).max() > 0.05 and i % 4 == 0:
-                    lp[i, 0], lp[i, 1 + int(frame[0] * 1000) % 3] = -10.0, 0.0
+                    lp[i, 0], lp[i, 2 + int(frame[0] * 1000) % 3] = -10.0, 0.0
             out.append(lp)
         return out
 
-    def decode_ids(self, ids):
-        return "".join("abc"[i - 1] for i in ids)
 
-    def recognize_waves(self, waves):
-        return [self.decode_ids([int(t) for t in lp.argmax(-1).tolist() if t]) for lp in self.log_probs(waves)]
+def FakeRecognizer():
+    return Recognizer(FakeBackend())
 
 
 def speech(seconds, rate=16000):

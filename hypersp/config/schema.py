@@ -79,6 +79,49 @@ class DecodingConfig:
 
 
 @dataclass
+class VadConfig:
+    """The energy VAD (``hypersp.inference.vad``) that cuts long input into segments (``vad.*``)."""
+
+    frame_ms: float = 30.0
+    hop_ms: float = 10.0
+    margin_db: float = 12.0  # above the noise floor
+    min_db: float = -50.0  # never call anything quieter than this speech
+    min_speech_s: float = 0.15
+    min_silence_s: float = 0.4  # gaps shorter than this stay inside a segment
+    pad_s: float = 0.1
+    max_segment_s: float = 20.0  # longer speech regions are cut at their quietest frame
+
+
+@dataclass
+class StreamingConfig:
+    """Live recognition (``hypersp.inference.streaming``; ``streaming.*``): chunking, endpointing. Seconds."""
+
+    chunk_s: float = 0.32  # new audio needed before the next decode step
+    left_context_s: float = 2.0  # already-committed audio re-fed to the model as context
+    lookahead_s: float = 0.48  # newest output frames stay tentative
+    endpoint_silence_s: float = 0.8  # trailing silence after speech that ends an utterance
+    endpoint_mode: str = "either"  # "either" (CTC blanks or VAD), "both" (CTC blanks and VAD), "ctc", "vad"
+    max_utterance_s: float = 20.0
+    min_speech_s: float = 0.2  # VAD speech needed before a silence endpoint may fire
+    preroll_s: float = 0.5  # audio kept before the VAD hears speech
+    final_full_context: bool = True  # re-decode the whole utterance for the final (second pass)
+
+
+@dataclass
+class ServeConfig:
+    """The demo server (``hypersp-serve``; ``serve.*``): limits and batching."""
+
+    max_streams: int = 64  # open WebSocket sessions; more are refused with close 1013
+    max_body_mb: float = 200.0  # HTTP body limit (uploads); JSON PCM16 is ~3x the audio size
+    max_frame_kb: int = 1024  # WebSocket message limit (1 MiB ~ 10 s of 16 kHz JSON PCM16)
+    max_json_seconds: float = 600.0  # longest audio accepted as a JSON sample list
+    idle_timeout_s: float = 30.0  # a WebSocket that sends nothing this long is closed
+    max_batch: int = 32
+    max_wait_ms: float = 5.0
+    max_jobs: int = 32  # subtitle jobs kept in memory
+
+
+@dataclass
 class Config:
     """The fully resolved configuration of a run. Groups ``task``, ``model``, ``tokenizer`` and
     ``criterion`` take the schema of the component their ``name`` selects."""
@@ -90,4 +133,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    streaming: StreamingConfig = field(default_factory=StreamingConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     plugins: List[str] = field(default_factory=list)

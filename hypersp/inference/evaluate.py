@@ -1,4 +1,11 @@
-"""Corpus-level evaluation: decode a data loader and score it."""
+"""Corpus-level evaluation and scoring.
+
+- :func:`evaluate_manifest` (``hypersp-eval``): every manifest utterance goes through the recognition
+  engine (``Recognizer.recognize``, or ``transcribe`` with VAD segmentation when ``segment=True``), so
+  eval scores exactly the text the Python API, ``hypersp-transcribe`` and the server return.
+- :func:`evaluate` (validation during training): the data loader's feature batches, the model and the
+  same registered decoders (greedy unless ``decoding`` says otherwise).
+"""
 from __future__ import annotations
 
 import time
@@ -6,56 +13,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
-from hypersp.decoding.greedy import greedy_ctc_decode
 from hypersp.metrics import ErrorRates
-
-DECODERS = ("greedy", "ctc_beam", "attention")
-
-
-def make_decoder(decoding: Any, model: torch.nn.Module, tokenizer: Any) -> Callable[[Any], List[List[Dict[str, Any]]]]:
-    """A function ``batch -> per utterance a list of {"ids": [...], "score": float}`` (best first).
-
-    ``decoding`` is a ``DecodingConfig`` (or None / name ``greedy``: best path, score 0). ``ctc_beam``
-    runs CTC prefix beam search on ``model(features, lengths)`` (LM, hotwords, N-best);
-    ``attention`` runs attention beam search with CTC prefix scores (models with a decoder).
-    """
-    name = getattr(decoding, "name", "greedy") if decoding is not None else "greedy"
-    if name not in DECODERS:
-        raise ValueError(f"decoding.name={name!r}; choose one of {', '.join(DECODERS)}")
-    if name == "greedy":
-        def decode(batch):
-            log_probs, out_lengths = model(batch.features, batch.feature_lengths)
-            return [[{"ids": ids, "score": 0.0}] for ids in greedy_ctc_decode(log_probs, out_lengths)]
-        return decode
-    if name == "ctc_beam":
-        from hypersp.decoding.ctc_beam import ctc_beam_decoder_for
-
-        beam = ctc_beam_decoder_for(
-            tokenizer, beam_size=decoding.beam_size, lm_path=decoding.lm_path, lm_weight=decoding.lm_weight,
-            word_bonus=decoding.word_bonus, hotwords=list(decoding.hotwords), hotword_weight=decoding.hotword_weight,
-            nbest=decoding.nbest, prune_topk=decoding.prune_topk, token_min_logprob=decoding.token_min_logprob,
-            blank_threshold=decoding.blank_threshold,
-        )
-
-        def decode(batch):
-            log_probs, out_lengths = model(batch.features, batch.feature_lengths)
-            return [[{"ids": h.tokens, "score": round(h.score, 4), "acoustic_score": round(h.acoustic_score, 4),
-                      "lm_score": round(h.lm_score, 4)} for h in nbest] for nbest in beam(log_probs, out_lengths)]
-        return decode
-    from hypersp.decoding.attention_beam import attention_beam_search
-
-    if not hasattr(model, "decoder_forward"):
-        raise ValueError(f"decoding.name=attention needs a model with an attention decoder (e.g. transformer), "
-                         f"not {type(model).__name__}; use greedy or ctc_beam")
-
-    def decode(batch):
-        found = attention_beam_search(model, batch.features, batch.feature_lengths, beam_size=decoding.beam_size,
-                                      ctc_weight=decoding.ctc_weight, length_bonus=decoding.length_bonus,
-                                      nbest=decoding.nbest)
-        return [[{"ids": h.tokens, "score": round(h.score, 4)} for h in nbest] or [{"ids": [], "score": 0.0}]
-                for nbest in found]
-    return decode
-
 
 @torch.no_grad()
 def evaluate(
@@ -68,7 +26,7 @@ def evaluate(
     keep_hypotheses: bool = False,
     decoding: Any = None,
 ) -> Dict[str, Any]:
-    """Decode every batch (greedy unless ``decoding`` says otherwise, see :func:`make_decoder`) and
+    """Decode every batch (greedy unless ``decoding`` says otherwise: a registered decoder) and
     return CER/WER, counts, audio seconds and RTF. With ``decoding.nbest > 1`` and
     ``keep_hypotheses``, each hypothesis line also lists the N-best texts with their scores.
 
@@ -82,7 +40,19 @@ def evaluate(
     audio_seconds = 0.0
     skipped: List[tuple] = []
     hypotheses: List[Dict[str, str]] = []
-    decode = make_decoder(decoding, model, task.tokenizer)
+    from hypersp.decoding import build_decoder
+
+    decoder = build_decoder(decoding, task.tokenizer, model=model)
+
+    def decode(batch):
+        if decoder.needs_model:
+            found = decoder.decode_features(batch.features, batch.feature_lengths)
+        else:
+            log_probs, out_lengths = model(batch.features, batch.feature_lengths)
+            lp = log_probs.float().cpu().numpy()
+            found = decoder.decode_batch([lp[i, :int(n)] for i, n in enumerate(out_lengths.tolist())])
+        return [[{"ids": h.ids, "score": round(h.score, 4), "acoustic_score": round(h.acoustic_score, 4),
+                  "lm_score": round(h.lm_score, 4)} for h in nbest] for nbest in found]
     nbest_wanted = int(getattr(decoding, "nbest", 1) or 1) if decoding is not None else 1
     start = time.perf_counter()
     for batch in loader:
@@ -116,4 +86,86 @@ def evaluate(
         result["hypotheses"] = hypotheses
     if skipped:
         result["skipped_examples"] = [f"{u}: {r}" for u, r in skipped[:10]]
+    return result
+
+
+def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[[str], str],
+                      scoring_normalizer: Optional[Callable[[str], str]] = None, segment: bool = False,
+                      batch_seconds: float = 120.0, keep_hypotheses: bool = False, progress: bool = False,
+                      **decoding: Any) -> Dict[str, Any]:
+    """Score ``recognizer`` (the engine) on a NeMo manifest; returns CER/WER, counts, audio seconds, RTF.
+
+    Each utterance is read at the engine's rate (``offset``/``duration`` honoured) and recognized whole
+    (``segment=False``: batched by ``batch_seconds``) or cut by the VAD first (``segment=True``, as the
+    offline server does). References go through ``text_normalizer`` (the task's: what training targets
+    were made with), then both sides through ``scoring_normalizer``. Unreadable audio is skipped, counted
+    (``skipped``) and listed (``skipped_examples``). RTF = wall seconds (reading, features, model,
+    decoding) / audio seconds. Extra keywords are decoding settings for this run.
+    """
+    from hypersp.audio.io import AudioReadError, load_audio
+    from hypersp.data.manifest import read_manifest
+
+    entries = read_manifest(manifest)
+    scores = ErrorRates(normalize=scoring_normalizer)
+    decoder = recognizer.decoder_for(**decoding)
+    rate = recognizer.sample_rate
+    audio_seconds, skipped, hypotheses = 0.0, [], []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(entries), unit="utt", desc="eval", leave=False)
+    start = time.perf_counter()
+    pending: List[tuple] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        waves = [w for _, w in pending]
+        if segment:
+            segs = [recognizer.transcribe(w, words=False, decoder=decoder) for w in waves]
+            texts = [(t.text, []) for t in segs]
+        else:
+            found = recognizer.recognize(waves, words=False, decoder=decoder)
+            texts = [(s.text, s.nbest) for s in found]
+        for (e, _), (hyp, nbest) in zip(pending, texts):
+            ref = text_normalizer(e.text)
+            scores.update(ref, hyp)
+            if keep_hypotheses:
+                line = {"utt_id": e.utt_id, "ref": ref, "hyp": hyp}
+                if nbest:
+                    line["nbest"] = nbest
+                hypotheses.append(line)
+        if bar is not None:
+            bar.update(len(pending))
+        pending.clear()
+
+    budget = 0.0
+    for e in entries:
+        try:
+            wave = load_audio(e.audio_filepath, rate, offset=e.offset, duration=e.duration if e.offset else 0.0)
+        except AudioReadError as err:
+            skipped.append((e.utt_id, str(err)))
+            continue
+        if wave.size == 0:
+            skipped.append((e.utt_id, f"empty audio: {e.audio_filepath}"))
+            continue
+        seconds = wave.size / rate
+        if pending and budget + seconds > batch_seconds:
+            flush()
+            budget = 0.0
+        pending.append((e, wave))
+        budget += seconds
+        audio_seconds += seconds
+    flush()
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - start
+    result: Dict[str, Any] = scores.result()
+    result.update(audio_seconds=round(audio_seconds, 2), decode_seconds=round(elapsed, 3),
+                  rtf=round(elapsed / max(audio_seconds, 1e-9), 5), skipped=len(skipped))
+    if skipped:
+        result["skipped_examples"] = [f"{u}: {r}" for u, r in skipped[:10]]
+    if keep_hypotheses:
+        result["hypotheses"] = hypotheses
     return result

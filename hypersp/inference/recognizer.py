@@ -1,85 +1,204 @@
-"""Offline recognition of arrays and files: ``Recognizer``.
+"""The recognition engine: one path from audio to text for eval, Python, the CLI and every server route.
 
-    rec = Recognizer.from_checkpoint("runs/quickstart/best.pt")
-    rec.transcribe_file("lecture.wav")
-    # {"text": "...", "duration": 612.3, "sample_rate": 16000,
-    #  "segments": [{"start": 0.42, "end": 3.91, "text": "..."}, ...]}
+    import hypersp
+    asr = hypersp.load("demo_ko_16k")                          # shipped name, checkpoint path or exported .onnx
+    asr = hypersp.load("ckpt.pt", decoding="ctc_beam", beam_size=16, lm="lm.arpa", hotwords=["고객센터"])
+    t = asr.transcribe("call.wav")                             # path, bytes, or array + sample_rate=
+    t.text, t.segments[0].words[0].start
+    s = asr.stream(); events = s.accept(pcm_chunk); events += s.finish()
 
-- Any input rate is resampled (soxr) to the model's rate (``rec.sample_rate``: 16 kHz, or 8 kHz
-  for telephone checkpoints).
-- Audio is cut into speech segments by the energy VAD (``hypersp.inference.vad``); each segment
-  is at most ``VadConfig.max_segment_s`` long, so memory stays bounded for hour-long files.
-  Segments are recognized in batches (sorted by length, at most ``batch_seconds`` of audio each).
-- Decoding is greedy CTC. Times are seconds from the start of the input.
+How audio becomes a ``Transcript``:
 
-Thread safety: ``recognize_waves`` may be called from one worker thread at a time per
-Recognizer (the server runs all model compute on one executor thread per replica).
+1. **Input**: a path (anything ``hypersp.audio.io`` reads), file bytes, or float samples ``(S,)`` /
+   ``(C, S)`` at ``sample_rate`` (default: the model's), resampled with soxr to ``rec.sample_rate``.
+   Channels are mixed down unless ``channels=True`` recognizes each one separately.
+2. **Segmentation** (``segment=True``): the energy VAD (``vad.*``) cuts the input into speech segments of
+   at most ``vad.max_segment_s``; with ``segment=False`` the whole input is one segment (what
+   ``hypersp-eval`` does for a corpus of short utterances).
+3. **Forward**: the injected *backend* turns a padded batch of waves into log-posteriors (``TorchBackend``:
+   features + PyTorch model; ``OnnxBackend``: numpy features + onnxruntime, no torch needed).
+   Segments are batched by duration (at most ``batch_seconds`` of audio per forward).
+4. **Decoding**: one decoder built from a ``DecodingConfig`` by the decoder registry (greedy, ctc_beam
+   with LM and hotwords, attention, or a plugin's); its best hypothesis is the segment's text.
+5. **Words**: the best hypothesis is force-aligned to the CTC posteriors (``ctc_align``): each word gets
+   start/end times (output frame x ``frame_shift_s``) and a confidence.
+
+Per-call settings (``hotwords``, ``nbest``, ...) build a second decoder from the engine's config with those
+fields replaced; decoders are cached by their settings.
+
+Thread safety: the model forward is thread-safe under ``no_grad``; decoders keep no per-call state.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+import io
+import math
+import os
+from dataclasses import asdict, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
 from hypersp.audio.io import load_audio_channels, resample
-from hypersp.decoding.greedy import greedy_ctc_decode
+from hypersp.config.schema import DecodingConfig
+from hypersp.inference.transcript import Segment, Transcript, Word
 from hypersp.inference.vad import VadConfig, frame_energies_db, speech_segments
+
+# Keyword spellings users know from other toolkits -> DecodingConfig fields.
+DECODING_ALIASES = {"decoding": "name", "decoder": "name", "lm": "lm_path", "beam": "beam_size"}
+# Settings that only make sense with a beam search: giving one switches a greedy config to ctc_beam.
+BEAM_ONLY = ("lm_path", "hotwords", "beam_size")
+
+
+def make_decoding_config(base: Any = None, **overrides: Any) -> DecodingConfig:
+    """A ``DecodingConfig`` from ``base`` (a DecodingConfig, a dict or an OmegaConf node: e.g. a checkpoint's
+    ``decoding`` group) with ``overrides`` applied (``None`` values are ignored; aliases ``decoding``/``lm``/``beam``).
+
+    Unknown keys fail with the list of known ones. If the result would be greedy but an LM, hotwords or a
+    beam size (or ``nbest > 1``) was given here, the decoder becomes ``ctc_beam`` (greedy has no use for them)."""
+    known = {f.name for f in fields(DecodingConfig)}
+    values: Dict[str, Any] = {}
+    if base is not None:
+        if is_dataclass(base):
+            values = asdict(base)
+        else:
+            try:
+                from omegaconf import OmegaConf
+
+                values = OmegaConf.to_container(base, resolve=True) if OmegaConf.is_config(base) else dict(base)
+            except ImportError:  # pragma: no cover - omegaconf is a core dependency
+                values = dict(base)
+        values = {k: v for k, v in values.items() if k in known}
+    given = {}
+    for key, value in overrides.items():
+        key = DECODING_ALIASES.get(key, key)
+        if value is None:
+            continue
+        if key not in known:
+            raise ValueError(f"unknown decoding setting {key!r}; known: {', '.join(sorted(known | set(DECODING_ALIASES)))}")
+        given[key] = list(value) if key == "hotwords" else value
+    cfg = replace(DecodingConfig(**values), **given)
+    wants_beam = any(given.get(k) for k in BEAM_ONLY) or int(given.get("nbest", 1) or 1) > 1
+    if "name" not in given and cfg.name == "greedy" and wants_beam:
+        cfg = replace(cfg, name="ctc_beam")
+    if isinstance(cfg.hotwords, str):
+        cfg = replace(cfg, hotwords=[cfg.hotwords])
+    return cfg
+
+
+def _decoder_key(cfg: DecodingConfig) -> Tuple:
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(asdict(cfg).items()))
+
+
+def word_groups(tokens: Sequence[str], ids: Sequence[int]) -> List[List[int]]:
+    """Positions in ``ids`` grouped into words: a ``" "`` token separates words (char/jamo tokenizers),
+    a token starting with ``"▁"`` begins one (sentencepiece). Space tokens belong to no word."""
+    groups: List[List[int]] = []
+    current: List[int] = []
+    for pos, i in enumerate(ids):
+        tok = tokens[i] if 0 <= i < len(tokens) else ""
+        if tok == " " or tok.startswith("\u2581"):
+            if current:
+                groups.append(current)
+            current = []
+            if tok == " ":
+                continue
+        current.append(pos)
+    if current:
+        groups.append(current)
+    return groups
 
 
 class Recognizer:
-    """A model + its task (features, tokenizer), ready for inference on the CPU or a GPU.
+    """A backend (forward pass), a decoder and a VAD: audio in, ``Transcript`` out.
 
-    ``model(features (B,T,F), lengths (B,)) -> (log_probs (B,T',V), out_lengths (B,))``;
-    one output frame covers ``frame_shift_s = hop_ms * subsampling_factor`` seconds.
+    ``backend.log_probs(waves) -> [(T'_i, V) float32]`` for waves ``(S_i,)`` at ``backend.sample_rate``;
+    one output frame covers ``backend.frame_shift_s`` seconds. ``decoding`` is a ``DecodingConfig`` (or
+    anything :func:`make_decoding_config` takes); ``vad`` a ``VadConfig``.
     """
 
-    def __init__(self, model: torch.nn.Module, task: Any, device: str = "cpu", batch_seconds: float = 120.0,
-                 vad: Optional[VadConfig] = None):
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.task = task
-        self.featurizer = task.featurizer().to(self.device).eval()
-        self.sample_rate = int(task.sample_rate)
+    def __init__(self, backend: Any, decoding: Any = None, vad: Optional[VadConfig] = None,
+                 batch_seconds: float = 120.0, config: Any = None):
+        self.backend = backend
+        self.tokenizer = backend.tokenizer
+        self.sample_rate = int(backend.sample_rate)
+        self.frame_shift_s = float(backend.frame_shift_s)
         self.batch_seconds = float(batch_seconds)
         self.vad = vad or VadConfig()
-        hop_s = self.featurizer.hop_length / float(self.sample_rate)
-        self.subsampling_factor = int(getattr(model, "subsampling_factor", 1))
-        self.frame_shift_s = hop_s * self.subsampling_factor
+        self.config = config  # the checkpoint's resolved config (None for exported models)
+        self.decoding = make_decoding_config(decoding)
+        self._decoders: Dict[Tuple, Any] = {}
+        self.decoder = self.decoder_for()
 
+    # ---- construction --------------------------------------------------------------------
     @classmethod
-    def from_checkpoint(cls, name_or_path: str, device: str = "cpu", **kwargs) -> "Recognizer":
+    def from_checkpoint(cls, name_or_path: str, device: str = "cpu", decoding: Any = None,
+                        overrides: Sequence[str] = (), config_files: Sequence[str] = (), **kwargs) -> "Recognizer":
+        """From a checkpoint file or shipped model name. The checkpoint's config, then ``config_files`` (YAML),
+        then ``overrides`` (``key=value``, e.g. ``vad.max_segment_s=15``) give ``decoding.*`` and ``vad.*``;
+        ``decoding`` (a config or dict of fields) is applied last."""
+        from hypersp.inference.backends import TorchBackend
         from hypersp.train.build import build_from_checkpoint
         from hypersp.train.checkpoint import load_checkpoint
 
-        comp = build_from_checkpoint(load_checkpoint(name_or_path), device=device)
-        rec = cls(comp.model, comp.task, device=device, **kwargs)
-        rec.config = comp.cfg
-        return rec
+        comp = build_from_checkpoint(load_checkpoint(name_or_path), overrides=list(overrides), device=device,
+                                     config_files=list(config_files))
+        given = (asdict(decoding) if is_dataclass(decoding) else dict(decoding)) if decoding is not None else {}
+        base = make_decoding_config(comp.cfg.get("decoding"), **given)
+        if kwargs.get("vad") is None and comp.cfg.get("vad") is not None:
+            from omegaconf import OmegaConf
 
-    # ---- the batched forward -------------------------------------------------------------
-    @torch.no_grad()
-    def log_probs(self, waves: Sequence[np.ndarray]) -> List[torch.Tensor]:
-        """One padded forward pass: ``waves`` (each (S_i,) float32 at ``sample_rate``) ->
-        per wave ``(T'_i, V)`` log-probs on the CPU. Empty waves give ``(0, V)``."""
-        if not waves:
-            return []
-        lengths = torch.tensor([max(int(w.shape[0]), 1) for w in waves], dtype=torch.long)
-        batch = torch.zeros(len(waves), int(lengths.max()), dtype=torch.float32)
-        for i, w in enumerate(waves):
-            batch[i, : w.shape[0]] = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
-        feats, feat_lengths = self.featurizer(batch.to(self.device), lengths.to(self.device))
-        out, out_lengths = self.model(feats, feat_lengths)
-        out, out_lengths = out.float().cpu(), out_lengths.cpu()
-        return [out[i, : int(out_lengths[i])] if waves[i].shape[0] else out[i, :0] for i in range(len(waves))]
+            kwargs["vad"] = VadConfig(**OmegaConf.to_container(comp.cfg.vad, resolve=True))
+        return cls(TorchBackend(comp.model, comp.task, device=device), decoding=base, config=comp.cfg, **kwargs)
 
-    def decode_ids(self, ids: List[int]) -> str:
-        return self.task.decode(ids).strip()
+    @classmethod
+    def from_exported(cls, model_file: str, threads: Optional[int] = None, decoding: Any = None,
+                      **kwargs) -> "Recognizer":
+        """From an ``hypersp-export`` file (``.onnx`` runs on onnxruntime without torch) and its sidecar."""
+        from hypersp.inference.backends import OnnxBackend
 
-    def recognize_waves(self, waves: Sequence[np.ndarray]) -> List[str]:
-        """Texts of several waveforms at ``sample_rate``, batched by total duration."""
+        return cls(OnnxBackend(model_file, threads=threads), decoding=decoding, **kwargs)
+
+    # ---- compatibility accessors -----------------------------------------------------------
+    @property
+    def model(self):
+        return getattr(self.backend, "model", None)
+
+    @property
+    def task(self):
+        return getattr(self.backend, "task", None)
+
+    # ---- decoding --------------------------------------------------------------------------
+    def decoder_for(self, **overrides: Any):
+        """The decoder for this engine's config with ``overrides`` (e.g. ``hotwords=[...]``, ``nbest=4``)."""
+        from hypersp.decoding import build_decoder
+
+        cfg = make_decoding_config(self.decoding, **overrides) if overrides else self.decoding
+        key = _decoder_key(cfg)
+        dec = self._decoders.get(key)
+        if dec is None:
+            if len(self._decoders) >= 16:  # per-request settings must not grow memory without bound
+                self._decoders.pop(next(iter(self._decoders)))
+            dec = build_decoder(cfg, self.tokenizer, model=self.model)
+            self._decoders[key] = dec
+        return dec
+
+    def log_probs(self, waves: Sequence[np.ndarray]) -> List[np.ndarray]:
+        """The backend's forward: waves at ``sample_rate`` -> per wave ``(T'_i, V)`` float32 log-posteriors."""
+        return self.backend.log_probs(list(waves))
+
+    def decode_text(self, ids: Sequence[int]) -> str:
+        return " ".join(self.tokenizer.decode(list(ids)).split())
+
+    def recognize(self, waves: Sequence[np.ndarray], words: bool = True, decoder: Any = None,
+                  **decoding: Any) -> List[Segment]:
+        """Recognize each wave (``(S_i,)`` float32 at ``sample_rate``) as one segment, batched by duration.
+
+        Returns one ``Segment`` per wave (times relative to the wave's start: 0 .. its duration), with
+        words (``words=True``) and the n-best list when the decoder keeps more than one hypothesis."""
+        dec = decoder or self.decoder_for(**decoding)
         order = sorted(range(len(waves)), key=lambda i: waves[i].shape[0])
-        texts: List[str] = [""] * len(waves)
+        out: List[Optional[Segment]] = [None] * len(waves)
         budget = int(self.batch_seconds * self.sample_rate)
         i = 0
         while i < len(order):
@@ -87,12 +206,53 @@ class Recognizer:
             while j < len(order) and (j == i or total + waves[order[j]].shape[0] <= budget):
                 total += waves[order[j]].shape[0]
                 j += 1
-            chunk = [waves[k] for k in order[i:j]]
-            for k, lp in zip(order[i:j], self.log_probs(chunk)):
-                ids = greedy_ctc_decode(lp[None], None)[0] if lp.shape[0] else []
-                texts[k] = self.decode_ids(ids)
+            idx = order[i:j]
+            batch = [np.ascontiguousarray(waves[k], dtype=np.float32) for k in idx]
+            lps = self.log_probs(batch)
+            if getattr(dec, "needs_model", False):
+                feats, lengths = self.backend.features(batch)
+                hyps = dec.decode_features(feats, lengths)
+            else:
+                hyps = dec.decode_batch(lps)
+            for k, wave, lp, nbest in zip(idx, batch, lps, hyps):
+                out[k] = self._segment(wave, lp, nbest, words)
             i = j
-        return texts
+        return out  # type: ignore[return-value]
+
+    def _segment(self, wave: np.ndarray, lp: np.ndarray, nbest: List[Any], words: bool) -> Segment:
+        best = nbest[0] if nbest else None
+        ids = list(best.ids) if best is not None else []
+        seg = Segment(start=0.0, end=round(wave.shape[0] / self.sample_rate, 3), text=self.decode_text(ids),
+                      score=round(float(best.score), 4) if best is not None else 0.0)
+        if words and ids and lp.shape[0]:
+            seg.words = self.align_words(lp, ids)
+            for w in seg.words:  # the last output frame may reach past the audio's end
+                w.start, w.end = min(w.start, seg.end), min(w.end, seg.end)
+        if len(nbest) > 1:
+            seg.nbest = [{"text": self.decode_text(h.ids), "score": round(float(h.score), 4),
+                          "acoustic_score": round(float(h.acoustic_score), 4), "lm_score": round(float(h.lm_score), 4)}
+                         for h in nbest]
+        return seg
+
+    def align_words(self, lp: np.ndarray, ids: Sequence[int]) -> List[Word]:
+        """Words of ``ids`` with times (seconds from the start of ``lp``'s audio) and confidences, from the
+        forced CTC alignment of ``ids`` to ``lp`` (T', V)."""
+        from hypersp.decoding.align import ctc_align
+
+        try:
+            spans = ctc_align(lp, ids)
+        except ValueError:  # more tokens than frames (a decoder with an LM may insert): no times
+            return []
+        shift = self.frame_shift_s
+        out = []
+        for group in word_groups(self.tokenizer.tokens, ids):
+            text = self.decode_text([ids[p] for p in group])
+            if not text:
+                continue
+            logc = sum(math.log(max(spans[p].confidence, 1e-12)) for p in group) / len(group)
+            out.append(Word(text, round(spans[group[0]].start * shift, 3), round(spans[group[-1]].end * shift, 3),
+                            round(math.exp(logc), 4)))
+        return out
 
     # ---- whole recordings ----------------------------------------------------------------
     def segment(self, samples: np.ndarray) -> List[Tuple[float, float]]:
@@ -105,40 +265,103 @@ class Recognizer:
                 segs = [(0.0, round(samples.size / self.sample_rate, 3))]
         return segs
 
-    def transcribe(self, samples: np.ndarray, sample_rate: Optional[int] = None,
-                   progress=None) -> Dict[str, Any]:
-        """Recognize one recording: ``samples (S,)`` float in [-1, 1] at ``sample_rate`` (default: the model's).
+    def load(self, audio: Any, sample_rate: Optional[int] = None) -> np.ndarray:
+        """Any supported input -> ``(C, S)`` float32 at ``self.sample_rate``."""
+        if isinstance(audio, (str, os.PathLike)):
+            return load_audio_channels(Path(audio), self.sample_rate)
+        if isinstance(audio, (bytes, bytearray, memoryview)):
+            return load_audio_channels(io.BytesIO(bytes(audio)), self.sample_rate)
+        x = np.asarray(audio)
+        if x.dtype == np.int16:
+            x = x.astype(np.float32) / 32768.0
+        x = x.astype(np.float32, copy=False)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2:
+            raise ValueError(f"audio must be samples (S,) or channels (C, S), got shape {x.shape}")
+        if x.shape[0] > x.shape[1]:
+            raise ValueError(f"audio of shape {x.shape} looks like (S, C); pass channels first: (C, S)")
+        return resample(x, int(sample_rate or self.sample_rate), self.sample_rate)
 
-        Returns ``{"text", "segments": [{"start", "end", "text"}], "duration", "sample_rate"}``; segments
-        with empty text are dropped. ``progress(done_s, total_s)`` is called after each batch.
+    def transcribe(self, audio: Any, sample_rate: Optional[int] = None, channels: bool = False,
+                   segment: bool = True, words: bool = True, progress: Optional[Callable[[float, float], None]] = None,
+                   decoder: Any = None, **decoding: Any) -> Transcript:
+        """Recognize one recording: a path, file bytes, or float samples ``(S,)``/``(C, S)`` at ``sample_rate``
+        (default: the model's; int16 arrays are read as PCM16).
+
+        ``channels=True`` recognizes each channel on its own (segments carry ``channel`` and are merged by
+        start time); otherwise channels are mixed down. ``segment=False`` skips the VAD (the input is one
+        segment). ``progress(done_s, total_s)`` is called after each batch. Extra keywords are per-call
+        decoding settings (``hotwords=[...]``, ``nbest=4``). Segments with empty text are dropped.
         """
-        x = np.asarray(samples, dtype=np.float32)
-        if x.ndim != 1:
-            raise ValueError(f"transcribe expects mono samples (S,), got shape {x.shape}")
-        rate = int(sample_rate or self.sample_rate)
-        x = resample(x, rate, self.sample_rate)
-        duration = x.size / float(self.sample_rate)
-        segs = self.segment(x)
-        pieces = [x[int(s * self.sample_rate): int(e * self.sample_rate)] for s, e in segs]
-        texts: List[str] = []
+        x = self.load(audio, sample_rate)
+        dec = self.decoder_for(**decoding)
+        mono = [x.mean(axis=0)] if (not channels or x.shape[0] == 1) else list(x)
+        duration = x.shape[1] / float(self.sample_rate)
+        segments: List[Segment] = []
+        for ch, samples in enumerate(mono):
+            segments += self._transcribe_channel(samples, ch, segment, words, dec, progress, duration, len(mono))
+        segments.sort(key=lambda s: (s.start, s.channel))
+        return Transcript(text=" ".join(s.text for s in segments), segments=segments, duration=duration,
+                          sample_rate=self.sample_rate, channels=len(mono))
+
+    def _transcribe_channel(self, x, channel, segment, words, dec, progress, total_s, n_channels) -> List[Segment]:
+        spans = self.segment(x) if segment else ([(0.0, x.size / self.sample_rate)] if x.size else [])
+        pieces = [x[int(s * self.sample_rate): int(e * self.sample_rate)] for s, e in spans]
+        out: List[Segment] = []
         step = max(1, int(self.batch_seconds // max(self.vad.max_segment_s, 1.0)))
         for i in range(0, len(pieces), step):
-            texts.extend(self.recognize_waves(pieces[i:i + step]))
+            for (s, _), seg in zip(spans[i:i + step], self.recognize(pieces[i:i + step], words=words, decoder=dec)):
+                seg.start, seg.end = round(s, 3), round(s + seg.end, 3)
+                seg.channel = channel
+                for w in seg.words:
+                    w.start, w.end = round(w.start + s, 3), round(w.end + s, 3)
+                if seg.text:
+                    out.append(seg)
             if progress is not None:
-                progress(segs[min(i + step, len(segs)) - 1][1], duration)
-        segments = [{"start": s, "end": e, "text": t} for (s, e), t in zip(segs, texts) if t]
-        return {"text": " ".join(seg["text"] for seg in segments), "segments": segments,
-                "duration": round(duration, 3), "sample_rate": self.sample_rate}
+                done = spans[min(i + step, len(spans)) - 1][1]
+                progress((channel * total_s + done) / n_channels, total_s)
+        return out
 
-    def transcribe_file(self, path: Any, channels: bool = False, progress=None) -> Dict[str, Any]:
-        """Recognize a file (anything ``hypersp.audio.io`` reads). ``channels=True`` recognizes each
-        channel separately and adds ``"channels": [result per channel]``; the top-level segments are
-        then all channels' segments merged by start time, each with a ``"channel"`` index."""
-        audio = load_audio_channels(path, self.sample_rate)
-        if not channels or audio.shape[0] == 1:
-            return self.transcribe(audio.mean(axis=0) if audio.shape[0] > 1 else audio[0], progress=progress)
-        per = [self.transcribe(ch) for ch in audio]
-        merged = sorted(({**seg, "channel": c} for c, r in enumerate(per) for seg in r["segments"]),
-                        key=lambda s: (s["start"], s["channel"]))
-        return {"text": " ".join(s["text"] for s in merged), "segments": merged, "channels": per,
-                "duration": per[0]["duration"], "sample_rate": self.sample_rate}
+    # ---- streaming ----------------------------------------------------------------------
+    def stream(self, input_rate: Optional[int] = None, cfg: Any = None) -> "StreamSession":
+        """A live stream: ``accept(pcm)`` -> events, ``finish()`` -> the last events (see ``StreamSession``)."""
+        from hypersp.inference.streaming import StreamingRecognizer
+
+        key = id(cfg)
+        srec = getattr(self, "_streaming", None)
+        if srec is None or srec[0] != key:
+            self._streaming = (key, StreamingRecognizer(self, cfg))
+        return StreamSession(self._streaming[1], input_rate or self.sample_rate)
+
+
+class StreamSession:
+    """One live stream for Python users (the server drives ``StreamingRecognizer`` directly, batched).
+
+    ``accept(chunk)``: PCM16 (int16 array or little-endian bytes) or float32 samples in [-1, 1] at the
+    stream's ``input_rate``, any length; returns the events it produced: partials ``{"text", "final":
+    False}`` and finals ``{"text", "final": True, "words", "start", "end", ...}``. ``finish()`` ends the
+    current utterance and returns its final (always one, possibly with empty text).
+    """
+
+    def __init__(self, streaming, input_rate: int):
+        self.streaming = streaming
+        self.stream = streaming.new_stream(input_rate)
+
+    def accept(self, chunk: Any) -> List[Dict[str, Any]]:
+        if isinstance(chunk, (bytes, bytearray, memoryview)):
+            buf = bytes(chunk)
+            if len(buf) % 2:
+                raise ValueError(f"PCM16 bytes must come in pairs; got {len(buf)} bytes")
+            chunk = np.frombuffer(buf, dtype="<i2")
+        x = np.asarray(chunk)
+        if x.dtype == np.int16:
+            x = x.astype(np.float32) / 32768.0
+        self.stream.accept(x.astype(np.float32, copy=False))
+        events: List[Dict[str, Any]] = []
+        while self.stream.ready():
+            events += self.streaming.decode([self.stream])[0]
+        return events
+
+    def finish(self) -> List[Dict[str, Any]]:
+        return self.streaming.decode([self.stream], force_final=[True])[0]

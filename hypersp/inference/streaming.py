@@ -11,9 +11,9 @@ How it works (CTC models; works with any registered model, no model changes):
   of already-decoded audio plus everything new. The cost per step is bounded by the window, not
   by the utterance length, and several streams' windows are padded into one batch.
 - Output frames older than ``lookahead_s`` before the window's right edge are *committed*: their
-  greedy tokens are frozen and never change again. The newest frames give a tentative tail.
-  A partial is committed + tentative text, so partials extend rather than flicker: only the
-  last ``lookahead_s`` of text can still change.
+  log-posteriors are kept and never recomputed. The newest frames are tentative. A partial is the
+  engine's greedy decoder over committed + newest frames (so it is always valid Hangul), and only
+  the last ``lookahead_s`` of frames can still change.
 - Until the energy VAD hears speech only a short pre-roll is kept and nothing is decoded.
 - Endpointing (after each step; the first rule that fires ends the utterance):
   1. the client's ``state: 0`` / ``force_final``;
@@ -27,26 +27,15 @@ How it works (CTC models; works with any registered model, no model changes):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import soxr
 
+from hypersp.config.schema import StreamingConfig  # noqa: F401  (re-exported)
 from hypersp.inference.vad import StreamingVad
 
 
-@dataclass
-class StreamingConfig:
-    chunk_s: float = 0.32  # new audio needed before the next decode step
-    left_context_s: float = 2.0  # already-committed audio re-fed to the model as context
-    lookahead_s: float = 0.48  # newest output frames stay tentative
-    endpoint_silence_s: float = 0.8  # trailing silence after speech that ends an utterance
-    endpoint_mode: str = "either"  # "either" (CTC blanks or VAD), "both" (CTC blanks and VAD), "ctc", "vad"
-    max_utterance_s: float = 20.0
-    min_speech_s: float = 0.2  # VAD speech needed before a silence endpoint may fire
-    preroll_s: float = 0.5  # audio kept before the VAD hears speech
-    final_full_context: bool = True  # re-decode the whole utterance for the final (second pass)
 
 
 class Stream:
@@ -63,6 +52,7 @@ class Stream:
         self.segment = 0
         self.stream_samples = 0  # model-rate samples received in total
         self.idle = np.zeros(0, dtype=np.float32)  # pre-roll while nobody speaks
+        self.final_decoder = owner.final_decoder  # the engine's decoder, or per-client settings
         self._reset_utterance()
 
     def _reset_utterance(self) -> None:
@@ -70,11 +60,10 @@ class Stream:
         self.utt_start = self.stream_samples  # stream sample where this utterance begins
         self.audio = np.zeros(0, dtype=np.float32)  # the whole utterance (bounded by max_utterance_s)
         self.pending = 0  # samples since the last decode step
-        self.committed: List[int] = []
+        self.committed_lp: List[np.ndarray] = []  # log-posteriors of committed frames (T'_c, V) pieces
         self.commit_frame = 0
-        self.last_symbol = 0  # argmax of the frame before commit_frame (0 = blank)
-        self.committed_trailing_blanks = 0
-        self.tentative: List[int] = []
+        self.frames = np.zeros((0, 0), dtype=np.float32)  # committed + newest frames of the last step
+        self.ids: List[int] = []  # the partial's token ids
         self.trailing_blank_frames = 0
         self.text = ""
         self.vad.reset()
@@ -125,31 +114,28 @@ class Stream:
         self._window_start = w0 - w0 % spf
         return self.audio[self._window_start:]
 
-    def update(self, log_probs, final: bool) -> None:
-        """Consume the model output ``(T', V)`` for the last ``window()``."""
+    def update(self, log_probs: np.ndarray, final: bool) -> None:
+        """Consume the model output ``(T', V)`` (numpy log-posteriors) for the last ``window()``.
+
+        Frames older than ``lookahead_s`` before the window's right edge are committed (kept, never
+        recomputed); the partial text is the engine's greedy decoder over committed + newest frames, so
+        partials obey the same always-valid-Hangul rule as finals."""
         self.pending = 0
-        best = log_probs.argmax(dim=-1).tolist() if log_probs.shape[0] else []
+        lp = np.asarray(log_probs, dtype=np.float32)
         f0 = self._window_start // self.owner.samples_per_frame
-        total = f0 + len(best)
+        total = f0 + lp.shape[0]
         stable_end = total if final else max(self.commit_frame, total - self.owner.lookahead_frames)
-        for f in range(self.commit_frame, stable_end):
-            sym = best[f - f0]
-            if sym != 0 and sym != self.last_symbol:
-                self.committed.append(sym)
-            self.committed_trailing_blanks = self.committed_trailing_blanks + 1 if sym == 0 else 0
-            self.last_symbol = sym
+        if stable_end > self.commit_frame:
+            self.committed_lp.append(lp[self.commit_frame - f0: stable_end - f0])
         self.commit_frame = max(self.commit_frame, stable_end)
-        tentative, prev, trailing = [], self.last_symbol, 0
-        for f in range(self.commit_frame, total):
-            sym = best[f - f0]
-            if sym != 0 and sym != prev:
-                tentative.append(sym)
-            trailing = trailing + 1 if sym == 0 else 0
-            prev = sym
-        self.tentative = tentative
-        tail = total - self.commit_frame
-        self.trailing_blank_frames = trailing if trailing < tail else self.committed_trailing_blanks + tail
-        self.text = self.owner.recognizer.decode_ids(self.committed + self.tentative)
+        frames = [*self.committed_lp, lp[self.commit_frame - f0:]]
+        self.frames = np.concatenate(frames) if frames else lp[:0]
+        best = self.frames.argmax(axis=-1) if self.frames.shape[0] else np.zeros(0, dtype=np.int64)
+        nonblank = np.flatnonzero(best != 0)
+        self.trailing_blank_frames = int(best.size - 1 - nonblank[-1]) if nonblank.size else int(best.size)
+        hyps = self.owner.partial_decoder.decode(self.frames) if self.frames.shape[0] else []
+        self.ids = list(hyps[0].ids) if hyps else []
+        self.text = self.owner.recognizer.decode_text(self.ids)
 
     # ---- endpointing ---------------------------------------------------------------------------
     def endpoint(self) -> Optional[str]:
@@ -160,7 +146,7 @@ class Stream:
         vad_sil = self.vad.trailing_silence_s
         # CTC blanks only count once the model has said something: an untrained or confused model
         # that emits nothing must not cut a speaker off.
-        tokens = bool(self.committed or self.tentative)
+        tokens = bool(self.ids)
         ctc_sil = self.trailing_blank_frames * self.owner.frame_shift_s if tokens else 0.0
         silence = {"either": max(ctc_sil, vad_sil), "both": min(ctc_sil, vad_sil),
                    "ctc": ctc_sil, "vad": vad_sil}[cfg.endpoint_mode]
@@ -174,12 +160,21 @@ class Stream:
         drop = int(self.vad.trailing_silence_s * self.rate) - pad
         return self.audio[: self.audio.size - drop] if 0 < drop < self.audio.size else self.audio
 
-    def event(self, final: bool, reason: str = "") -> Dict[str, Any]:
+    def event(self, final: bool, reason: str = "", result: Any = None) -> Dict[str, Any]:
+        """A partial or final event; a final carries ``words`` (times from the start of the stream) and,
+        when the decoder keeps several hypotheses, ``nbest``."""
+        start = self.utt_start / self.rate
         ev = {"text": self.text, "final": final, "segment": self.segment,
-              "start": round(self.utt_start / self.rate, 3),
-              "end": round((self.utt_start + self.audio.size) / self.rate, 3)}
+              "start": round(start, 3), "end": round(start + self.audio.size / self.rate, 3)}
         if reason:
             ev["reason"] = reason
+        if final:
+            words = result.words if result is not None else (
+                self.owner.recognizer.align_words(self.frames, self.ids) if self.ids else [])
+            ev["words"] = [{**w.to_dict(), "start": round(w.start + start, 3), "end": round(w.end + start, 3)}
+                           for w in words]
+            if result is not None and result.nbest:
+                ev["nbest"] = result.nbest
         return ev
 
     def finish_utterance(self) -> None:
@@ -202,6 +197,9 @@ class StreamingRecognizer:
         self.left_context_samples = int(self.cfg.left_context_s * self.sample_rate)
         self.lookahead_frames = int(round(self.cfg.lookahead_s / self.frame_shift_s))
         self.preroll_samples = max(1, int(self.cfg.preroll_s * self.sample_rate))
+        # Partials stay greedy for speed; finals use the engine's configured decoder.
+        self.partial_decoder = recognizer.decoder_for(name="greedy", nbest=1)
+        self.final_decoder = recognizer.decoder  # a stream may replace its own (per-client hotwords, n-best)
 
     def new_stream(self, input_rate: Optional[int] = None) -> Stream:
         return Stream(self, input_rate or self.sample_rate)
@@ -231,12 +229,20 @@ class StreamingRecognizer:
                 finals.append((i, reason))
             elif s.text != before and s.text:
                 events[i].append(s.event(False))
+        results: Dict[int, Any] = {}
         if finals and self.cfg.final_full_context:
-            texts = self.recognizer.recognize_waves([streams[i].speech_audio() for i, _ in finals])
-            for (i, _), text in zip(finals, texts):
-                streams[i].text = text
+            # Finals go through the engine with its configured decoder (beam, LM, hotwords), as POST does.
+            by_decoder: Dict[int, List[int]] = {}
+            for i, _ in finals:
+                by_decoder.setdefault(id(streams[i].final_decoder), []).append(i)
+            for group in by_decoder.values():
+                segs = self.recognizer.recognize([streams[i].speech_audio() for i in group],
+                                                 decoder=streams[group[0]].final_decoder)
+                for i, seg in zip(group, segs):
+                    streams[i].text = seg.text
+                    results[i] = seg
         for i, reason in finals:
-            events[i].append(streams[i].event(True, reason))
+            events[i].append(streams[i].event(True, reason, results.get(i)))
             streams[i].finish_utterance()
         for i, s in enumerate(streams):
             if force[i] and i not in active:

@@ -16,22 +16,13 @@ How it decides, per 30 ms frame (10 ms hop):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import List, Tuple
 
 import numpy as np
 
+from hypersp.config.schema import VadConfig  # noqa: F401  (the schema lives with the other config groups)
 
-@dataclass
-class VadConfig:
-    frame_ms: float = 30.0
-    hop_ms: float = 10.0
-    margin_db: float = 12.0  # above the noise floor
-    min_db: float = -50.0  # never call anything quieter than this speech
-    min_speech_s: float = 0.15
-    min_silence_s: float = 0.4  # gaps shorter than this stay inside a segment
-    pad_s: float = 0.1
-    max_segment_s: float = 20.0  # longer speech regions are cut at their quietest frame
+
 
 
 def frame_energies_db(samples: np.ndarray, sample_rate: int, frame_ms: float = 30.0, hop_ms: float = 10.0) -> np.ndarray:

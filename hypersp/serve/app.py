@@ -26,34 +26,27 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from hypersp.config.schema import ServeConfig  # noqa: F401  (re-exported)
 from hypersp.serve.metrics import Metrics
-from hypersp.serve.protocol import (WS_GOING_AWAY, WS_TRY_AGAIN_LATER, ProtocolError,
-                                    parse_offline_request, parse_ws_message)
+from hypersp.serve.protocol import (WS_GOING_AWAY, WS_TRY_AGAIN_LATER, ProtocolError, parse_json_object,
+                                    parse_offline_request, parse_settings, parse_ws_message)
 
 log = logging.getLogger("hypersp.serve")
 HERE = Path(__file__).parent
 
 
-@dataclass
-class ServeConfig:
-    max_streams: int = 64  # open WebSocket sessions; more are refused with close 1013
-    max_body_mb: float = 200.0  # HTTP body limit (uploads); JSON PCM16 is ~3x the audio size
-    max_frame_kb: int = 1024  # WebSocket message limit (1 MiB ~ 10 s of 16 kHz JSON PCM16)
-    max_json_seconds: float = 600.0  # longest audio accepted as a JSON sample list
-    idle_timeout_s: float = 30.0  # a WebSocket that sends nothing this long is closed
-    max_batch: int = 32
-    max_wait_ms: float = 5.0
-    max_jobs: int = 32  # subtitle jobs kept in memory
 
 
 class ServerContext:
-    """Everything the handlers share: the recognizers, the worker, limits, metrics, jobs."""
+    """Everything the handlers share: the engine, the streaming recognizer, the worker, limits, metrics, jobs.
+
+    Settings come from one composed config (``serve.*``, ``streaming.*``, ``vad.*``, ``decoding.*``):
+    the checkpoint's, then YAML files, then ``key=value`` overrides, as in training (:meth:`load`)."""
 
     def __init__(self, recognizer, cfg: Optional[ServeConfig] = None, streaming_cfg=None):
         from hypersp.inference.streaming import StreamingRecognizer
@@ -67,6 +60,31 @@ class ServerContext:
         self.open_streams = 0
         self.jobs: Dict[str, Dict[str, Any]] = {}
         self.started = time.time()
+
+    @classmethod
+    def load(cls, model: str, config_files=(), overrides=(), decoding: Optional[Dict[str, Any]] = None,
+             device: str = "cpu", threads: Optional[int] = None) -> "ServerContext":
+        """``model``: checkpoint path, shipped name or exported ``.onnx``. ``decoding``: fields applied over
+        ``decoding.*`` (the command's --decoding/--beam-size/... flags)."""
+        from omegaconf import OmegaConf
+
+        from hypersp.config import compose
+        from hypersp.config.schema import StreamingConfig, VadConfig
+        from hypersp.inference.recognizer import Recognizer, make_decoding_config
+
+        if str(model).endswith(".onnx"):
+            cfg = compose(config_files=list(config_files), overrides=list(overrides))
+            vad = VadConfig(**OmegaConf.to_container(cfg.vad, resolve=True))
+            rec = Recognizer.from_exported(str(model), threads=threads, vad=vad,
+                                           decoding=make_decoding_config(cfg.decoding, **(decoding or {})))
+            rec.config = cfg
+        else:
+            rec = Recognizer.from_checkpoint(str(model), device=device, decoding=decoding or None,
+                                             overrides=list(overrides), config_files=list(config_files))
+            cfg = rec.config
+        serve = ServeConfig(**OmegaConf.to_container(cfg.serve, resolve=True))
+        streaming = StreamingConfig(**OmegaConf.to_container(cfg.streaming, resolve=True))
+        return cls(rec, serve, streaming)
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str, cfg: Optional[ServeConfig] = None, device: str = "cpu") -> "ServerContext":
@@ -122,24 +140,27 @@ def decode_upload(data: bytes, filename: str = "") -> tuple:
 
 def request_audio(request, sample_rate: int, max_samples: int) -> tuple:
     """The audio of a POST: JSON PCM16 at ``sample_rate``, a multipart ``file``, or a raw file body.
-    Returns ``(samples (C, S) float32, rate, meta)``."""
+    Returns ``(samples (C, S) float32, rate, meta, settings)``; ``settings`` are the client's recognition
+    settings (JSON body keys, or a multipart ``settings`` field holding JSON)."""
     from hypersp.audio.io import pcm16_to_float
 
     ctype = (request.content_type or "").split(";")[0].strip().lower()
     if ctype == "application/json" or (not ctype and request.body[:1] in (b"{", b"[")):
         samples, obj = parse_offline_request(request.body, sample_rate, max_samples)
         meta = {k: obj[k] for k in ("uid", "sid") if k in obj}
-        return pcm16_to_float(samples)[None, :], sample_rate, meta
+        return pcm16_to_float(samples)[None, :], sample_rate, meta, parse_settings(obj)
     if ctype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
             raise ProtocolError("multipart upload has no 'file' field")
+        raw = request.form.get("settings")
+        settings = parse_settings({"settings": parse_json_object(raw, "'settings' field")}) if raw else {}
         x, rate = decode_upload(upload.body, upload.name)
-        return x, rate, {}
+        return x, rate, {}, settings
     if not request.body:
         raise ProtocolError("empty request body: send JSON {uid, sid, data:[PCM16]} or an audio file")
     x, rate = decode_upload(request.body)
-    return x, rate, {}
+    return x, rate, {}, {}
 
 
 # ---- handlers shared by every app -------------------------------------------------------------
@@ -147,11 +168,12 @@ async def offline_recognize(request, server: ServerContext, app) -> Any:
     t0 = time.perf_counter()
     server.metrics.inc("hypersp_requests_total", app=app.name, kind="http")
     try:
-        x, rate, meta = request_audio(request, app.sample_rate, int(server.cfg.max_json_seconds * app.sample_rate))
+        x, rate, meta, settings = request_audio(request, app.sample_rate,
+                                                int(server.cfg.max_json_seconds * app.sample_rate))
     except ProtocolError as err:
         return error_response(err, server, app.name)
     server.metrics.inc("hypersp_audio_seconds_total", x.shape[1] / rate, app=app.name)
-    result = await server.worker.run_offline(app.recognize, server.recognizer, x, rate)
+    result = await server.worker.run_offline(app.recognize, server.recognizer, x, rate, settings=settings)
     server.metrics.observe("hypersp_request_seconds", time.perf_counter() - t0, app=app.name)
     return _json({**meta, **result, "final": True})
 
@@ -177,10 +199,16 @@ async def stream_recognize(request, ws, server: ServerContext, app) -> None:
     stream = server.streaming.new_stream(app.sample_rate)
     max_samples = (server.cfg.max_frame_kb * 1024) // 2
 
+    want_words = True
+
     async def send_events(events):
         for ev in events:
             metrics.inc("hypersp_results_total", app=app.name, final=ev["final"])
+            if not want_words:
+                ev.pop("words", None)
             await ws.send(json.dumps(ev, ensure_ascii=False))
+
+    first = True
 
     try:
         while True:
@@ -194,6 +222,16 @@ async def stream_recognize(request, ws, server: ServerContext, app) -> None:
                 metrics.inc("hypersp_errors_total", app=app.name, code=WS_GOING_AWAY)
                 return
             try:
+                if first and isinstance(msg, str) and '"settings"' in msg[:4096]:
+                    first = False  # one optional settings message before any audio
+                    settings = parse_settings(parse_json_object(msg, "settings message"))
+                    want_words = settings.pop("words", True)
+                    if settings:
+                        stream.final_decoder = await server.worker.run_offline(server.recognizer.decoder_for,
+                                                                               **settings)
+                    await ws.send(json.dumps({"settings": {**settings, "words": want_words}}, ensure_ascii=False))
+                    continue
+                first = False
                 state, samples = parse_ws_message(msg, app.sample_rate, max_samples)
             except ProtocolError as err:
                 metrics.inc("hypersp_errors_total", app=app.name, code=err.ws_code)

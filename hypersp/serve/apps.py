@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -53,11 +53,15 @@ class DemoApp:
         self.title = cfg.title or cfg.name
         self.description = cfg.description
 
-    def recognize(self, recognizer, audio: np.ndarray, rate: int, progress=None) -> Dict[str, Any]:
+    def recognize(self, recognizer, audio: np.ndarray, rate: int, progress=None,
+                  settings: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """``audio (C, S)`` float32 at ``rate`` -> the JSON response (without ``final``). Runs on the
-        offline worker thread. Default: channels mixed, VAD segments with times."""
-        mono = audio.mean(axis=0) if audio.shape[0] > 1 else audio[0]
-        return recognizer.transcribe(mono, rate, progress=progress)
+        offline worker thread, through the engine (``Recognizer.transcribe``). Default: channels mixed,
+        VAD segments with times and words. ``settings``: the client's per-request options
+        (``hotwords``, ``nbest``, ``words``; see ``hypersp.serve.protocol.parse_settings``)."""
+        settings = dict(settings or {})
+        words = settings.pop("words", True)
+        return recognizer.transcribe(audio, rate, progress=progress, words=words, **settings).to_dict(words=words)
 
     def add_routes(self, bp, server) -> None:
         """Extra routes beyond the page, POST/WS /recognize and static files."""
@@ -81,10 +85,10 @@ class SubtitlesApp(DemoApp):
     """
 
 
-    def recognize(self, recognizer, audio, rate, progress=None):
+    def recognize(self, recognizer, audio, rate, progress=None, settings=None):
         from hypersp.inference.subtitles import make_cues, to_srt, to_vtt
 
-        result = super().recognize(recognizer, audio, rate, progress)
+        result = super().recognize(recognizer, audio, rate, progress, settings)
         cues = make_cues(result["segments"])
         return {**result, "cues": cues, "srt": to_srt(cues), "vtt": to_vtt(cues)}
 
@@ -101,7 +105,7 @@ class SubtitlesApp(DemoApp):
         @bp.post("/jobs", name="job_create")
         async def create(request):
             try:
-                audio, rate, _ = request_audio(request, self.sample_rate,
+                audio, rate, _, settings = request_audio(request, self.sample_rate,
                                                int(server.cfg.max_json_seconds * self.sample_rate))
             except ProtocolError as err:
                 return error_response(err, server, self.name)
@@ -122,7 +126,7 @@ class SubtitlesApp(DemoApp):
                 job["status"] = "running"
                 try:
                     job["result"] = await server.worker.run_offline(self.recognize, server.recognizer, audio, rate,
-                                                                    progress)
+                                                                    progress, settings)
                     job["status"], job["progress"] = "done", 1.0
                 except Exception as err:  # reported to the client, the server goes on
                     job["status"], job["error"] = "error", f"{type(err).__name__}: {err}"
@@ -216,11 +220,13 @@ class OfflineTelApp(DemoApp):
 
     SPEAKERS = ("agent", "customer")
 
-    def recognize(self, recognizer, audio, rate, progress=None):
+    def recognize(self, recognizer, audio, rate, progress=None, settings=None):
         if audio.shape[0] < 2:
-            return super().recognize(recognizer, audio, rate, progress)
-        per = [recognizer.transcribe(audio[c], rate) for c in range(2)]
-        segments = sorted(({**seg, "channel": c, "speaker": self.SPEAKERS[c]}
-                           for c, r in enumerate(per) for seg in r["segments"]), key=lambda s: (s["start"], s["channel"]))
-        return {"text": " ".join(s["text"] for s in segments), "segments": segments,
-                "duration": per[0]["duration"], "sample_rate": per[0]["sample_rate"]}
+            return super().recognize(recognizer, audio, rate, progress, settings)
+        settings = dict(settings or {})
+        words = settings.pop("words", True)
+        result = recognizer.transcribe(audio[:2], rate, channels=True, progress=progress, words=words,
+                                       **settings).to_dict(words=words)
+        for seg in result["segments"]:
+            seg["speaker"] = self.SPEAKERS[seg["channel"]]
+        return result

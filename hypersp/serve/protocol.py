@@ -11,6 +11,11 @@ WebSocket ``/recognize``
     true}`` finals (extra fields: ``segment``, ``start``, ``end``, ``reason``). An error is sent as
     ``{"error": message}`` and the connection is closed with a close code and the same reason.
 
+Settings (optional): a POST body may carry ``"hotwords": [str]``, ``"nbest": int`` and ``"words": bool``
+(or the same inside ``"settings": {...}``); a WebSocket client may send ``{"settings": {...}}`` as its
+first message. Hotwords and n-best re-rank the final text (the server's decoder with those fields
+replaced; ``nbest > 1`` adds ``"nbest": [{"text", "score"}, ...]``); ``words: false`` drops word times.
+
 Every function here raises :class:`ProtocolError` (HTTP status, WebSocket close code, message).
 """
 from __future__ import annotations
@@ -116,3 +121,45 @@ def parse_ws_message(msg: Any, sample_rate: int, max_samples: int) -> Tuple[Opti
     if state == 1 and samples.size == 0:
         raise ProtocolError("'data' is empty with state 1: send PCM16 samples, or state 0 to end the utterance")
     return state, samples
+
+
+SETTINGS_KEYS = ("hotwords", "nbest", "words", "hotword_weight")
+MAX_HOTWORDS = 100
+MAX_NBEST = 10
+
+
+def parse_settings(obj: dict) -> dict:
+    """The client's recognition settings from a request object (top level or ``"settings": {...}``) ->
+    ``{"hotwords": [...], "nbest": n, "hotword_weight": w, "words": bool}`` with only the given keys."""
+    node = obj.get("settings", None)
+    if node is None:
+        node = {k: obj[k] for k in SETTINGS_KEYS if k in obj}
+    elif not isinstance(node, dict):
+        raise ProtocolError(f"'settings' must be an object with any of {', '.join(SETTINGS_KEYS)}")
+    else:
+        unknown = sorted(set(node) - set(SETTINGS_KEYS))
+        if unknown:
+            raise ProtocolError(f"unknown setting(s) {', '.join(unknown)}; supported: {', '.join(SETTINGS_KEYS)}")
+    out: dict = {}
+    if "hotwords" in node:
+        hot = node["hotwords"]
+        if not isinstance(hot, list) or any(not isinstance(h, str) or not h.strip() or len(h) > 50 for h in hot):
+            raise ProtocolError("'hotwords' must be a list of non-empty strings of at most 50 characters")
+        if len(hot) > MAX_HOTWORDS:
+            raise ProtocolError(f"'hotwords' holds {len(hot)} phrases; at most {MAX_HOTWORDS} are accepted")
+        out["hotwords"] = [h.strip() for h in hot]
+    if "nbest" in node:
+        n = node["nbest"]
+        if type(n) is not int or not 1 <= n <= MAX_NBEST:
+            raise ProtocolError(f"'nbest' must be an integer from 1 to {MAX_NBEST}, got {json.dumps(n)[:40]}")
+        out["nbest"] = n
+    if "hotword_weight" in node:
+        w = node["hotword_weight"]
+        if type(w) not in (int, float) or not 0 <= w <= 20:
+            raise ProtocolError(f"'hotword_weight' must be a number from 0 to 20, got {json.dumps(w)[:40]}")
+        out["hotword_weight"] = float(w)
+    if "words" in node:
+        if type(node["words"]) is not bool:
+            raise ProtocolError(f"'words' must be true or false, got {json.dumps(node['words'])[:40]}")
+        out["words"] = node["words"]
+    return out

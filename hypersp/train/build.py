@@ -61,8 +61,10 @@ def checkpoint_header(cfg: DictConfig, tokenizer) -> Dict[str, Any]:
     }
 
 
-def build_from_checkpoint(state: Dict[str, Any], overrides=(), device: str | torch.device = "cpu") -> Components:
-    """Rebuild tokenizer, task and model (weights loaded, eval mode) from a checkpoint dict."""
+def build_from_checkpoint(state: Dict[str, Any], overrides=(), device: str | torch.device = "cpu",
+                          config_files=()) -> Components:
+    """Rebuild tokenizer, task and model (weights loaded, eval mode) from a checkpoint dict; ``config_files``
+    (YAML) and ``overrides`` (``key=value``) are applied over the checkpoint's config, in that order."""
     from hypersp.config import compose
 
     modules = required_modules(state.get("provenance", {}))
@@ -72,7 +74,7 @@ def build_from_checkpoint(state: Dict[str, Any], overrides=(), device: str | tor
         prov = {k: v for k, v in state.get("provenance", {}).items() if v["module"] in modules}
         dists = ", ".join(sorted({v["distribution"] for v in prov.values()}))
         raise PluginError(f"this checkpoint needs plugin module(s) {', '.join(modules)} from distribution(s) {dists}: {err}") from err
-    cfg = compose(base=state["config"], overrides=list(overrides))
+    cfg = compose(base=state["config"], config_files=list(config_files), overrides=list(overrides))
     tokenizer = TOKENIZERS.build(cfg.tokenizer)
     tokenizer.load_state_dict(state["tokenizer"])
     task = TASKS.build(cfg.task, tokenizer=tokenizer)

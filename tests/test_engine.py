@@ -1,0 +1,162 @@
+"""The recognition engine: one path from audio to text behind the Python API, hypersp-transcribe,
+POST /recognize and hypersp-eval; word timestamps; the Transcript's formats; per-call settings."""
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import hypersp
+from hypersp.audio.io import resample
+
+SENTENCES = ["안녕하세요 고객센터입니다", "오늘 회의는 세 시에 시작합니다", "주문하신 물건이 내일 도착합니다"]
+BEAM = ["--decoding", "ctc_beam", "--beam-size", "4"]
+
+
+@pytest.fixture(scope="module")
+def utterances(tmp_path_factory):
+    """Three eSpeak NG utterances at 16 kHz as wav files, plus a manifest of them."""
+    from hypersp.data.espeak import EspeakSynthesizer
+
+    out = tmp_path_factory.mktemp("engine")
+    synth = EspeakSynthesizer()
+    paths, lines = [], []
+    for i, text in enumerate(SENTENCES):
+        x, rate = synth.synthesize(text, rate_wpm=160, seed=i)
+        x = resample(x.astype(np.float32) / 32768.0, rate, 16000)
+        path = out / f"utt{i}.wav"
+        sf.write(path, x, 16000, subtype="PCM_16")
+        paths.append(path)
+        lines.append(json.dumps({"audio_filepath": path.name, "duration": len(x) / 16000, "text": text,
+                                 "utt_id": f"utt{i}"}, ensure_ascii=False))
+    manifest = out / "m.jsonl"
+    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return paths, manifest
+
+
+@pytest.fixture(scope="module")
+def asr():
+    return hypersp.load("demo_ko_16k", decoding="ctc_beam", beam_size=4)
+
+
+def cli(name, *args):
+    proc = subprocess.run([sys.executable, "-m", f"hypersp_cli.{name}", *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_python_cli_server_and_eval_give_identical_text(utterances, asr, tmp_path):
+    from hypersp.serve.testing import ServerProcess
+
+    pytest.importorskip("sanic")
+    paths, manifest = utterances
+    python = [asr.transcribe(p).text for p in paths]
+    assert all(python), python
+
+    lines = cli("transcribe", "--checkpoint", "demo_ko_16k", *BEAM, "--format", "jsonl", "--no-progress", *paths)
+    transcribed = [json.loads(line)["text"] for line in lines.splitlines() if line.strip()]
+
+    hyp_file = tmp_path / "hyps.jsonl"
+    cli("eval", "--checkpoint", "demo_ko_16k", "--manifest", manifest, *BEAM, "--segment", "--no-progress",
+        "--hypotheses", hyp_file)
+    evaluated = {h["utt_id"]: h["hyp"] for h in map(json.loads, hyp_file.read_text(encoding="utf-8").splitlines())}
+
+    served = []
+    with ServerProcess("demo_ko_16k", "minutes", BEAM) as srv:
+        for p in paths:
+            x, _ = sf.read(p, dtype="int16")
+            body = json.dumps({"uid": "u", "sid": "s", "data": x.tolist()}).encode()
+            req = urllib.request.Request(srv.url + "/recognize", data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as r:
+                served.append(json.loads(r.read())["text"])
+    assert transcribed == python
+    assert [evaluated[f"utt{i}"] for i in range(len(paths))] == python
+    assert served == python
+
+
+def test_words_have_times_near_the_truth(utterances):
+    """Utterances joined with known silences: each utterance's first word starts within 0.2 s of its
+    speech onset and its last word ends within 0.2 s of its speech offset."""
+    from hypersp.inference.vad import frame_energies_db
+
+    asr = hypersp.load("demo_ko_16k")
+    paths, _ = utterances
+    rate = 16000
+    pieces, truth, t = [], [], 0.0
+    for i, p in enumerate(paths):
+        x, _ = sf.read(p, dtype="float32")
+        e = frame_energies_db(x, rate)
+        speech = np.flatnonzero(e > e.max() - 35)
+        onset, offset = speech[0] * 0.01, speech[-1] * 0.01 + 0.03
+        gap = np.zeros(int((1.0 + 0.5 * i) * rate), dtype=np.float32)
+        pieces += [gap, x]
+        t += gap.size / rate
+        truth.append((t + onset, t + offset))
+        t += x.size / rate
+    pieces.append(np.zeros(rate, dtype=np.float32))
+    result = asr.transcribe(np.concatenate(pieces), sample_rate=rate)
+    assert len(result.segments) == len(paths), [s.text for s in result.segments]
+    for seg, (start, end) in zip(result.segments, truth):
+        assert seg.words, seg
+        assert abs(seg.words[0].start - start) < 0.2, (seg.words[0], start)
+        assert abs(seg.words[-1].end - end) < 0.2, (seg.words[-1], end)
+        for a, b in zip(seg.words, seg.words[1:]):
+            assert a.start < a.end <= b.start + 1e-6
+        assert all(0.0 < w.confidence <= 1.0 for w in seg.words)
+        assert " ".join(w.word for w in seg.words) == seg.text
+
+
+def test_inputs_formats_and_channels(utterances, asr):
+    paths, _ = utterances
+    from_path = asr.transcribe(paths[0])
+    assert asr.transcribe(paths[0].read_bytes()).text == from_path.text
+    x, rate = sf.read(paths[0], dtype="float32")
+    assert asr.transcribe(x, sample_rate=rate).text == from_path.text
+    # any rate is resampled
+    assert asr.transcribe(resample(x, rate, 22050), sample_rate=22050).text
+    # stereo: each channel on its own
+    y, _ = sf.read(paths[1], dtype="float32")
+    n = max(x.size, y.size)
+    stereo = np.zeros((2, n), dtype=np.float32)
+    stereo[0, : x.size], stereo[1, : y.size] = x, y
+    t = asr.transcribe(stereo, sample_rate=rate, channels=True)
+    assert {s.channel for s in t.segments} == {0, 1}
+    assert t.channels == 2
+    d = from_path.to_dict()
+    assert d["text"] == from_path.text and d["segments"][0]["words"][0]["word"]
+    assert from_path.to_srt().startswith("1\n00:00:") and " --> " in from_path.to_srt()
+    assert from_path.to_vtt().startswith("WEBVTT")
+    with pytest.raises(ValueError, match="channels first"):
+        asr.transcribe(np.zeros((16000, 2), dtype=np.float32))
+
+
+def test_per_call_settings_and_decoder_cache(utterances, asr):
+    paths, _ = utterances
+    t = asr.transcribe(paths[0], nbest=3)
+    assert len(t.segments[0].nbest) == 3 and t.segments[0].nbest[0]["text"] == t.segments[0].text
+    assert asr.decoder_for(nbest=3) is asr.decoder_for(nbest=3)
+    assert asr.decoder_for() is asr.decoder
+    greedy = hypersp.load("demo_ko_16k")
+    assert greedy.decoding.name == "greedy"
+    assert hypersp.load("demo_ko_16k", hotwords=["고객센터"]).decoding.name == "ctc_beam"
+    with pytest.raises(ValueError, match="unknown decoding setting"):
+        hypersp.load("demo_ko_16k", beam_sise=4)
+
+
+def test_stream_session_gives_partials_and_a_final_with_words(utterances, asr):
+    paths, _ = utterances
+    x, rate = sf.read(paths[0], dtype="int16")
+    s = asr.stream(input_rate=rate)
+    events = []
+    for i in range(0, x.size, 1600):  # 0.1 s messages of PCM16
+        events += s.accept(x[i:i + 1600].tobytes())
+    events += s.finish()
+    finals = [e for e in events if e["final"]]
+    assert finals and finals[-1]["text"]
+    assert any(not e["final"] for e in events)
+    assert finals[-1]["words"] and finals[-1]["words"][0]["start"] >= 0
