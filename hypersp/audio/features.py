@@ -12,7 +12,8 @@ of an utterance are the same whether it is computed alone or zero-padded inside 
 
 Pipeline per utterance: dither (training only) -> pre-emphasis -> frames -> window -> power
 spectrum -> mel filterbank -> log(max(x, log_floor)) -> per-utterance mean/variance
-normalization over valid frames (per mel bin) -> padded frames set to 0.
+normalization over valid frames (per mel bin; a bin constant over the utterance becomes 0)
+-> padded frames set to 0.
 
 Two flavours, chosen by ``FeatureConfig.kaldi_compatible``:
 
@@ -25,8 +26,6 @@ Two flavours, chosen by ``FeatureConfig.kaldi_compatible``:
 """
 from __future__ import annotations
 
-import math
-import warnings
 from functools import lru_cache
 from typing import Any, Tuple, Union
 
@@ -35,65 +34,17 @@ import torch
 from torch import nn
 
 from hypersp.audio.config import FeatureConfig
+from hypersp.audio.features_numpy import (  # noqa: F401  (re-exported: the mel helpers' historical home)
+    NORM_EPS,
+    hz_to_mel_kaldi,
+    hz_to_mel_slaney,
+    kaldi_mel_filterbank,
+    mel_to_hz_slaney,
+    resolve_feature_params,
+    slaney_mel_filterbank,
+)
 
-_NORM_EPS = 1e-5  # added to the std so silent / one-frame utterances do not divide by zero
-
-
-# --- mel scales ---------------------------------------------------------------------------
-
-def hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:
-    """Slaney (Auditory Toolbox) mel: linear below 1 kHz, logarithmic above."""
-    f = np.asarray(f, dtype=np.float64)
-    f_sp = 200.0 / 3
-    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, math.log(6.4) / 27.0
-    mel = f / f_sp
-    log_region = f >= min_log_hz
-    mel[log_region] = min_log_mel + np.log(f[log_region] / min_log_hz) / logstep
-    return mel
-
-
-def mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
-    m = np.asarray(m, dtype=np.float64)
-    f_sp = 200.0 / 3
-    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, math.log(6.4) / 27.0
-    f = m * f_sp
-    log_region = m >= min_log_mel
-    f[log_region] = min_log_hz * np.exp(logstep * (m[log_region] - min_log_mel))
-    return f
-
-
-def hz_to_mel_kaldi(f: np.ndarray) -> np.ndarray:
-    return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
-
-
-def slaney_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
-    """(n_fft//2 + 1, n_mels) triangular filters on the Slaney scale, area-normalized."""
-    fft_freqs = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
-    mel_pts = np.linspace(hz_to_mel_slaney(np.array([f_min]))[0], hz_to_mel_slaney(np.array([f_max]))[0], n_mels + 2)
-    hz_pts = mel_to_hz_slaney(mel_pts)
-    fb = np.zeros((len(fft_freqs), n_mels))
-    for m in range(n_mels):
-        left, centre, right = hz_pts[m], hz_pts[m + 1], hz_pts[m + 2]
-        rising = (fft_freqs - left) / (centre - left)
-        falling = (right - fft_freqs) / (right - centre)
-        fb[:, m] = np.maximum(0.0, np.minimum(rising, falling)) * (2.0 / (right - left))
-    return fb
-
-
-def kaldi_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
-    """(n_fft//2 + 1, n_mels) filters exactly as Kaldi's ``MelBanks`` (Nyquist bin weight 0)."""
-    bin_width = sample_rate / n_fft
-    mel_lo, mel_hi = hz_to_mel_kaldi(f_min), hz_to_mel_kaldi(f_max)
-    delta = (mel_hi - mel_lo) / (n_mels + 1)
-    mel_of_bin = hz_to_mel_kaldi(bin_width * np.arange(n_fft // 2))
-    fb = np.zeros((n_fft // 2 + 1, n_mels))
-    for m in range(n_mels):
-        left, centre, right = mel_lo + m * delta, mel_lo + (m + 1) * delta, mel_lo + (m + 2) * delta
-        inside = (mel_of_bin > left) & (mel_of_bin < right)
-        up = (mel_of_bin - left) / (centre - left)
-        down = (right - mel_of_bin) / (right - centre)
-        fb[: n_fft // 2, m] = np.where(inside, np.where(mel_of_bin <= centre, up, down), 0.0)
-    return fb
+_NORM_EPS = NORM_EPS  # added to the std so silent / one-frame utterances do not divide by zero
 
 
 # --- the module ---------------------------------------------------------------------------
@@ -109,55 +60,17 @@ class LogMelFeatures(nn.Module):
 
     def __init__(self, cfg: Any = None):
         super().__init__()
-        cfg = cfg if cfg is not None else FeatureConfig()
-        self.sample_rate = int(cfg.sample_rate)
-        self.n_mels = int(cfg.n_mels)
-        self.win_length = int(round(self.sample_rate * float(cfg.win_ms) / 1000.0))
-        self.hop_length = int(round(self.sample_rate * float(cfg.hop_ms) / 1000.0))
-        if self.win_length <= 0 or self.hop_length <= 0:
-            raise ValueError(
-                f"features.win_ms={cfg.win_ms} / features.hop_ms={cfg.hop_ms} give fewer than one sample "
-                f"at sample_rate={self.sample_rate}"
-            )
-        n_fft = int(cfg.n_fft)
-        self.n_fft = n_fft if n_fft > 0 else 1 << (self.win_length - 1).bit_length()
-        if self.n_fft < self.win_length:
-            raise ValueError(
-                f"features.n_fft={self.n_fft} is shorter than the window ({self.win_length} samples = "
-                f"{cfg.win_ms} ms at {self.sample_rate} Hz); set n_fft >= {self.win_length} or 0 for automatic"
-            )
-        nyquist = self.sample_rate / 2.0
-        f_max = float(cfg.f_max)
-        f_max = nyquist + f_max if f_max <= 0 else f_max  # 0 -> Nyquist; negative = offset from Nyquist (Kaldi)
-        f_min = float(cfg.f_min)
-        if not 0.0 <= f_min < f_max <= nyquist + 1e-6:
-            raise ValueError(
-                f"features.f_min={cfg.f_min} / features.f_max={cfg.f_max} must satisfy 0 <= f_min < f_max <= "
-                f"sample_rate/2 = {nyquist:g} Hz (f_max 0 means Nyquist)"
-            )
-        self.f_min, self.f_max = f_min, f_max
-        self.preemphasis = float(cfg.preemphasis)
-        self.dither = float(cfg.dither)
-        self.log_floor = float(cfg.log_floor)
-        self.normalize = str(cfg.normalize)
-        if self.normalize not in ("per_utterance", "none"):
-            raise ValueError(f"features.normalize={self.normalize!r}; choose 'per_utterance' or 'none'")
-        self.kaldi_compatible = bool(cfg.kaldi_compatible)
-
-        if self.kaldi_compatible:
-            n = torch.arange(self.win_length, dtype=torch.float64)
-            window = (0.5 - 0.5 * torch.cos(2 * math.pi * n / (self.win_length - 1))).pow(0.85)
-            fb = kaldi_mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, f_min, f_max)
-        else:
-            window = torch.hann_window(self.win_length, periodic=True, dtype=torch.float64)
-            fb = slaney_mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, f_min, f_max)
-        empty = np.flatnonzero(fb.sum(axis=0) == 0)
-        if len(empty):
-            warnings.warn(
-                f"{len(empty)} of {self.n_mels} mel filters are empty (n_mels={self.n_mels} is too many for "
-                f"n_fft={self.n_fft} at {self.sample_rate} Hz); lower features.n_mels or raise features.n_fft",
-                stacklevel=2,
-            )
+        p = resolve_feature_params(cfg)  # checks the config (errors name the features.* key)
+        self.sample_rate, self.n_mels = p.sample_rate, p.n_mels
+        self.win_length, self.hop_length, self.n_fft = p.win_length, p.hop_length, p.n_fft
+        self.f_min, self.f_max = p.f_min, p.f_max
+        self.preemphasis = p.preemphasis
+        self.dither = p.dither
+        self.log_floor = p.log_floor
+        self.normalize = p.normalize
+        self.kaldi_compatible = p.kaldi_compatible
+        window = torch.from_numpy(p.window)
+        fb = p.mel_fb
         # Derived from the config, so not part of any checkpoint.
         self.register_buffer("window", window.float(), persistent=False)
         self.register_buffer("mel_fb", torch.from_numpy(fb).float(), persistent=False)
@@ -208,10 +121,14 @@ class LogMelFeatures(nn.Module):
 
         frame_mask = (torch.arange(feats.shape[1], device=x.device)[None, :] < frame_lengths[:, None]).unsqueeze(-1)
         if self.normalize == "per_utterance":
+            # Statistics of the values shifted by the first frame: a constant bin (e.g. every frame at
+            # the log floor) is exactly 0 after normalization instead of float32 rounding noise blown
+            # up by 1 / (std + eps); the numpy front end does the same, so both agree there.
             count = frame_lengths.clamp(min=1).to(feats.dtype)[:, None, None]
-            mean = (feats * frame_mask).sum(dim=1, keepdim=True) / count
-            var = (((feats - mean) * frame_mask).square()).sum(dim=1, keepdim=True) / count
-            feats = (feats - mean) / (var.sqrt() + _NORM_EPS)
+            shifted = (feats - feats[:, :1]) * frame_mask
+            centred = (shifted - shifted.sum(dim=1, keepdim=True) / count) * frame_mask
+            var = centred.square().sum(dim=1, keepdim=True) / count
+            feats = centred / (var.sqrt() + _NORM_EPS)
         feats = feats * frame_mask
         return feats, frame_lengths
 

@@ -5,15 +5,23 @@
 
 The exported graph maps ``features (B, T, F) float32`` and ``lengths (B,) int64`` to
 ``log_probs (B, T', V) float32`` and ``out_lengths (B,) int64`` with dynamic B and T.
-``hypersp.inference.onnx_recognizer.OnnxRecognizer`` runs an ONNX export without the checkpoint.
+``hypersp.inference.backends.OnnxBackend`` runs an ONNX export without the checkpoint and without torch.
+
+Importing this package does not import torch: the sidecar helpers come from the torch-free
+``hypersp.export.sidecar``; ``export_checkpoint`` and ``export_model`` (``hypersp.export.export``,
+which needs torch) are imported on first use.
 """
-from hypersp.export.export import (
-    FORMATS,
-    ExportError,
-    export_checkpoint,
-    export_model,
-    load_sidecar,
-    sidecar_path,
-)
+from hypersp.export.sidecar import FORMATS, ExportError, load_sidecar, sidecar_path
+
+_TORCH_NAMES = ("export_checkpoint", "export_model")
+
+
+def __getattr__(name):
+    if name in _TORCH_NAMES:
+        from hypersp.export import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module 'hypersp.export' has no attribute {name!r}")
+
 
 __all__ = ["FORMATS", "ExportError", "export_checkpoint", "export_model", "load_sidecar", "sidecar_path"]

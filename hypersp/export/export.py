@@ -12,8 +12,9 @@ attention) that is the CTC head only: the attention decoder and its beam search 
 
 Beside the model file ``FILE`` a JSON sidecar ``FILE.json`` (:func:`sidecar_path`) holds what a
 recognizer needs to run the export without the checkpoint: the task's sample rate and feature
-config, the subsampling factor, the tokenizer's config and state (vocabulary), the text
-normalizer's name and where the export came from. ``load_sidecar`` reads and checks it.
+config, the subsampling factor, the tokenizer's config, state (vocabulary) and module, the text
+normalizer's name and where the export came from. ``load_sidecar`` reads and checks it; it and
+``build_tokenizer`` live in the torch-free ``hypersp.export.sidecar`` (re-exported here).
 
 Both formats are produced by tracing (``torch.jit.trace``; ONNX through PyTorch's TorchScript-based
 exporter, ``dynamo=False``, which needs neither ``onnx`` nor ``onnxscript``). Tracing fixes Python
@@ -32,16 +33,20 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import nn
 
-SIDECAR_FORMAT = "hypersp-export"
-SIDECAR_VERSION = 1
-FORMATS = ("onnx", "torchscript")
+from hypersp.export.sidecar import (  # noqa: F401  (torch-free; re-exported here where they used to live)
+    FORMATS,
+    SIDECAR_FORMAT,
+    SIDECAR_VERSION,
+    ExportError,
+    build_tokenizer,
+    load_sidecar,
+    sidecar_path,
+    tokenizer_origin,
+)
+
 INPUT_NAMES = ["features", "lengths"]
 OUTPUT_NAMES = ["log_probs", "out_lengths"]
 DEFAULT_OPSET = 17  # LayerNormalization is a native op from 17 on; onnxruntime >= 1.14 runs it
-
-
-class ExportError(ValueError):
-    """An export that cannot be done as asked (unknown format, bad file, unsupported model)."""
 
 
 class Conv1dAs2d(nn.Module):
@@ -98,12 +103,6 @@ class CTCGraph(nn.Module):
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         log_probs, out_lengths = self.model(features, lengths)
         return log_probs.float(), out_lengths.to(torch.long)
-
-
-def sidecar_path(model_file: str | Path) -> Path:
-    """``model.onnx`` -> ``model.onnx.json`` (appended, so an .onnx and a .pt export never share one)."""
-    p = Path(model_file)
-    return p.with_name(p.name + ".json")
 
 
 def example_inputs(input_dim: int, subsampling_factor: int = 4, batch: int = 2, frames: int = 0
@@ -183,7 +182,8 @@ def build_sidecar(comp: Any, fmt: str, model_file: str | Path, source: str = "")
         "features": dict(task_cfg["features"]),
         "task": task_cfg.get("name", ""),
         "text_normalizer": task_cfg.get("text_normalizer", ""),
-        "tokenizer": {"config": tokenizer_cfg, "state": comp.tokenizer.state_dict()},
+        "tokenizer": {"config": tokenizer_cfg, "state": comp.tokenizer.state_dict(),
+                      **tokenizer_origin(comp.tokenizer)},  # module + class: rebuilt without the registry
         "source_checkpoint": str(source),
     }
 
@@ -210,37 +210,3 @@ def export_components(comp: Any, fmt: str, out: str | Path, source: str = "", op
     side = sidecar_path(out)
     side.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     return {**meta, "sidecar": str(side)}
-
-
-def load_sidecar(model_file: str | Path) -> Dict[str, Any]:
-    """Read ``model_file``'s sidecar (``model_file.json``; a path ending in ``.json`` is read as is)."""
-    p = Path(model_file)
-    side = p if p.suffix == ".json" else sidecar_path(p)
-    if not side.is_file():
-        raise ExportError(f"{side}: sidecar not found; it is written by hypersp-export next to the model file "
-                          f"(re-export with hypersp-export --checkpoint CKPT --format onnx --out {p})")
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise ExportError(f"{side}: not valid JSON ({err})") from err
-    if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
-        raise ExportError(f"{side}: not a hypersp export sidecar (no \"format\": \"{SIDECAR_FORMAT}\")")
-    if int(meta.get("version", 0)) > SIDECAR_VERSION:
-        raise ExportError(f"{side}: sidecar version {meta.get('version')} is newer than this hypersp reads "
-                          f"({SIDECAR_VERSION}); upgrade hypersp")
-    return meta
-
-
-def build_tokenizer(meta: Dict[str, Any]):
-    """The tokenizer described by a sidecar, vocabulary loaded."""
-    from omegaconf import OmegaConf
-
-    from hypersp.registry import TOKENIZERS
-
-    tok = meta["tokenizer"]
-    name = tok["config"]["name"]
-    schema = TOKENIZERS.config_class(name)
-    cfg = OmegaConf.merge(OmegaConf.structured(schema), tok["config"]) if schema is not None else OmegaConf.create(tok["config"])
-    tokenizer = TOKENIZERS.build(cfg)
-    tokenizer.load_state_dict(tok["state"])
-    return tokenizer
