@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     skipped = {}
     if "onnxruntime" in args.runtimes:
         try:
-            from hypersp.inference.onnx_recognizer import onnx_session
+            from hypersp.inference.backends import onnx_session
 
             sess = onnx_session(export_model(model, "onnx", tmp / "m.onnx", input_dim=comp.task.input_dim), args.threads)
             x, n = feats.numpy(), lengths.numpy()

@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     ts_path = export_model(model, "torchscript", tmp / "m.ts", input_dim=comp.task.input_dim)
     ts = torch.jit.load(str(ts_path)).eval()
     try:
-        from hypersp.inference.onnx_recognizer import import_onnxruntime, onnx_session
+        from hypersp.inference.backends import import_onnxruntime, onnx_session
 
         import_onnxruntime()
 

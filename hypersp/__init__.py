@@ -16,7 +16,7 @@ def load(name_or_path, *, device: str = "cpu", decoding=None, vad=None, threads=
     """The recognition engine (:class:`hypersp.inference.recognizer.Recognizer`) for a model.
 
     ``name_or_path``: a shipped model name (``demo_ko_16k``, ``demo_ko_8k``), a checkpoint file, or an
-    exported ``.onnx`` file (run with onnxruntime and numpy features: no torch needed).
+    exported model with its sidecar (``.onnx``: onnxruntime and numpy features, no torch needed; TorchScript).
     ``decoding``: a decoder name (``greedy``, ``ctc_beam``, ``attention``), a ``DecodingConfig`` or a dict;
     further keywords set decoding fields (``beam_size=16, lm="lm.arpa", lm_weight=0.5,
     hotwords=["고객센터"], nbest=4``; giving an LM, hotwords or a beam size selects ``ctc_beam``).
@@ -34,7 +34,9 @@ def load(name_or_path, *, device: str = "cpu", decoding=None, vad=None, threads=
     elif decoding is not None and not is_dataclass(decoding):
         decoding_settings = {**dict(decoding), **decoding_settings}
         decoding = None
-    if str(name_or_path).endswith(".onnx"):
+    from pathlib import Path
+
+    if str(name_or_path).endswith(".onnx") or Path(str(name_or_path) + ".json").is_file():  # an export + sidecar
         cfg = make_decoding_config(decoding, **decoding_settings)
         return Recognizer.from_exported(str(name_or_path), threads=threads, decoding=cfg, vad=vad,
                                         batch_seconds=batch_seconds)

@@ -48,6 +48,7 @@ BUILTIN_MODULES = (
 )
 
 _builtins_loaded = False
+UNAVAILABLE_BUILTINS: Dict[str, str] = {}  # module -> why it could not be imported (no torch installed)
 _loaded_plugins: Dict[str, str] = {}  # module -> how it was loaded ("entry point NAME (DIST)" or "--plugin")
 
 
@@ -61,7 +62,14 @@ def _import_builtins() -> None:
         return
     _builtins_loaded = True
     for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            # An ONNX-only install (numpy + onnxruntime, no torch) still gets every torch-free component
+            # (tokenizers, decoders); the model families simply are not registered there.
+            if (err.name or "").split(".")[0] != "torch":
+                raise
+            UNAVAILABLE_BUILTINS[module] = "PyTorch is not installed"
 
 
 def autoload_enabled() -> bool:
@@ -75,6 +83,13 @@ def _discover_entry_points() -> None:
         dist = ep.dist.name if ep.dist is not None else "?"
         try:
             ep.load()
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] != "torch":
+                raise PluginError(f"plugin entry point {ep.name!r} = {ep.value!r} from distribution {dist!r} failed to "
+                                  f"import: {err}. Fix or uninstall it, or set {AUTOLOAD_ENV}=1 to skip plugins.") from err
+            UNAVAILABLE_BUILTINS[ep.value] = "PyTorch is not installed"  # as for torch-based built-ins
+            _loaded_plugins[ep.value] = f"unavailable: entry point {ep.name} ({dist}) needs PyTorch"
+            continue
         except Exception as err:
             raise PluginError(
                 f"plugin entry point {ep.name!r} = {ep.value!r} from distribution {dist!r} failed to import: "

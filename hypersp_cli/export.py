@@ -5,7 +5,7 @@
 
 Writes FILE and a JSON sidecar FILE.json (sample rate, feature config, subsampling factor,
 tokenizer vocabulary) so the export runs without the checkpoint, e.g. with
-``hypersp.inference.onnx_recognizer.OnnxRecognizer("export/demo_ko_16k.onnx")``.
+``hypersp.load("export/demo_ko_16k.onnx")`` (onnxruntime and numpy features: no torch needed).
 The graph maps features (B, T, F) float32 + lengths (B,) int64 to log_probs (B, T', V) +
 out_lengths (B,) with dynamic B and T. For transformer checkpoints only the CTC head is exported.
 Prints one JSON line describing the export.
@@ -75,13 +75,12 @@ def verify(model, fmt: str, path: str, input_dim: int) -> float:
     import torch
 
     from hypersp.export.export import example_inputs
-    from hypersp.inference.onnx_recognizer import load_exported
+    from hypersp.inference.backends import open_exported
 
     feats, lengths = example_inputs(input_dim, getattr(model, "subsampling_factor", 1), batch=3, frames=301)
     with torch.no_grad():
         ref, ref_len = model.eval()(feats, lengths)
-    run_fn = load_exported(path, fmt)
-    out, out_len = run_fn(feats.numpy(), lengths.numpy())
+    out, out_len = open_exported(path).run(feats.numpy(), lengths.numpy())
     diff = 0.0
     for b in range(feats.shape[0]):
         n = int(ref_len[b])

@@ -56,7 +56,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.error("name the corpus to prepare (see --list)")
         from omegaconf import OmegaConf
 
-        from hypersp.config.compose import ConfigError, _explain
+        from hypersp.config.composition import ConfigError, _explain
         from hypersp.registry import TASKS
 
         task_cls = TASKS.get(args.corpus)

@@ -74,6 +74,28 @@ def test_python_cli_server_and_eval_give_identical_text(utterances, asr, tmp_pat
             req = urllib.request.Request(srv.url + "/recognize", data=body, headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(req, timeout=60) as r:
                 served.append(json.loads(r.read())["text"])
+        # per-request settings: n-best and no word times; the text stays the engine's
+        x, _ = sf.read(paths[0], dtype="int16")
+        body = json.dumps({"uid": "u", "data": x.tolist(), "nbest": 2, "words": False}).encode()
+        req = urllib.request.Request(srv.url + "/recognize", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            answer = json.loads(r.read())
+        assert answer["final"] is True and answer["text"] == python[0]
+        assert len(answer["segments"][0]["nbest"]) == 2 and "words" not in answer["segments"][0]
+        # WebSocket: one settings message first, then audio; the final carries words and the n-best list
+        from websockets.sync.client import connect
+
+        with connect(srv.ws_url + "/recognize") as ws:
+            ws.send(json.dumps({"settings": {"nbest": 2, "hotwords": ["고객센터"]}}))
+            assert json.loads(ws.recv(timeout=30))["settings"]["nbest"] == 2
+            for i in range(0, x.size, 3200):
+                ws.send(json.dumps({"state": 1, "data": x[i:i + 3200].tolist()}))
+            ws.send(json.dumps({"state": 0}))
+            while True:
+                ev = json.loads(ws.recv(timeout=30))
+                if ev.get("final"):
+                    break
+        assert ev["text"] and ev["words"] and len(ev["nbest"]) == 2
     assert transcribed == python
     assert [evaluated[f"utt{i}"] for i in range(len(paths))] == python
     assert served == python
@@ -160,3 +182,20 @@ def test_stream_session_gives_partials_and_a_final_with_words(utterances, asr):
     assert finals and finals[-1]["text"]
     assert any(not e["final"] for e in events)
     assert finals[-1]["words"] and finals[-1]["words"][0]["start"] >= 0
+
+
+def test_serve_settings_compose_like_training(tmp_path):
+    """serve.*, streaming.*, vad.* and decoding.* come from one config: checkpoint < YAML < key=value < flags."""
+    yaml = tmp_path / "serve.yaml"
+    yaml.write_text("streaming:\n  endpoint_silence_s: 0.6\nvad:\n  max_segment_s: 12\n", encoding="utf-8")
+    out = cli("serve", "--checkpoint", "demo_ko_16k", "--print-config", "-c", yaml, "streaming.chunk_s=0.16",
+              "serve.max_streams=7", "--decoding", "ctc_beam", "--hotword", "고객센터")
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(out)
+    assert cfg.streaming.endpoint_silence_s == 0.6 and cfg.streaming.chunk_s == 0.16
+    assert cfg.vad.max_segment_s == 12 and cfg.serve.max_streams == 7
+    assert cfg.decoding.name == "ctc_beam" and list(cfg.decoding.hotwords) == ["고객센터"]
+    proc = subprocess.run([sys.executable, "-m", "hypersp_cli.serve", "--checkpoint", "demo_ko_16k", "--print-config",
+                           "streaming.chunk_sec=1"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "streaming.chunk_s" in proc.stderr

@@ -1,5 +1,5 @@
 """Export to ONNX / TorchScript: parity with PyTorch for every CTC family, the sidecar, the CLI,
-and OnnxRecognizer giving the PyTorch Recognizer's text."""
+and the engine over an exported model giving the PyTorch model's text."""
 import json
 
 import numpy as np
@@ -10,7 +10,7 @@ from hypersp.audio.io import resample
 from hypersp.config import compose
 from hypersp.export import export_checkpoint, load_sidecar, sidecar_path
 from hypersp.export.export import ExportError, export_components
-from hypersp.inference.onnx_recognizer import OnnxRecognizer, load_exported
+from hypersp.inference.backends import OnnxBackend, TorchBackend, open_exported
 from hypersp.inference.recognizer import Recognizer
 from hypersp.testing import TINY_JASPER
 from hypersp.train.build import Components, build_model, build_tokenizer_and_task
@@ -71,7 +71,7 @@ def test_export_matches_pytorch(family, tmp_path):
     for fmt, name in (("onnx", "m.onnx"), ("torchscript", "m.ts")):
         meta = export_components(comp, fmt, tmp_path / name)
         assert meta["subsampling_factor"] == comp.model.subsampling_factor and meta["input_dim"] == F
-        runs[fmt] = load_exported(tmp_path / name, fmt, threads=1)
+        runs[fmt] = open_exported(tmp_path / name, threads=1).run
     for feats, lengths in batches(F):
         with torch.no_grad():
             ref, ref_len = comp.model(feats, lengths)
@@ -89,17 +89,17 @@ def test_onnx_recognizer_gives_the_pytorch_text(family, telephone, tmp_path):
     pytest.importorskip("onnxruntime")
     comp = build(family, telephone)
     export_components(comp, "onnx", tmp_path / "m.onnx", source="memory")
-    rec = OnnxRecognizer(tmp_path / "m.onnx", threads=1)
-    ref = Recognizer(comp.model, comp.task)
+    rec = Recognizer(OnnxBackend(tmp_path / "m.onnx", threads=1))
+    ref = Recognizer(TorchBackend(comp.model, comp.task))
     assert rec.sample_rate == ref.sample_rate == (8000 if telephone else 16000)
     assert rec.frame_shift_s == pytest.approx(ref.frame_shift_s)
     wave = tone_utterance(rec.sample_rate)
-    expected = ref.recognize_waves([wave, wave[: rec.sample_rate // 2]])
+    expected = [s.text for s in ref.recognize([wave, wave[: rec.sample_rate // 2]])]
     assert expected[0]  # a random model still emits symbols: the comparison below is not trivially ""
-    assert rec.recognize_waves([wave, wave[: rec.sample_rate // 2]]) == expected
+    assert [s.text for s in rec.recognize([wave, wave[: rec.sample_rate // 2]])] == expected
     # the whole-recording path (resampling + VAD) agrees too, from another input rate
     wave44 = resample(wave, rec.sample_rate, 44100)
-    assert rec.transcribe(wave44, sample_rate=44100)["text"] == ref.transcribe(wave44, sample_rate=44100)["text"]
+    assert rec.transcribe(wave44, sample_rate=44100).text == ref.transcribe(wave44, sample_rate=44100).text
 
 
 def test_sidecar_rebuilds_tokenizer_and_features(tmp_path):
@@ -109,9 +109,9 @@ def test_sidecar_rebuilds_tokenizer_and_features(tmp_path):
     assert sidecar_path(tmp_path / "m.ts").name == "m.ts.json"
     assert meta["sample_rate"] == 8000 and meta["features"]["sample_rate"] == 8000
     assert meta["vocab_size"] == comp.tokenizer.vocab_size and meta["blank_id"] == 0
-    rec = OnnxRecognizer(tmp_path / "m.ts")  # the TorchScript export runs through the same recognizer
+    rec = Recognizer(open_exported(tmp_path / "m.ts"))  # the TorchScript export runs through the same engine
     ids = comp.tokenizer.encode(TEXTS[1])
-    assert rec.decode_ids(ids) == comp.tokenizer.decode(ids).strip() and rec.decode_ids(ids)
+    assert rec.decode_text(ids) == comp.tokenizer.decode(ids).strip() and rec.decode_text(ids)
     with pytest.raises(ExportError, match="sidecar not found"):
         load_sidecar(tmp_path / "other.onnx")
     with pytest.raises(ExportError, match="unknown export format"):

@@ -7,6 +7,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from hypersp.audio.io import resample
 from hypersp.export.sidecar import ExportError, build_tokenizer, load_sidecar
@@ -220,3 +221,28 @@ def test_torchscript_export_through_open_exported(exports, torch_backends, tmp_p
     got, want = backend.log_probs(waves), torch_backends[8000].log_probs(waves)
     for g, w in zip(got, want):
         assert g.shape == w.shape and (not g.size or float(np.abs(g - w).max()) < 1e-3)
+
+
+def test_hypersp_load_of_an_onnx_export_runs_without_torch(exports, tmp_path):
+    """The user-facing path: hypersp.load(FILE.onnx).transcribe(...) with torch (and omegaconf) blocked gives
+    the checkpoint's text, words included, through the same decoder registry (ctc_beam here)."""
+    import hypersp
+
+    rate = 16000
+    wav = tmp_path / "a.wav"
+    sf.write(wav, speech(rate)[0], rate, subtype="PCM_16")
+    code = NO_TORCH + textwrap.dedent(f"""
+        import json
+        sys.modules["omegaconf"] = None
+        import hypersp
+        asr = hypersp.load({str(exports[rate])!r}, decoding="ctc_beam", beam_size=4, threads=1)
+        t = asr.transcribe({str(wav)!r})
+        print(json.dumps({{"text": t.text, "words": len(t.words),
+                          "torch": [m for m in sys.modules if m.split(".")[0] == "torch" and sys.modules[m]]}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["torch"] == []
+    ref = hypersp.load(MODELS[rate], decoding="ctc_beam", beam_size=4).transcribe(wav)
+    assert out["text"] == ref.text and out["text"] and out["words"] == len(ref.words)

@@ -233,6 +233,15 @@ class TorchScriptBackend(_ExportedBackend):
         with torch.no_grad():
             return self.featurizer(torch.from_numpy(batch), torch.from_numpy(lengths))
 
+    def run(self, features: np.ndarray, lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """The exported graph on numpy arrays, as :meth:`OnnxBackend.run`."""
+        import torch
+
+        with torch.no_grad():
+            out, out_lengths = self.module(torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)),
+                                           torch.from_numpy(np.asarray(lengths, dtype=np.int64)))
+        return out.float().numpy(), out_lengths.numpy()
+
     def log_probs(self, waves: Sequence[np.ndarray]) -> List[np.ndarray]:
         import torch
 

@@ -154,10 +154,11 @@ class Recognizer:
     @classmethod
     def from_exported(cls, model_file: str, threads: Optional[int] = None, decoding: Any = None,
                       **kwargs) -> "Recognizer":
-        """From an ``hypersp-export`` file (``.onnx`` runs on onnxruntime without torch) and its sidecar."""
-        from hypersp.inference.backends import OnnxBackend
+        """From an ``hypersp-export`` file and its sidecar (``FILE.json``): ONNX runs on onnxruntime with numpy
+        features (no torch needed), TorchScript on torch."""
+        from hypersp.inference.backends import open_exported
 
-        return cls(OnnxBackend(model_file, threads=threads), decoding=decoding, **kwargs)
+        return cls(open_exported(model_file, threads=threads), decoding=decoding, **kwargs)
 
     # ---- compatibility accessors -----------------------------------------------------------
     @property
