@@ -77,10 +77,12 @@ def test_max_length_client_final_and_idle_silence():
     last = srec.decode([st], force_final=[True])[0]
     assert last[-1]["final"] and last[-1]["reason"] == "client"
     assert last[-1]["end"] == pytest.approx(5.5, abs=0.05)
-    # silence only: nothing is kept beyond the pre-roll, nothing is decoded
+    # silence only: nothing is kept beyond the pre-roll (+ the stretch where speech could start), nothing decoded
     quiet = srec.new_stream()
     assert run(srec, quiet, np.zeros(16000 * 10, np.float32)) == []
-    assert quiet.audio.size == 0 and quiet.idle.size <= srec.preroll_samples
+    cfg = srec.cfg
+    assert quiet.audio.size == 0
+    assert quiet.idle.size <= srec.preroll_samples + int((cfg.min_speech_s + cfg.chunk_s) * 16000)
 
 
 def test_batched_streams_match_single_streams():
@@ -92,3 +94,56 @@ def test_batched_streams_match_single_streams():
     both = srec.decode([a, b], force_final=[True, True])
     c = srec.new_stream(); c.accept(x)
     assert both[0][-1]["text"] == srec.decode([c], force_final=[True])[0][-1]["text"]
+
+
+# ---- with the shipped model: no silent loss, onsets kept ---------------------------------------
+@pytest.fixture(scope="module")
+def session():
+    """Three eSpeak NG sentences at 16 kHz, the first starting at t = 0 (no leading silence), joined by
+    1.0 and 1.3 s pauses, plus the shipped demo model."""
+    import hypersp
+    from hypersp.audio.io import resample
+    from hypersp.data.espeak import EspeakSynthesizer
+
+    synth = EspeakSynthesizer()
+    pieces = []
+    for i, text in enumerate(["오늘 회의를 시작하겠습니다", "이번 분기 매출은 늘었습니다", "질문이 있으시면 말씀해 주세요"]):
+        x, rate = synth.synthesize(text, rate_wpm=165, seed=i)
+        x = resample(x.astype(np.float32) / 32768.0, rate, 16000)
+        if i == 0:  # cut eSpeak's own leading silence: speech from the very first sample
+            e = np.abs(x) > 0.02
+            x = x[int(np.argmax(e)):]
+        pieces += [x, np.zeros(int((1.0 + 0.3 * i) * 16000), np.float32)]
+    return hypersp.load("demo_ko_16k"), np.concatenate(pieces)
+
+
+def stream_finals(asr, audio, message_s, rate=16000):
+    s = asr.stream(input_rate=rate)
+    step = max(1, int(message_s * rate))
+    events = []
+    for i in range(0, audio.size, step):
+        events += s.accept(audio[i:i + step])
+    events += s.finish()
+    return [e for e in events if e["final"] and e["text"]]
+
+
+@pytest.mark.parametrize("message_s", [0.01, 0.1, 0.5, 2.0, 1000.0])
+def test_any_message_size_gives_the_same_finals(session, message_s):
+    """10 ms messages, 2 s messages or the whole session in one message: identical finals, and the same
+    text as recognizing the uploaded session (the engine's transcribe)."""
+    asr, audio = session
+    reference = stream_finals(asr, audio, 0.32)
+    got = stream_finals(asr, audio, message_s)
+    assert [e["text"] for e in got] == [e["text"] for e in reference]
+    assert len(got) == 3, [e["text"] for e in got]
+    uploaded = asr.transcribe(audio).text
+    assert " ".join(e["text"] for e in got) == uploaded
+
+
+def test_speech_at_t0_keeps_its_onset(session):
+    asr, audio = session
+    finals = stream_finals(asr, audio, 0.1)
+    first_end = int(finals[0]["end"] * 16000)
+    assert finals[0]["start"] == 0.0
+    assert finals[0]["text"] == asr.transcribe(audio[:first_end], segment=False).text
+    assert finals[0]["text"].startswith("오늘"), finals[0]["text"]

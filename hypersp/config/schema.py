@@ -94,17 +94,27 @@ class VadConfig:
 
 @dataclass
 class StreamingConfig:
-    """Live recognition (``hypersp.inference.streaming``; ``streaming.*``): chunking, endpointing. Seconds."""
+    """Live recognition (``hypersp.inference.streaming``; ``streaming.*``): chunking and endpointing.
 
-    chunk_s: float = 0.32  # new audio needed before the next decode step
+    Every duration is in seconds. Endpoint rules (after each step of ``chunk_s``; the first that fires ends
+    the utterance; thresholds may be set per connection): trailing silence >= ``endpoint_silence_s`` once
+    the model has emitted text; trailing silence >= ``endpoint_silence_no_text_s`` when it has not (noise,
+    coughs: dropped when the final pass finds no text either); utterance length >= ``max_utterance_s``,
+    cut at the quietest point of its last ``max_cut_search_s``. Audio after a cut starts the next utterance.
+    """
+
+    chunk_s: float = 0.32  # audio per decode step (a message of any size is consumed in steps of this)
     left_context_s: float = 2.0  # already-committed audio re-fed to the model as context
     lookahead_s: float = 0.48  # newest output frames stay tentative
-    endpoint_silence_s: float = 0.8  # trailing silence after speech that ends an utterance
+    endpoint_silence_s: float = 0.8  # trailing silence after text that ends an utterance
+    endpoint_silence_no_text_s: float = 2.4  # trailing silence that ends an utterance with no text yet
     endpoint_mode: str = "either"  # "either" (CTC blanks or VAD), "both" (CTC blanks and VAD), "ctc", "vad"
     max_utterance_s: float = 20.0
-    min_speech_s: float = 0.2  # VAD speech needed before a silence endpoint may fire
-    preroll_s: float = 0.5  # audio kept before the VAD hears speech
-    final_full_context: bool = True  # re-decode the whole utterance for the final (second pass)
+    max_cut_search_s: float = 3.0  # a max-length cut goes to the quietest 10 ms frame of this last stretch
+    cut_pad_s: float = 0.2  # silence kept after the last speech when an utterance is cut
+    min_speech_s: float = 0.2  # VAD speech needed before an utterance starts
+    preroll_s: float = 0.5  # audio kept before the speech that started an utterance
+    final_full_context: bool = True  # the final re-decodes the utterance through the engine (VAD, decoder)
 
 
 @dataclass

@@ -1,28 +1,30 @@
-"""Streaming recognition: feed audio chunks, get partial and final hypotheses.
+"""Streaming recognition: feed audio of any size, get partial and final hypotheses.
 
-    srec = StreamingRecognizer(Recognizer.from_checkpoint(ckpt))
+    srec = StreamingRecognizer(hypersp.load("demo_ko_16k"))
     stream = srec.new_stream(input_rate=16000)
-    stream.accept(chunk)                      # float32 in [-1, 1] at input_rate, any length
+    stream.accept(chunk)                      # float32 in [-1, 1] at input_rate, any length (10 ms .. 30 s)
     if stream.ready(): events = srec.decode([stream])[0]   # [{"text", "final": bool, ...}]
     events = srec.decode([stream], force_final=[True])[0]   # client said the utterance ended
 
 How it works (CTC models; works with any registered model, no model changes):
-- Each decode step re-runs the model on a *window* of the current utterance: ``left_context_s``
-  of already-decoded audio plus everything new. The cost per step is bounded by the window, not
-  by the utterance length, and several streams' windows are padded into one batch.
-- Output frames older than ``lookahead_s`` before the window's right edge are *committed*: their
-  log-posteriors are kept and never recomputed. The newest frames are tentative. A partial is the
-  engine's greedy decoder over committed + newest frames (so it is always valid Hangul), and only
-  the last ``lookahead_s`` of frames can still change.
-- Until the energy VAD hears speech only a short pre-roll is kept and nothing is decoded.
-- Endpointing (after each step; the first rule that fires ends the utterance):
-  1. the client's ``state: 0`` / ``force_final``;
-  2. trailing silence >= ``endpoint_silence_s`` after speech, measured by the energy VAD or by
-     trailing CTC blanks once the model has emitted a token (``endpoint_mode="either"``; "both"
-     needs both signals, "ctc"/"vad" use one);
-  3. utterance length >= ``max_utterance_s``.
-  On an endpoint a ``{"text", "final": true}`` event is emitted (its text from a second pass over
-  the whole utterance when ``final_full_context``) and the stream resets for the next utterance.
+- ``accept`` only resamples and queues. ``decode`` consumes the queue in steps of ``chunk_s``, so a
+  message of 30 s is processed exactly like 300 messages of 0.1 s: nothing is dropped or merged.
+- Each step feeds the energy VAD, then (once an utterance is open) re-runs the model on a *window*:
+  ``left_context_s`` of already-decoded audio plus everything new; several streams' windows are
+  padded into one batch. Output frames older than ``lookahead_s`` before the window's right edge are
+  *committed* (kept, never recomputed); a partial is the engine's greedy decoder over committed +
+  newest frames (always valid Hangul), so only the last ``lookahead_s`` can still change.
+- Until the VAD hears ``min_speech_s`` of speech no utterance is open and nothing is decoded; the
+  audio since the start of the stream (at most ``preroll_s`` before the speech, plus the step that
+  detected it) is kept, so a stream that starts with speech at t = 0 keeps its first syllable. The
+  VAD's noise floor starts low (``vad.min_db - vad.margin_db``), never at the level of the first frame.
+- Endpointing (``StreamingConfig``): the client's ``state: 0`` / ``force_final``; trailing silence after
+  text (VAD and/or CTC blanks, ``endpoint_mode``); longer silence with no text; maximum length, cut at
+  the quietest point near it. The utterance is cut ``cut_pad_s`` after its last speech and the audio
+  after the cut starts the next utterance, so an endpoint never eats the next sentence's onset.
+- A final (``{"text", "final": true, "words", ...}``) is the engine's ``transcribe`` of the utterance
+  (``final_full_context``): VAD segments, the configured decoder (beam, LM, hotwords), word times; the
+  same path as an upload of that audio. An utterance with no text produces no final unless forced.
 - Events carry ``start``/``end`` (seconds since the stream began) and ``segment`` (utterance index).
 """
 from __future__ import annotations
@@ -44,22 +46,25 @@ class Stream:
 
     def __init__(self, owner: "StreamingRecognizer", input_rate: int):
         self.owner = owner
+        self.cfg = owner.cfg  # per-connection thresholds may replace it (a copy)
         self.rate = owner.sample_rate
         self.input_rate = int(input_rate)
         self._resampler = (soxr.ResampleStream(self.input_rate, self.rate, 1, dtype="float32")
                            if self.input_rate != self.rate else None)
-        self.vad = StreamingVad(self.rate)
+        self.vad = StreamingVad(self.rate, owner.recognizer.vad)
         self.segment = 0
-        self.stream_samples = 0  # model-rate samples received in total
-        self.idle = np.zeros(0, dtype=np.float32)  # pre-roll while nobody speaks
+        self.pos = 0  # model-rate samples ingested (stream time of the end of the audio seen)
+        self.inbox: List[np.ndarray] = []  # accepted, not yet ingested audio at the model rate
+        self.inbox_samples = 0
+        self.idle = np.zeros(0, dtype=np.float32)  # audio before an utterance opens
         self.final_decoder = owner.final_decoder  # the engine's decoder, or per-client settings
         self._reset_utterance()
 
     def _reset_utterance(self) -> None:
-        self.in_speech = False  # set when the VAD first hears speech
-        self.utt_start = self.stream_samples  # stream sample where this utterance begins
+        self.in_speech = False  # set when the VAD has heard min_speech_s
+        self.utt_start = self.pos  # stream sample where this utterance begins
         self.audio = np.zeros(0, dtype=np.float32)  # the whole utterance (bounded by max_utterance_s)
-        self.pending = 0  # samples since the last decode step
+        self.pending = 0  # utterance samples since the last model step
         self.committed_lp: List[np.ndarray] = []  # log-posteriors of committed frames (T'_c, V) pieces
         self.commit_frame = 0
         self.frames = np.zeros((0, 0), dtype=np.float32)  # committed + newest frames of the last step
@@ -70,37 +75,55 @@ class Stream:
 
     # ---- feeding ---------------------------------------------------------------------------
     def accept(self, samples: np.ndarray) -> None:
-        """Append ``samples`` (float32 at ``input_rate``)."""
+        """Queue ``samples`` (float32 at ``input_rate``, any length); ``decode`` consumes them."""
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
         if self._resampler is not None:
             x = self._resampler.resample_chunk(x)
-        if x.size == 0:
-            return
-        self.stream_samples += x.size
-        self.vad.accept(x)
-        if not self.in_speech:
-            # Nobody speaks yet: keep a short pre-roll only, so silence costs neither memory nor compute.
-            self.idle = np.concatenate([self.idle, x])[-self.owner.preroll_samples:]
-            if self.vad.speech_s < self.owner.cfg.min_speech_s:
-                return
-            self.in_speech = True
-            self.utt_start = self.stream_samples - self.idle.size
-            x, self.idle = self.idle, np.zeros(0, dtype=np.float32)
-        self.audio = np.concatenate([self.audio, x])
-        self.pending += x.size
+        if x.size:
+            self.inbox.append(x)
+            self.inbox_samples += x.size
 
     def flush(self) -> None:
-        """The client says the utterance is over: push the resampler's delayed tail through."""
+        """The client says the utterance is over: push the resampler's delayed tail into the queue."""
         if self._resampler is not None:
             tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
             self._resampler = soxr.ResampleStream(self.input_rate, self.rate, 1, dtype="float32")
             if tail.size:
-                resampler, self._resampler = self._resampler, None  # tail is already at the model rate
-                self.accept(tail)
-                self._resampler = resampler
+                self.inbox.append(tail.astype(np.float32, copy=False))
+                self.inbox_samples += tail.size
+
+    def take(self, n: int) -> np.ndarray:
+        """Remove and return the first ``n`` queued samples (fewer if fewer are queued)."""
+        buf = np.concatenate(self.inbox) if len(self.inbox) > 1 else (self.inbox[0] if self.inbox else
+                                                                      np.zeros(0, dtype=np.float32))
+        out, rest = buf[:n], buf[n:]
+        self.inbox = [rest] if rest.size else []
+        self.inbox_samples = rest.size
+        return out
+
+    def ingest(self, x: np.ndarray) -> None:
+        """One step of audio at the model rate: VAD, then either the idle buffer or the open utterance."""
+        if x.size == 0:
+            return
+        self.pos += x.size
+        self.vad.accept(x)
+        if not self.in_speech:
+            self.idle = np.concatenate([self.idle, x])
+            if self.vad.speech_s < self.cfg.min_speech_s:
+                if self.vad.trailing_silence_s > self.cfg.preroll_s:
+                    self.vad.speech_s = 0.0  # isolated clicks do not add up to an utterance
+                # keep the pre-roll plus the stretch in which min_speech_s can accumulate
+                keep = self.owner.preroll_samples + int((self.cfg.min_speech_s + self.cfg.chunk_s) * self.rate)
+                self.idle = self.idle[-keep:]
+                return
+            self.in_speech = True
+            x, self.idle = self.idle, np.zeros(0, dtype=np.float32)
+            self.utt_start = self.pos - x.size
+        self.audio = np.concatenate([self.audio, x])
+        self.pending += x.size
 
     def ready(self) -> bool:
-        return self.pending >= self.owner.chunk_samples
+        return self.inbox_samples >= self.owner.chunk_samples
 
     @property
     def has_audio(self) -> bool:
@@ -138,52 +161,81 @@ class Stream:
         self.text = self.owner.recognizer.decode_text(self.ids)
 
     # ---- endpointing ---------------------------------------------------------------------------
+    def trailing_silence_s(self) -> float:
+        """Silence at the end of the utterance by the rule of ``endpoint_mode`` (seconds). CTC blanks only
+        count once the model has said something: a model that emits nothing must not cut anyone off."""
+        cfg = self.cfg
+        vad_sil = self.vad.trailing_silence_s
+        ctc_sil = self.trailing_blank_frames * self.owner.frame_shift_s if self.ids else 0.0
+        return {"either": max(ctc_sil, vad_sil), "both": min(ctc_sil, vad_sil),
+                "ctc": ctc_sil, "vad": vad_sil}[cfg.endpoint_mode]
+
     def endpoint(self) -> Optional[str]:
-        """Why the current utterance ends now ("silence", "max_length") or None."""
-        cfg = self.owner.cfg
+        """Why the current utterance ends now ("silence", "no_text", "max_length") or None."""
+        cfg = self.cfg
+        if not self.in_speech:
+            return None
         if self.audio.size / self.rate >= cfg.max_utterance_s:
             return "max_length"
-        vad_sil = self.vad.trailing_silence_s
-        # CTC blanks only count once the model has said something: an untrained or confused model
-        # that emits nothing must not cut a speaker off.
-        tokens = bool(self.ids)
-        ctc_sil = self.trailing_blank_frames * self.owner.frame_shift_s if tokens else 0.0
-        silence = {"either": max(ctc_sil, vad_sil), "both": min(ctc_sil, vad_sil),
-                   "ctc": ctc_sil, "vad": vad_sil}[cfg.endpoint_mode]
-        if self.in_speech and silence >= cfg.endpoint_silence_s:
+        silence = self.trailing_silence_s()
+        if self.ids and silence >= cfg.endpoint_silence_s:
             return "silence"
+        if not self.ids and self.vad.trailing_silence_s >= cfg.endpoint_silence_no_text_s:
+            return "no_text"
         return None
 
-    def speech_audio(self) -> np.ndarray:
-        """The utterance without its trailing silence (keeping ``pad`` seconds), for the final pass."""
-        pad = int(0.15 * self.rate)
-        drop = int(self.vad.trailing_silence_s * self.rate) - pad
-        return self.audio[: self.audio.size - drop] if 0 < drop < self.audio.size else self.audio
+    def cut_point(self, reason: str) -> int:
+        """Where the utterance ends (samples into ``audio``): ``cut_pad_s`` after the last speech for a
+        silence endpoint; the quietest 10 ms frame of the last ``max_cut_search_s`` at the maximum length;
+        everything for a client's final."""
+        n = self.audio.size
+        if reason in ("silence", "no_text"):
+            silence = int(self.trailing_silence_s() * self.rate) if reason == "silence" else \
+                int(self.vad.trailing_silence_s * self.rate)
+            return int(min(n, max(0, n - silence + int(self.cfg.cut_pad_s * self.rate))))
+        if reason == "max_length":
+            from hypersp.inference.vad import frame_energies_db
 
-    def event(self, final: bool, reason: str = "", result: Any = None) -> Dict[str, Any]:
+            search = min(self.cfg.max_cut_search_s, self.cfg.max_utterance_s / 2)
+            lo = max(0, n - int(search * self.rate))
+            e = frame_energies_db(self.audio[lo:], self.rate)
+            if e.size:  # the latest frame within 1 dB of the quietest: flat audio is cut near the maximum
+                quiet = int(np.flatnonzero(e <= e.min() + 1.0)[-1])
+                return lo + quiet * int(round(self.rate * 0.01)) + int(round(self.rate * 0.015))
+        return n
+
+    def event(self, final: bool, reason: str = "", result: Any = None, end: Optional[int] = None) -> Dict[str, Any]:
         """A partial or final event; a final carries ``words`` (times from the start of the stream) and,
         when the decoder keeps several hypotheses, ``nbest``."""
         start = self.utt_start / self.rate
+        n = self.audio.size if end is None else end
         ev = {"text": self.text, "final": final, "segment": self.segment,
-              "start": round(start, 3), "end": round(start + self.audio.size / self.rate, 3)}
+              "start": round(start, 3), "end": round(start + n / self.rate, 3)}
         if reason:
             ev["reason"] = reason
         if final:
-            words = result.words if result is not None else (
-                self.owner.recognizer.align_words(self.frames, self.ids) if self.ids else [])
+            if result is not None:
+                words = result.words
+            else:
+                words = self.owner.recognizer.align_words(self.frames, self.ids) if self.ids else []
             ev["words"] = [{**w.to_dict(), "start": round(w.start + start, 3), "end": round(w.end + start, 3)}
                            for w in words]
-            if result is not None and result.nbest:
-                ev["nbest"] = result.nbest
+            nbest = [s.nbest for s in result.segments if s.nbest] if result is not None else []
+            if len(nbest) == 1:
+                ev["nbest"] = nbest[0]
         return ev
 
-    def finish_utterance(self) -> None:
+    def finish_utterance(self, cut: Optional[int] = None) -> None:
+        """Close the utterance at ``cut`` samples; the audio after it is replayed into the next one."""
+        rest = self.audio[cut:] if cut is not None else np.zeros(0, dtype=np.float32)
         self.segment += 1
+        self.pos -= rest.size
         self._reset_utterance()
+        self.ingest(rest)
 
 
 class StreamingRecognizer:
-    """Chunked recognition of many streams with one ``Recognizer`` (see the module docstring)."""
+    """Chunked recognition of many streams with one engine (``Recognizer``; see the module docstring)."""
 
     def __init__(self, recognizer, cfg: Optional[StreamingConfig] = None):
         self.recognizer = recognizer
@@ -205,47 +257,66 @@ class StreamingRecognizer:
         return Stream(self, input_rate or self.sample_rate)
 
     def decode(self, streams: Sequence[Stream], force_final: Optional[Sequence[bool]] = None) -> List[List[Dict[str, Any]]]:
-        """One batched decode step for ``streams``; returns each stream's events (oldest first).
+        """Consume every stream's queued audio in steps of ``chunk_s``; returns each stream's events in order.
 
-        A partial ``{"text", "final": false}`` is emitted when the text changed; a final when an
-        endpoint rule fired or ``force_final`` is set (a forced final is emitted even when empty,
-        so a client that says "done" always gets an answer). With ``final_full_context`` the
-        final text comes from a second pass over the whole utterance (batched too).
+        Per stream at most one partial is reported per call (the latest, when its text changed and no
+        final of the same utterance followed it); a final whenever an endpoint rule fires. With
+        ``force_final`` the whole queue (also a last part shorter than a step) is consumed and the
+        current utterance is finalized even when empty, so a client that says "done" always gets one.
         """
         force = list(force_final) if force_final is not None else [False] * len(streams)
         for s, f in zip(streams, force):
             if f:
                 s.flush()
-        active = [i for i, s in enumerate(streams) if s.has_audio]
-        outs = self.recognizer.log_probs([streams[i].window() for i in active]) if active else []
         events: List[List[Dict[str, Any]]] = [[] for _ in streams]
-        finals = []
+        partial: List[Optional[Dict[str, Any]]] = [None] * len(streams)
+        while True:
+            stepping = []
+            for i, s in enumerate(streams):
+                if s.inbox_samples >= self.chunk_samples or (force[i] and s.inbox_samples):
+                    s.ingest(s.take(self.chunk_samples))
+                    stepping.append(i)
+            if not stepping:
+                break
+            last = [i for i in stepping if force[i] and not streams[i].inbox_samples]
+            self._step(streams, [i for i in stepping if streams[i].pending], events, partial, final_pass=last)
+        for i, s in enumerate(streams):
+            if force[i]:
+                if s.pending:
+                    self._step(streams, [i], events, partial, final_pass=[i])
+                partial[i] = None
+                events[i].append(self._final(s, "client", s.audio.size))
+        for i, ev in enumerate(partial):
+            if ev is not None:
+                events[i].append(ev)
+        return events
+
+    def _step(self, streams, active, events, partial, final_pass=()) -> None:
+        """One batched model step for ``active`` streams, then their endpoint rules."""
+        if not active:
+            return
+        outs = self.recognizer.log_probs([streams[i].window() for i in active])
         for i, lp in zip(active, outs):
             s = streams[i]
             before = s.text
-            s.update(lp, final=force[i])
-            reason = "client" if force[i] else s.endpoint()
+            s.update(lp, final=i in final_pass)
+            reason = s.endpoint()
             if reason:
-                finals.append((i, reason))
+                cut = s.cut_point(reason)
+                partial[i] = None
+                ev = self._final(s, reason, cut)
+                if ev["text"]:  # noise that decodes to nothing is not an utterance
+                    events[i].append(ev)
             elif s.text != before and s.text:
-                events[i].append(s.event(False))
-        results: Dict[int, Any] = {}
-        if finals and self.cfg.final_full_context:
-            # Finals go through the engine with its configured decoder (beam, LM, hotwords), as POST does.
-            by_decoder: Dict[int, List[int]] = {}
-            for i, _ in finals:
-                by_decoder.setdefault(id(streams[i].final_decoder), []).append(i)
-            for group in by_decoder.values():
-                segs = self.recognizer.recognize([streams[i].speech_audio() for i in group],
-                                                 decoder=streams[group[0]].final_decoder)
-                for i, seg in zip(group, segs):
-                    streams[i].text = seg.text
-                    results[i] = seg
-        for i, reason in finals:
-            events[i].append(streams[i].event(True, reason, results.get(i)))
-            streams[i].finish_utterance()
-        for i, s in enumerate(streams):
-            if force[i] and i not in active:
-                events[i].append(s.event(True, "client"))
-                s.finish_utterance()
-        return events
+                partial[i] = s.event(False)
+
+    def _final(self, s: Stream, reason: str, cut: int) -> Dict[str, Any]:
+        """The final event of ``s``'s utterance up to ``cut`` samples; the stream moves on to the next one."""
+        result = None
+        if self.cfg.final_full_context and cut > 0:
+            # The engine's transcribe: VAD segments, configured decoder, word times (as an upload does).
+            result = self.recognizer.transcribe(s.audio[:cut], decoder=s.final_decoder)
+            s.text = result.text
+        ev = s.event(True, reason, result, end=cut)
+        s.finish_utterance(cut)
+        return ev

@@ -118,7 +118,9 @@ class StreamingVad:
         self.sample_rate = int(sample_rate)
         self.hop = max(1, int(round(sample_rate * self.cfg.hop_ms / 1000)))
         self.rise = rise_db_per_s * self.cfg.hop_ms / 1000.0
-        self.floor = 0.0  # falls to the first frame at once
+        # The floor starts below any speech (not at the first frame: a stream may begin mid-word) and
+        # follows the quietest frames from there.
+        self.floor = self.cfg.min_db - self.cfg.margin_db
         self._rest = np.zeros(0, dtype=np.float32)
         self.speech_s = 0.0  # speech seen since the last reset
         self.trailing_silence_s = 0.0
