@@ -109,6 +109,13 @@ def word_groups(tokens: Sequence[str], ids: Sequence[int]) -> List[List[int]]:
     return groups
 
 
+# Measured with demo_ko_16k (bench/long_segments.py, README "Long input"): chunking single utterances of
+# 2-7 s costs accuracy, chunking windows of several utterances in 4 s pieces gains it.
+MAX_CHUNK_S = 8.0  # waves longer than this are run in chunks
+CHUNK_S = 4.0
+CHUNK_OVERLAP_S = 2.0
+
+
 class Recognizer:
     """A backend (forward pass), a decoder and a VAD: audio in, ``Transcript`` out.
 
@@ -118,8 +125,15 @@ class Recognizer:
     """
 
     def __init__(self, backend: Any, decoding: Any = None, vad: Optional[VadConfig] = None,
-                 batch_seconds: float = 120.0, config: Any = None):
+                 batch_seconds: float = 120.0, config: Any = None, max_chunk_s: float = MAX_CHUNK_S,
+                 chunk_s: float = CHUNK_S, chunk_overlap_s: float = CHUNK_OVERLAP_S):
         self.backend = backend
+        # A wave longer than max_chunk_s is run through the model in overlapping chunks of chunk_s whose
+        # posteriors are stitched (each overlap split in its middle) before decoding: models trained on
+        # short utterances decode long windows worse than their parts (bench/long_segments.py). 0 = off.
+        self.max_chunk_s = float(max_chunk_s)
+        self.chunk_s = float(chunk_s)
+        self.chunk_overlap_s = float(chunk_overlap_s)
         self.tokenizer = backend.tokenizer
         self.sample_rate = int(backend.sample_rate)
         self.frame_shift_s = float(backend.frame_shift_s)
@@ -185,8 +199,53 @@ class Recognizer:
         return dec
 
     def log_probs(self, waves: Sequence[np.ndarray]) -> List[np.ndarray]:
-        """The backend's forward: waves at ``sample_rate`` -> per wave ``(T'_i, V)`` float32 log-posteriors."""
+        """The backend's forward: waves at ``sample_rate`` -> per wave ``(T'_i, V)`` float32 log-posteriors.
+        One padded batch; no chunking (see :meth:`chunked_log_probs`)."""
         return self.backend.log_probs(list(waves))
+
+    def chunked_log_probs(self, waves: Sequence[np.ndarray]) -> List[np.ndarray]:
+        """As :meth:`log_probs`, but a wave longer than ``max_chunk_s`` runs as chunks of ``chunk_s``
+        overlapping by ``chunk_overlap_s``; each overlap is split in its middle, so every output frame
+        comes from the chunk where it has the most context on both sides. Chunks of all waves share
+        batches of at most ``batch_seconds``."""
+        spf = max(1, int(round(self.frame_shift_s * self.sample_rate)))
+        limit = int(self.max_chunk_s * self.sample_rate)
+        chunk = int(min(self.chunk_s, self.max_chunk_s) * self.sample_rate) // spf * spf
+        overlap = min(int(self.chunk_overlap_s * self.sample_rate) // spf * spf, chunk // 2)
+        pieces: List[np.ndarray] = []
+        plan: List[List[Tuple[int, int]]] = []  # per wave: (piece index, start sample)
+        for w in waves:
+            if chunk <= 0 or w.shape[0] <= limit:
+                plan.append([(len(pieces), 0)])
+                pieces.append(w)
+                continue
+            starts = list(range(0, max(1, w.shape[0] - overlap), chunk - overlap))
+            plan.append([(len(pieces) + j, s) for j, s in enumerate(starts)])
+            pieces += [w[s:s + chunk] for s in starts]
+        order = sorted(range(len(pieces)), key=lambda i: pieces[i].shape[0])
+        outs: List[Optional[np.ndarray]] = [None] * len(pieces)
+        budget = int(self.batch_seconds * self.sample_rate)
+        i = 0
+        while i < len(order):
+            j, total = i, 0
+            while j < len(order) and (j == i or total + pieces[order[j]].shape[0] <= budget):
+                total += pieces[order[j]].shape[0]
+                j += 1
+            for k, lp in zip(order[i:j], self.log_probs([pieces[k] for k in order[i:j]])):
+                outs[k] = lp
+            i = j
+        result = []
+        for parts in plan:
+            if len(parts) == 1:
+                result.append(outs[parts[0][0]])
+                continue
+            keep = []
+            for n, (k, start) in enumerate(parts):
+                lo = 0 if n == 0 else (overlap // 2) // spf
+                hi = outs[k].shape[0] if n == len(parts) - 1 else (parts[n + 1][1] - start + overlap // 2) // spf
+                keep.append(outs[k][lo:hi])
+            result.append(np.concatenate(keep))
+        return result
 
     def decode_text(self, ids: Sequence[int]) -> str:
         return " ".join(self.tokenizer.decode(list(ids)).split())
@@ -198,27 +257,17 @@ class Recognizer:
         Returns one ``Segment`` per wave (times relative to the wave's start: 0 .. its duration), with
         words (``words=True``) and the n-best list when the decoder keeps more than one hypothesis."""
         dec = decoder or self.decoder_for(**decoding)
-        order = sorted(range(len(waves)), key=lambda i: waves[i].shape[0])
-        out: List[Optional[Segment]] = [None] * len(waves)
-        budget = int(self.batch_seconds * self.sample_rate)
-        i = 0
-        while i < len(order):
-            j, total = i, 0
-            while j < len(order) and (j == i or total + waves[order[j]].shape[0] <= budget):
-                total += waves[order[j]].shape[0]
-                j += 1
-            idx = order[i:j]
-            batch = [np.ascontiguousarray(waves[k], dtype=np.float32) for k in idx]
-            lps = self.log_probs(batch)
-            if getattr(dec, "needs_model", False):
-                feats, lengths = self.backend.features(batch)
+        batch = [np.ascontiguousarray(w, dtype=np.float32) for w in waves]
+        if getattr(dec, "needs_model", False):  # attention: the decoder runs the model on whole waves
+            out = []
+            for i in range(0, len(batch), 8):
+                part = batch[i:i + 8]
+                feats, lengths = self.backend.features(part)
                 hyps = dec.decode_features(feats, lengths)
-            else:
-                hyps = dec.decode_batch(lps)
-            for k, wave, lp, nbest in zip(idx, batch, lps, hyps):
-                out[k] = self._segment(wave, lp, nbest, words)
-            i = j
-        return out  # type: ignore[return-value]
+                out += [self._segment(w, lp, nb, words) for w, lp, nb in zip(part, self.log_probs(part), hyps)]
+            return out
+        lps = self.chunked_log_probs(batch)
+        return [self._segment(w, lp, nbest, words) for w, lp, nbest in zip(batch, lps, dec.decode_batch(lps))]
 
     def _segment(self, wave: np.ndarray, lp: np.ndarray, nbest: List[Any], words: bool) -> Segment:
         best = nbest[0] if nbest else None

@@ -1,0 +1,82 @@
+"""CER by segment length: does a long window decode worse than its parts? Prints JSON.
+
+    python bench/long_segments.py --manifest /tmp/dec_eval/test.jsonl --checkpoint demo_ko_16k
+
+Utterances of the manifest are joined (0.15 s pauses, shorter than the VAD's min_silence_s, so an
+upload would not split them either) into windows of about 5, 10, 20 and 30 s. Each window is
+recognized whole (``segment=False``) with the engine's internal chunking off (``max_chunk_s=0``) and on
+(the engine's default), and against the baseline of recognizing its utterances one by one. CER with
+spaces removed, scored with the task's normalizers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--checkpoint", default="demo_ko_16k")
+    p.add_argument("--lengths", default="5,10,20,30")
+    p.add_argument("--windows", type=int, default=6, help="windows per length")
+    args = p.parse_args()
+
+    import hypersp
+    from hypersp.audio.io import load_audio
+    from hypersp.data.manifest import read_manifest
+    from hypersp.metrics import ErrorRates
+    from hypersp.text.normalize import get_scoring_normalizer, get_text_normalizer
+
+    asr = hypersp.load(args.checkpoint)
+    rate = asr.sample_rate
+    norm = get_text_normalizer(asr.config.task.text_normalizer)
+    scoring = get_scoring_normalizer(asr.config.task.scoring_normalizer)
+    utts = [(norm(e.text), load_audio(e.audio_filepath, rate)) for e in read_manifest(args.manifest)]
+    pause = np.zeros(int(0.15 * rate), np.float32)
+    default_chunk, default_size = asr.max_chunk_s, asr.chunk_s
+    out = {"checkpoint": args.checkpoint, "manifest": args.manifest, "default_max_chunk_s": default_chunk,
+           "by_length": []}
+    k = 0
+    for length in [float(x) for x in args.lengths.split(",")]:
+        windows = []
+        for _ in range(args.windows):
+            texts, waves, total = [], [], 0.0
+            while total < length and k < len(utts):
+                texts.append(utts[k][0]); waves.append(utts[k][1]); total += utts[k][1].size / rate; k += 1
+                if k >= len(utts):
+                    k = 0
+            windows.append((texts, waves))
+        row = {"target_s": length, "windows": len(windows)}
+        for label, chunk in (("whole", 0.0), ("chunked", default_chunk)):
+            asr.max_chunk_s = chunk
+            er = ErrorRates(normalize=scoring)
+            t0 = time.perf_counter()
+            for texts, waves in windows:
+                joined = np.concatenate([x for w in waves for x in (w, pause)])
+                er.update(" ".join(texts), asr.transcribe(joined, segment=False, words=False).text)
+            row[label] = {"cer": er.result()["cer"], "seconds": round(time.perf_counter() - t0, 2)}
+        for chunk in (4.0, 6.0):  # every window chunked, whatever its length
+            asr.max_chunk_s, asr.chunk_s = chunk, chunk
+            er = ErrorRates(normalize=scoring)
+            for texts, waves in windows:
+                joined = np.concatenate([x for w in waves for x in (w, pause)])
+                er.update(" ".join(texts), asr.transcribe(joined, segment=False, words=False).text)
+            row[f"chunks_of_{chunk:g}s"] = {"cer": er.result()["cer"]}
+        asr.max_chunk_s, asr.chunk_s = default_chunk, default_size
+        asr.max_chunk_s = default_chunk
+        er = ErrorRates(normalize=scoring)
+        for texts, waves in windows:
+            er.update(" ".join(texts), " ".join(s.text for s in asr.recognize(waves, words=False)))
+        row["parts"] = {"cer": er.result()["cer"]}
+        row["mean_s"] = round(float(np.mean([sum(w.size for w in ws) / rate + 0.15 * len(ws) for _, ws in windows])), 1)
+        out["by_length"].append(row)
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+    print(json.dumps(out, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
