@@ -106,7 +106,7 @@ class StreamingConfig:
     chunk_s: float = 0.32  # audio per decode step (a message of any size is consumed in steps of this)
     left_context_s: float = 2.0  # already-committed audio re-fed to the model as context
     lookahead_s: float = 0.48  # newest output frames stay tentative
-    endpoint_silence_s: float = 0.8  # trailing silence after text that ends an utterance
+    endpoint_silence_s: float = 0.5  # trailing silence after text that ends an utterance (bench/streaming_longform.py)
     endpoint_silence_no_text_s: float = 2.4  # trailing silence that ends an utterance with no text yet
     endpoint_mode: str = "either"  # "either" (CTC blanks or VAD), "both" (CTC blanks and VAD), "ctc", "vad"
     max_utterance_s: float = 20.0
