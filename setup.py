@@ -49,6 +49,7 @@ setup(
             "hypersp-prepare = hypersp_cli.prepare:main",
             "hypersp-train = hypersp_cli.train:main",
             "hypersp-eval = hypersp_cli.eval:main",
+            "hypersp-transcribe = hypersp_cli.transcribe:main",
             "hypersp-serve = hypersp_cli.serve:main",
             "hypersp-export = hypersp_cli.export:main",
             "hypersp-average = hypersp_cli.average:main",

@@ -95,7 +95,8 @@ def test_python_cli_server_and_eval_give_identical_text(utterances, asr, tmp_pat
                 ev = json.loads(ws.recv(timeout=30))
                 if ev.get("final"):
                     break
-        assert ev["text"] and ev["words"] and len(ev["nbest"]) == 2
+        # n-best of the utterance: up to 2 (the Hangul grammar may leave fewer complete hypotheses in a beam of 4)
+        assert ev["text"] and ev["words"] and 1 <= len(ev["nbest"]) <= 2 and ev["nbest"][0]["text"] == ev["text"]
     assert transcribed == python
     assert [evaluated[f"utt{i}"] for i in range(len(paths))] == python
     assert served == python

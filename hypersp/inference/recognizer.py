@@ -267,9 +267,11 @@ class Recognizer:
                 out += [self._segment(w, lp, nb, words) for w, lp, nb in zip(part, self.log_probs(part), hyps)]
             return out
         lps = self.chunked_log_probs(batch)
-        return [self._segment(w, lp, nbest, words) for w, lp, nbest in zip(batch, lps, dec.decode_batch(lps))]
+        want = int(getattr(getattr(dec, "cfg", None), "nbest", 1) or 1) > 1
+        return [self._segment(w, lp, nbest, words, want) for w, lp, nbest in zip(batch, lps, dec.decode_batch(lps))]
 
-    def _segment(self, wave: np.ndarray, lp: np.ndarray, nbest: List[Any], words: bool) -> Segment:
+    def _segment(self, wave: np.ndarray, lp: np.ndarray, nbest: List[Any], words: bool,
+                 want_nbest: bool = False) -> Segment:
         best = nbest[0] if nbest else None
         ids = list(best.ids) if best is not None else []
         seg = Segment(start=0.0, end=round(wave.shape[0] / self.sample_rate, 3), text=self.decode_text(ids),
@@ -278,7 +280,7 @@ class Recognizer:
             seg.words = self.align_words(lp, ids)
             for w in seg.words:  # the last output frame may reach past the audio's end
                 w.start, w.end = min(w.start, seg.end), min(w.end, seg.end)
-        if len(nbest) > 1:
+        if nbest and (len(nbest) > 1 or want_nbest):  # asked for: listed even when one hypothesis survived
             seg.nbest = [{"text": self.decode_text(h.ids), "score": round(float(h.score), 4),
                           "acoustic_score": round(float(h.acoustic_score), 4), "lm_score": round(float(h.lm_score), 4)}
                          for h in nbest]
@@ -342,10 +344,11 @@ class Recognizer:
         ``channels=True`` recognizes each channel on its own (segments carry ``channel`` and are merged by
         start time); otherwise channels are mixed down. ``segment=False`` skips the VAD (the input is one
         segment). ``progress(done_s, total_s)`` is called after each batch. Extra keywords are per-call
-        decoding settings (``hotwords=[...]``, ``nbest=4``). Segments with empty text are dropped.
+        decoding settings (``hotwords=[...]``, ``nbest=4``); ``decoder`` passes a prebuilt one instead.
+        Segments with empty text are dropped.
         """
         x = self.load(audio, sample_rate)
-        dec = self.decoder_for(**decoding)
+        dec = decoder or self.decoder_for(**decoding)
         mono = [x.mean(axis=0)] if (not channels or x.shape[0] == 1) else list(x)
         duration = x.shape[1] / float(self.sample_rate)
         segments: List[Segment] = []

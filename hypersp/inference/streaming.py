@@ -220,9 +220,12 @@ class Stream:
                 words = self.owner.recognizer.align_words(self.frames, self.ids) if self.ids else []
             ev["words"] = [{**w.to_dict(), "start": round(w.start + start, 3), "end": round(w.end + start, 3)}
                            for w in words]
-            nbest = [s.nbest for s in result.segments if s.nbest] if result is not None else []
-            if len(nbest) == 1:
-                ev["nbest"] = nbest[0]
+            lists = [s.nbest for s in result.segments if s.nbest] if result is not None else []
+            if lists:  # k-th alternative of the utterance: every segment's k-th (or its last) hypothesis
+                k_max = max(len(n) for n in lists)
+                ev["nbest"] = [{"text": " ".join(n[min(k, len(n) - 1)]["text"] for n in lists),
+                                "score": round(sum(n[min(k, len(n) - 1)]["score"] for n in lists), 4)}
+                               for k in range(k_max)]
         return ev
 
     def finish_utterance(self, cut: Optional[int] = None) -> None:
