@@ -4,103 +4,242 @@
     hypersp-transcribe --checkpoint demo_ko_8k --channels calls/ --format json --output out/
     hypersp-transcribe --checkpoint CKPT data/test.jsonl --format jsonl --decoding ctc_beam --lm lm3.arpa
     hypersp-transcribe --checkpoint export/model.onnx lecture.wav --format srt --output subs/
+    hypersp-transcribe long.wav vad.max_segment_s=15                 # key=value: checkpoint config overrides
 
-CKPT is a shipped model name (default demo_ko_16k), a checkpoint file or an exported .onnx. Inputs are
-audio files, folders (searched recursively for audio) or NeMo JSON-lines manifests (offset/duration
-honoured, utt_id kept). Long files are cut by the VAD (``--no-segment``: each file whole); ``--channels``
-recognizes each channel of a stereo file separately. The decoding flags are hypersp-eval's, and
-``key=value`` overrides apply to the checkpoint's config (e.g. vad.max_segment_s=15).
+CKPT is a shipped model name (default: demo_ko_16k), a checkpoint file or an exported .onnx. The text is
+exactly what hypersp.load(CKPT, ...).transcribe(FILE) returns (the same engine as hypersp-eval and the
+server). Inputs are audio files (wav, flac, ogg, mp3, raw PCM16 .pcm at 16 kHz), folders (searched
+recursively, sorted) and NeMo JSON-lines manifests (.jsonl/.json; offset/duration honoured, utt_id kept).
+Long recordings are cut into segments by the VAD (--no-segment: each input is recognized whole);
+--channels recognizes each channel of a stereo file on its own (segments carry "channel").
 
-Formats: txt (default; ``PATH<TAB>text`` lines, or NAME.txt per input with --output), json (the whole
-transcript with segments and words; NAME.json with --output), jsonl (one line per input;
-transcripts.jsonl with --output), srt and vtt (subtitle files; need --output). A file that cannot be
-read is reported on stderr and the others are still transcribed; the exit code is then 1.
+Formats:
+  txt    (default) "PATH<TAB>text" per input on stdout ("UTT_ID<TAB>text" for manifest lines);
+         with --output DIR: DIR/NAME.txt per input
+  json   the transcript (text, segments with start/end/channel/words, duration) plus "audio_filepath"
+         (and "utt_id" for manifest lines): pretty JSON per input on stdout, or DIR/NAME.json
+  jsonl  the same, one compact line per input: on stdout, or DIR/transcripts.jsonl
+  srt, vtt  subtitle files DIR/NAME.srt / DIR/NAME.vtt (need --output)
+NAME is the file name without its extension; the path under a given folder is kept, and inputs that would
+share a name get as many parent folders as tell them apart (a/utt.txt, b/utt.txt). Manifest lines are
+named by utt_id.
+
+A file that cannot be read is reported on stderr and the others are still transcribed; the exit code is
+then 1. A missing input, an empty folder or a bad manifest stop before any work (exit code 2). A summary
+(files, audio seconds, wall seconds, real-time factor) goes to stderr at the end.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
-from hypersp_cli.common import add_common_args, add_decoding_args, decoding_settings, load_requested_plugins, run
+from hypersp_cli.common import (add_common_args, add_decoding_args, decoding_settings, load_requested_plugins,
+                                print_components, run)
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".pcm", ".opus", ".aiff", ".aif")
+PROG = "hypersp-transcribe"
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".pcm", ".raw")
 MANIFEST_EXTENSIONS = (".jsonl", ".json")
 FORMATS = ("txt", "json", "jsonl", "srt", "vtt")
+DEFAULT_CHECKPOINT = "demo_ko_16k"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hypersp-transcribe", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", metavar="FILE|DIR|MANIFEST|key=value",
-                   help="audio files, folders, manifests; key=value items are config overrides")
-    p.add_argument("--checkpoint", default="demo_ko_16k",
-                   help="shipped model name, checkpoint file or exported .onnx (default: demo_ko_16k)")
-    p.add_argument("--format", choices=FORMATS, default="txt")
-    p.add_argument("--output", metavar="DIR", help="write one file per input (or transcripts.jsonl) here")
-    p.add_argument("--channels", action="store_true", help="recognize each channel of multi-channel files separately")
-    p.add_argument("--no-segment", action="store_true", help="recognize each input whole instead of VAD segments")
-    p.add_argument("--no-words", action="store_true", help="leave word times out of json/jsonl")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (checkpoints)")
-    p.add_argument("--threads", type=int, help="onnxruntime intra-op threads (exported models)")
+                   help="audio files, folders and manifests to transcribe; key=value items are config overrides "
+                        "for a checkpoint (e.g. vad.max_segment_s=15)")
+    p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, metavar="CKPT",
+                   help=f"shipped model name (demo_ko_16k, demo_ko_8k), checkpoint file or exported .onnx "
+                        f"(default: {DEFAULT_CHECKPOINT})")
+    p.add_argument("--format", choices=FORMATS, default="txt", help="output format (default: txt)")
+    p.add_argument("--output", metavar="DIR", help="write files here instead of stdout (required for srt/vtt)")
+    p.add_argument("--channels", action="store_true",
+                   help="recognize each channel of a multi-channel file separately (default: mix down)")
+    p.add_argument("--no-segment", action="store_true", help="recognize each input whole (no VAD segmentation)")
+    p.add_argument("--no-words", action="store_true", help="leave word times and confidences out of json/jsonl")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (checkpoints; default: cpu)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="compute threads: onnxruntime intra-op threads for an .onnx, torch threads for a checkpoint")
     add_decoding_args(p)
     add_common_args(p)
     return p
 
 
+@dataclass
 class Item:
-    """One thing to transcribe: a file (whole) or a manifest entry (a span of a file)."""
+    """One thing to transcribe: a whole file, or a span of one (a manifest line)."""
 
-    def __init__(self, path: Path, name: str, offset: float = 0.0, duration: float = 0.0, utt_id: str = ""):
-        self.path, self.name, self.offset, self.duration, self.utt_id = path, name, offset, duration, utt_id
+    path: Path             # the audio file
+    label: str             # how it is named in txt/json output: the path as given, or the manifest's utt_id
+    parts: Tuple[str, ...]  # path-like parts for the output name, most specific last (extension dropped)
+    min_parts: int = 1     # parts always used (the path under a given folder)
+    offset: float = 0.0    # seconds into the file
+    duration: float = 0.0  # seconds; 0 = to the end
+    utt_id: str = ""       # set for manifest lines
+    seconds: float = 0.0   # expected audio length, for the progress bar
 
 
-def collect(inputs: List[str]) -> Tuple[List[Item], List[str]]:
-    """Expand inputs into items; returns (items, errors). A missing path is an error."""
-    from hypersp.data.manifest import read_manifest
+def _safe(part: str) -> str:
+    part = re.sub(r"[\\/:*?\"<>|\x00-\x1f]", "_", part).strip()
+    return "_" if part in ("", ".", "..") else part
 
+
+def _file_seconds(path: Path) -> float:
+    from hypersp.audio.io import AudioReadError, audio_info
+
+    try:
+        rate, frames, _ = audio_info(path)
+    except (AudioReadError, OSError):
+        return 0.0
+    return frames / float(rate) if rate else 0.0
+
+
+def collect(inputs: Sequence[str]) -> List[Item]:
+    """Expand files, folders and manifests into items. A missing path, a folder without audio or a bad
+    manifest raises (before any recognition starts); unreadable audio is only found when it is read."""
+    from hypersp.data.manifest import ManifestError, read_manifest
+
+    missing = [raw for raw in inputs if not Path(raw).exists()]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
     items: List[Item] = []
-    errors: List[str] = []
     for raw in inputs:
         path = Path(raw)
-        if not path.exists():
-            errors.append(f"{raw}: no such file or folder")
-        elif path.is_dir():
+        if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
             if not found:
-                errors.append(f"{raw}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in this folder")
-            # keep the path under the folder so files of the same name in subfolders do not collide
-            items += [Item(p, str(Path(path.name) / p.relative_to(path).with_suffix(""))) for p in found]
+                raise FileNotFoundError(f"{raw}: no audio files ({' '.join(AUDIO_EXTENSIONS)}) in this folder")
+            for p in found:
+                rel = p.relative_to(path).with_suffix("").parts
+                parts = path.resolve().parts + rel
+                items.append(Item(p, str(p), parts, len(rel), seconds=_file_seconds(p)))
         elif path.suffix.lower() in MANIFEST_EXTENSIONS:
-            for i, e in enumerate(read_manifest(path)):
-                uid = e.utt_id or f"{path.stem}-{i:06d}"
-                items.append(Item(Path(e.audio_filepath), uid, e.offset, e.duration if e.offset else 0.0, uid))
+            stem = path.resolve().with_suffix("").parts
+            entries = read_manifest(path)
+            if not entries:
+                raise ManifestError(f"{raw}: the manifest has no lines")
+            for e in entries:
+                audio = Path(e.audio_filepath)
+                offset, duration = e.offset, 0.0
+                whole = _file_seconds(audio)
+                if e.offset > 0 or (e.duration > 0 and whole - e.duration > 0.01):
+                    duration = e.duration  # a span of the file; a whole-file line is read whole
+                seconds = duration or max(whole - offset, 0.0)
+                items.append(Item(audio, e.utt_id, stem + (e.utt_id,), 1, offset, duration, e.utt_id, seconds))
         else:
-            items.append(Item(path, path.with_suffix("").name if len(inputs) == 1 else str(path.with_suffix(""))))
-    return items, errors
+            items.append(Item(path, str(path), path.resolve().with_suffix("").parts, seconds=_file_seconds(path)))
+    return items
 
 
-def write_outputs(fmt: str, out_dir: Optional[Path], item: Item, record: dict, transcript, stream) -> None:
-    """Write one transcript in ``fmt``: to stdout (``stream``) or under ``out_dir``."""
-    if fmt == "jsonl":
-        line = json.dumps(record, ensure_ascii=False)
-        (stream if out_dir is None else out_dir.joinpath("transcripts.jsonl").open("a", encoding="utf-8")).write(line + "\n")
-        return
-    if out_dir is None:
-        if fmt == "txt":
-            stream.write(f"{record['audio_filepath']}\t{record['text']}\n")
-        else:
-            stream.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
-        return
-    target = out_dir / f"{item.name.lstrip('/').replace('..', '_')}.{fmt}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    body = {"txt": lambda: record["text"] + "\n", "json": lambda: json.dumps(record, ensure_ascii=False, indent=2) + "\n",
-            "srt": transcript.to_srt, "vtt": transcript.to_vtt}[fmt]()
-    target.write_text(body, encoding="utf-8")
+def output_names(items: Sequence[Item]) -> List[str]:
+    """A distinct relative output name (no extension) per item: its last ``min_parts`` parts, plus as many
+    parent folders as it takes to tell apart items that would otherwise share a name; ``-2``, ``-3``... last."""
+    depth = [it.min_parts for it in items]
+    while True:
+        names = ["/".join(_safe(p) for p in it.parts[-d:]) for it, d in zip(items, depth)]
+        groups: Dict[str, List[int]] = defaultdict(list)
+        for i, n in enumerate(names):
+            groups[n.lower()].append(i)  # case-insensitive file systems
+        grew = False
+        for members in groups.values():
+            if len({items[i].parts for i in members}) > 1:  # the same file twice: parents do not help
+                for i in members:
+                    if depth[i] < len(items[i].parts) - 1:  # never up to the file system root
+                        depth[i] += 1
+                        grew = True
+        if not grew:
+            break
+    seen: Dict[str, int] = defaultdict(int)
+    out = []
+    for n in names:
+        seen[n.lower()] += 1
+        out.append(n if seen[n.lower()] == 1 else f"{n}-{seen[n.lower()]}")
+    return out
+
+
+class Writer:
+    """Writes each transcript in the chosen format to stdout or under ``out_dir``."""
+
+    def __init__(self, fmt: str, out_dir: Optional[Path], stdout: TextIO):
+        self.fmt, self.out_dir, self.stdout = fmt, out_dir, stdout
+        self.jsonl: Optional[TextIO] = None
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            if fmt == "jsonl":
+                self.jsonl = open(out_dir / "transcripts.jsonl", "w", encoding="utf-8")
+
+    def write(self, item: Item, name: str, transcript: Any, words: bool) -> None:
+        record: Dict[str, Any] = {"audio_filepath": str(item.path)}
+        if item.utt_id:
+            record["utt_id"] = item.utt_id
+            if item.offset or item.duration:  # a span of the file; its length is the transcript's "duration"
+                record["offset"] = item.offset
+        record.update(transcript.to_dict(words=words))
+        if self.fmt == "jsonl":
+            line = json.dumps(record, ensure_ascii=False) + "\n"
+            (self.jsonl or self.stdout).write(line)
+            (self.jsonl or self.stdout).flush()
+            return
+        if self.out_dir is None:
+            if self.fmt == "txt":
+                self.stdout.write(f"{item.label}\t{transcript.text}\n")
+            else:
+                self.stdout.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+            self.stdout.flush()
+            return
+        body = {"txt": lambda: transcript.text + "\n",
+                "json": lambda: json.dumps(record, ensure_ascii=False, indent=2) + "\n",
+                "srt": transcript.to_srt, "vtt": transcript.to_vtt}[self.fmt]()
+        target = self.out_dir / f"{name}.{self.fmt}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(body, encoding="utf-8")
+
+    def close(self) -> None:
+        if self.jsonl is not None:
+            self.jsonl.close()
+
+
+class Progress:
+    """A tqdm bar over total audio seconds on stderr, advanced by the engine's ``progress`` callback."""
+
+    def __init__(self, total_s: float, enabled: bool):
+        self.bar = None
+        self.base = 0.0
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total_s, unit="s", desc="transcribe", file=sys.stderr,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s audio "
+                                       "[{elapsed}<{remaining}{postfix}]")
+
+    def _to(self, value: float) -> None:
+        if self.bar is not None:
+            value = min(value, self.bar.total or value)
+            if value > self.bar.n:
+                self.bar.update(value - self.bar.n)
+
+    def callback(self, item_s: float):
+        def cb(done_s: float, total_s: float) -> None:
+            self._to(self.base + (item_s * done_s / total_s if total_s > 0 else 0.0))
+        return cb
+
+    def done(self, item_s: float, name: str) -> None:
+        self.base += item_s
+        self._to(self.base)
+        if self.bar is not None:
+            self.bar.set_postfix_str(name[-40:], refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -110,8 +249,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     def body() -> int:
         load_requested_plugins(args)
         if args.list:
-            from hypersp_cli.common import print_components
-
             print_components(["decoder", "model"])
             return 0
         overrides = [x for x in args.inputs if "=" in x and not Path(x).exists()]
@@ -120,57 +257,67 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.error("give at least one audio file, folder or manifest")
         if args.format in ("srt", "vtt") and not args.output:
             parser.error(f"--format {args.format} writes one subtitle file per input: give --output DIR")
-        items, errors = collect(inputs)
-        if errors:
-            raise FileNotFoundError("; ".join(errors))
-        out_dir = Path(args.output) if args.output else None
-        if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            if args.format == "jsonl":
-                out_dir.joinpath("transcripts.jsonl").write_text("", encoding="utf-8")
+        exported = str(args.checkpoint).endswith(".onnx") or Path(str(args.checkpoint) + ".json").is_file()
+        if overrides and exported:
+            parser.error(f"key=value overrides ({' '.join(overrides)}) apply to checkpoints, "
+                         f"not to the exported model {args.checkpoint}")
+        if args.threads is not None and args.threads < 1:
+            parser.error("--threads must be at least 1")
+
+        items = collect(inputs)  # missing inputs and empty folders stop here, before the model loads
+        names = output_names(items)
 
         import hypersp
         from hypersp.audio.io import AudioReadError, load_audio, load_audio_channels
 
+        if args.threads and not exported:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        t0 = time.perf_counter()
         asr = hypersp.load(args.checkpoint, device=args.device, threads=args.threads, overrides=overrides,
                            **decoding_settings(args))
+        load_s = time.perf_counter() - t0
         rate = asr.sample_rate
-        bar = None
-        if not args.no_progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(items), unit="file", desc="transcribe", file=sys.stderr)
-        failed, audio_s = [], 0.0
+        words = not args.no_words
+        writer = Writer(args.format, Path(args.output) if args.output else None, sys.stdout)
+        progress = Progress(sum(it.seconds for it in items), enabled=not args.no_progress)
+        failed: List[str] = []
+        audio_s = 0.0
         start = time.perf_counter()
-        for item in items:
-            try:
-                if args.channels:
-                    audio = load_audio_channels(item.path, rate, offset=item.offset, duration=item.duration)
-                else:
-                    audio = load_audio(item.path, rate, offset=item.offset, duration=item.duration)
-            except AudioReadError as err:
-                failed.append(item)
-                print(f"hypersp-transcribe: skipped {item.path}: {err}", file=sys.stderr)
-                if bar is not None:
-                    bar.update(1)
-                continue
-            t = asr.transcribe(audio, sample_rate=rate, channels=args.channels, segment=not args.no_segment,
-                               words=not args.no_words)
-            audio_s += t.duration
-            record = {"audio_filepath": str(item.path), **({"utt_id": item.utt_id} if item.utt_id else {}),
-                      **t.to_dict(words=not args.no_words)}
-            write_outputs(args.format, out_dir, item, record, t, sys.stdout)
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
+        try:
+            for item, name in zip(items, names):
+                try:
+                    if item.utt_id and not args.channels:
+                        # manifest lines are read as hypersp-eval reads them (mono mix, then the model's rate)
+                        audio = load_audio(item.path, rate, offset=item.offset, duration=item.duration)
+                    else:  # as Recognizer.transcribe(path) reads a file: all channels at the model's rate
+                        audio = load_audio_channels(item.path, rate, offset=item.offset, duration=item.duration)
+                except (AudioReadError, OSError) as err:
+                    failed.append(str(item.path))
+                    progress.done(item.seconds, name)
+                    msg = str(err) if str(item.path) in str(err) else f"{item.path}: {err}"
+                    print(f"{PROG}: skipped {item.label}: {msg}", file=sys.stderr)
+                    continue
+                t = asr.transcribe(audio, sample_rate=rate, channels=args.channels, segment=not args.no_segment,
+                                   words=words, progress=progress.callback(item.seconds))
+                audio_s += t.duration
+                writer.write(item, name, t, words)
+                progress.done(item.seconds, name)
+        finally:
+            progress.close()
+            writer.close()
         wall = time.perf_counter() - start
-        print(f"hypersp-transcribe: {len(items) - len(failed)} of {len(items)} inputs, {audio_s:.1f} s audio, "
-              f"{wall:.1f} s wall, RTF {wall / max(audio_s, 1e-9):.4f}, decoding {asr.decoding.name}"
-              + (f"; {len(failed)} could not be read" if failed else ""), file=sys.stderr)
-        return 1 if failed else 0
+        done = len(items) - len(failed)
+        print(f"{PROG}: {done} of {len(items)} inputs transcribed, {audio_s:.1f} s audio in {wall:.1f} s "
+              f"(RTF {wall / audio_s if audio_s else 0.0:.4f}; model {args.checkpoint} loaded in {load_s:.1f} s, "
+              f"decoding {asr.decoding.name})", file=sys.stderr)
+        if failed:
+            print(f"{PROG}: error: {len(failed)} of {len(items)} inputs could not be read (see above)", file=sys.stderr)
+            return 1
+        return 0
 
-    return run("hypersp-transcribe", body)
+    return run(PROG, body)
 
 
 if __name__ == "__main__":
