@@ -44,6 +44,7 @@ BUILTIN_MODULES = (
     "hypersp.decoding.greedy",
     "hypersp.decoding.ctc_beam",
     "hypersp.decoding.attention_beam",
+    "hypersp.inference.vads",
     "hypersp.serve.apps",
 )
 

@@ -155,8 +155,9 @@ DATASETS = Registry("dataset")
 TOKENIZERS = Registry("tokenizer")
 APPS = Registry("app")
 DECODERS = Registry("decoder")
+VADS = Registry("vad")
 
-ALL_REGISTRIES = {r.kind: r for r in (TASKS, MODELS, CRITERIONS, DATASETS, TOKENIZERS, APPS, DECODERS)}
+ALL_REGISTRIES = {r.kind: r for r in (TASKS, MODELS, CRITERIONS, DATASETS, TOKENIZERS, APPS, DECODERS, VADS)}
 
 register_task = TASKS.register
 register_model = MODELS.register
@@ -165,3 +166,4 @@ register_dataset = DATASETS.register
 register_tokenizer = TOKENIZERS.register
 register_app = APPS.register
 register_decoder = DECODERS.register
+register_vad = VADS.register

@@ -80,8 +80,17 @@ class DecodingConfig:
 
 @dataclass
 class VadConfig:
-    """The energy VAD (``hypersp.inference.vad``) that cuts long input into segments (``vad.*``)."""
+    """The voice activity detector that cuts long input into segments and tells the streaming endpointer
+    about silence (``vad.*``). ``name`` picks a registered VAD (``hypersp.inference.vads``): ``energy``
+    (no dependency), ``silero`` (pip package ``silero-vad``, run on onnxruntime), ``webrtc``
+    (``webrtcvad-wheels``); ``pip install 'hypersp[vad]'`` installs the optional ones.
 
+    Durations in seconds. ``frame_ms``/``hop_ms``/``margin_db``/``min_db`` are the energy VAD's;
+    ``threshold`` is silero's speech probability, ``webrtc_mode`` webrtc's aggressiveness (0-3). The rest
+    shape the segments of every VAD.
+    """
+
+    name: str = "energy"
     frame_ms: float = 30.0
     hop_ms: float = 10.0
     margin_db: float = 12.0  # above the noise floor
@@ -90,6 +99,10 @@ class VadConfig:
     min_silence_s: float = 0.4  # gaps shorter than this stay inside a segment
     pad_s: float = 0.1
     max_segment_s: float = 20.0  # longer speech regions are cut at their quietest frame
+    threshold: float = 0.5  # silero: speech probability that starts speech (it continues above threshold - 0.15)
+    webrtc_mode: int = 2  # webrtc: aggressiveness 0 (keeps most) .. 3 (drops most)
+    energy_gate_db: float = 6.0  # silero/webrtc: speech frames must also be this far above the noise floor
+                                 # (at most half the floor-to-loud spread; 0 = off): background talkers are not speech
 
 
 @dataclass

@@ -12,7 +12,7 @@ How audio becomes a ``Transcript``:
 1. **Input**: a path (anything ``hypersp.audio.io`` reads), file bytes, or float samples ``(S,)`` /
    ``(C, S)`` at ``sample_rate`` (default: the model's), resampled with soxr to ``rec.sample_rate``.
    Channels are mixed down unless ``channels=True`` recognizes each one separately.
-2. **Segmentation** (``segment=True``): the energy VAD (``vad.*``) cuts the input into speech segments of
+2. **Segmentation** (``segment=True``): the VAD named by ``vad.name`` (``vad.*``) cuts the input into speech segments of
    at most ``vad.max_segment_s``; with ``segment=False`` the whole input is one segment (what
    ``hypersp-eval`` does for a corpus of short utterances).
 3. **Forward**: the injected *backend* turns a padded batch of waves into log-posteriors (``TorchBackend``:
@@ -42,7 +42,7 @@ import numpy as np
 from hypersp.audio.io import load_audio_channels, resample
 from hypersp.config.schema import DecodingConfig
 from hypersp.inference.transcript import Segment, Transcript, Word
-from hypersp.inference.vad import VadConfig, frame_energies_db, speech_segments
+from hypersp.inference.vad import VadConfig, frame_energies_db
 
 # Keyword spellings users know from other toolkits -> DecodingConfig fields.
 DECODING_ALIASES = {"decoding": "name", "decoder": "name", "lm": "lm_path", "beam": "beam_size"}
@@ -138,7 +138,9 @@ class Recognizer:
         self.sample_rate = int(backend.sample_rate)
         self.frame_shift_s = float(backend.frame_shift_s)
         self.batch_seconds = float(batch_seconds)
-        self.vad = vad or VadConfig()
+        self.vad = vad or VadConfig()  # the config; ``vad_detector`` is the registered VAD it names
+        self._vad_built: Optional[Tuple[VadConfig, Any]] = None
+        _ = self.vad_detector  # built now, so a missing optional package fails here, not mid-request
         self.config = config  # the checkpoint's resolved config (None for exported models)
         self.decoding = make_decoding_config(decoding)
         self._decoders: Dict[Tuple, Any] = {}
@@ -307,11 +309,22 @@ class Recognizer:
         return out
 
     # ---- whole recordings ----------------------------------------------------------------
+    @property
+    def vad_detector(self) -> Any:
+        """The registered VAD named by ``self.vad.name`` (``hypersp.inference.vads``), built once per config."""
+        if self._vad_built is None or self._vad_built[0] != self.vad:
+            from hypersp.inference.vads import build_vad
+
+            self._vad_built = (replace(self.vad), build_vad(self.vad))
+        return self._vad_built[1]
+
     def segment(self, samples: np.ndarray) -> List[Tuple[float, float]]:
-        """VAD segments (seconds) of ``samples`` at ``sample_rate``; a non-silent input where the VAD
-        finds no pause-delimited region (e.g. a short all-speech clip) is one segment."""
-        segs = speech_segments(samples, self.sample_rate, self.vad)
-        if not segs and samples.size:
+        """VAD segments (seconds) of ``samples`` at ``sample_rate`` from the VAD named by ``vad.name``; with the
+        energy VAD a non-silent input where it finds no pause-delimited region (e.g. a short all-speech clip)
+        is one segment."""
+        vad = self.vad_detector
+        segs = vad.segments(samples, self.sample_rate)
+        if not segs and samples.size and vad.whole_when_none:
             e = frame_energies_db(samples, self.sample_rate)
             if e.size and float(e.max()) > self.vad.min_db:
                 segs = [(0.0, round(samples.size / self.sample_rate, 3))]
@@ -365,15 +378,36 @@ class Recognizer:
         step = max(1, int(self.batch_seconds // max(self.vad.max_segment_s, 1.0)))
         for i in range(0, len(pieces), step):
             for (s, _), seg in zip(spans[i:i + step], self.recognize(pieces[i:i + step], words=words, decoder=dec)):
-                seg.start, seg.end = round(s, 3), round(s + seg.end, 3)
-                seg.channel = channel
-                for w in seg.words:
-                    w.start, w.end = round(w.start + s, 3), round(w.end + s, 3)
                 if seg.text:
-                    out.append(seg)
+                    out.append(self._place(seg, s, channel))
             if progress is not None:
                 done = spans[min(i + step, len(spans)) - 1][1]
                 progress((channel * total_s + done) / n_channels, total_s)
+        return out
+
+    @staticmethod
+    def _place(seg: Segment, start: float, channel: int = 0) -> Segment:
+        """Shift a segment recognized from a piece that starts ``start`` seconds into the input."""
+        seg.start, seg.end, seg.channel = round(start, 3), round(start + seg.end, 3), channel
+        for w in seg.words:
+            w.start, w.end = round(w.start + start, 3), round(w.end + start, 3)
+        return seg
+
+    def transcribe_many(self, waves: Sequence[np.ndarray], decoder: Any = None, words: bool = True) -> List[Transcript]:
+        """Several mono recordings (``(S_i,)`` float32 at ``sample_rate``) at once: each is cut by the VAD as
+        :meth:`transcribe` does, and all their segments share batches (the streaming server finalizes many
+        streams' utterances this way). The same texts as calling ``transcribe`` on each."""
+        dec = decoder or self.decoder
+        spans = [self.segment(np.asarray(w, dtype=np.float32)) for w in waves]
+        rate = self.sample_rate
+        pieces = [w[int(s * rate): int(e * rate)] for w, sp in zip(waves, spans) for s, e in sp]
+        found = self.recognize(pieces, words=words, decoder=dec) if pieces else []
+        out, k = [], 0
+        for w, sp in zip(waves, spans):
+            segs = [self._place(seg, s) for (s, _), seg in zip(sp, found[k:k + len(sp)]) if seg.text]
+            k += len(sp)
+            out.append(Transcript(text=" ".join(s.text for s in segs), segments=segs, duration=w.shape[0] / rate,
+                                  sample_rate=rate))
         return out
 
     # ---- streaming ----------------------------------------------------------------------

@@ -204,28 +204,18 @@ class Stream:
                 return lo + quiet * int(round(self.rate * 0.01)) + int(round(self.rate * 0.015))
         return n
 
-    def event(self, final: bool, reason: str = "", result: Any = None, end: Optional[int] = None) -> Dict[str, Any]:
-        """A partial or final event; a final carries ``words`` (times from the start of the stream) and,
-        when the decoder keeps several hypotheses, ``nbest``."""
+    def event(self, final: bool, reason: str = "", end: Optional[int] = None) -> Dict[str, Any]:
+        """A partial or final event; a final carries ``words`` (times from the start of the stream)."""
         start = self.utt_start / self.rate
         n = self.audio.size if end is None else end
         ev = {"text": self.text, "final": final, "segment": self.segment,
               "start": round(start, 3), "end": round(start + n / self.rate, 3)}
         if reason:
             ev["reason"] = reason
-        if final:
-            if result is not None:
-                words = result.words
-            else:
-                words = self.owner.recognizer.align_words(self.frames, self.ids) if self.ids else []
+        if final:  # words of the partial pass; the final pass (StreamingRecognizer._finalize) replaces them
+            words = self.owner.recognizer.align_words(self.frames, self.ids) if self.ids else []
             ev["words"] = [{**w.to_dict(), "start": round(w.start + start, 3), "end": round(w.end + start, 3)}
                            for w in words]
-            lists = [s.nbest for s in result.segments if s.nbest] if result is not None else []
-            if lists:  # k-th alternative of the utterance: every segment's k-th (or its last) hypothesis
-                k_max = max(len(n) for n in lists)
-                ev["nbest"] = [{"text": " ".join(n[min(k, len(n) - 1)]["text"] for n in lists),
-                                "score": round(sum(n[min(k, len(n) - 1)]["score"] for n in lists), 4)}
-                               for k in range(k_max)]
         return ev
 
     def finish_utterance(self, cut: Optional[int] = None) -> None:
@@ -273,6 +263,7 @@ class StreamingRecognizer:
                 s.flush()
         events: List[List[Dict[str, Any]]] = [[] for _ in streams]
         partial: List[Optional[Dict[str, Any]]] = [None] * len(streams)
+        closing: List[Dict[str, Any]] = []  # utterances closed this call, finalized together
         while True:
             stepping = []
             for i, s in enumerate(streams):
@@ -282,19 +273,20 @@ class StreamingRecognizer:
             if not stepping:
                 break
             last = [i for i in stepping if force[i] and not streams[i].inbox_samples]
-            self._step(streams, [i for i in stepping if streams[i].pending], events, partial, final_pass=last)
+            self._step(streams, [i for i in stepping if streams[i].pending], events, partial, closing, final_pass=last)
         for i, s in enumerate(streams):
             if force[i]:
                 if s.pending:
-                    self._step(streams, [i], events, partial, final_pass=[i])
+                    self._step(streams, [i], events, partial, closing, final_pass=[i])
                 partial[i] = None
-                events[i].append(self._final(s, "client", s.audio.size))
+                events[i].append(self._close(s, "client", s.audio.size, closing, keep_empty=True))
+        self._finalize(closing, events)
         for i, ev in enumerate(partial):
             if ev is not None:
                 events[i].append(ev)
         return events
 
-    def _step(self, streams, active, events, partial, final_pass=()) -> None:
+    def _step(self, streams, active, events, partial, closing, final_pass=()) -> None:
         """One batched model step for ``active`` streams, then their endpoint rules."""
         if not active:
             return
@@ -305,21 +297,44 @@ class StreamingRecognizer:
             s.update(lp, final=i in final_pass)
             reason = s.endpoint()
             if reason:
-                cut = s.cut_point(reason)
                 partial[i] = None
-                ev = self._final(s, reason, cut)
-                if ev["text"]:  # noise that decodes to nothing is not an utterance
-                    events[i].append(ev)
+                events[i].append(self._close(s, reason, s.cut_point(reason), closing))
             elif s.text != before and s.text:
                 partial[i] = s.event(False)
 
-    def _final(self, s: Stream, reason: str, cut: int) -> Dict[str, Any]:
-        """The final event of ``s``'s utterance up to ``cut`` samples; the stream moves on to the next one."""
-        result = None
+    def _close(self, s: Stream, reason: str, cut: int, closing: List[Dict[str, Any]],
+               keep_empty: bool = False) -> Dict[str, Any]:
+        """End ``s``'s utterance at ``cut`` samples and return its final event (text filled in by
+        :meth:`_finalize`); the stream moves on to the next utterance at once."""
+        ev = s.event(True, reason, end=cut)
         if self.cfg.final_full_context and cut > 0:
-            # The engine's transcribe: VAD segments, configured decoder, word times (as an upload does).
-            result = self.recognizer.transcribe(s.audio[:cut], decoder=s.final_decoder)
-            s.text = result.text
-        ev = s.event(True, reason, result, end=cut)
+            closing.append({"event": ev, "audio": s.audio[:cut].copy(), "decoder": s.final_decoder,
+                            "start": s.utt_start / s.rate, "keep_empty": keep_empty})
+        elif not ev["text"] and not keep_empty:
+            ev["drop"] = True
         s.finish_utterance(cut)
         return ev
+
+    def _finalize(self, closing: List[Dict[str, Any]], events) -> None:
+        """The finals' second pass: the engine's VAD + configured decoder over each closed utterance, all
+        streams' segments in shared batches (``Recognizer.transcribe_many``), grouped by decoder."""
+        by_decoder: Dict[int, List[Dict[str, Any]]] = {}
+        for c in closing:
+            by_decoder.setdefault(id(c["decoder"]), []).append(c)
+        for group in by_decoder.values():
+            results = self.recognizer.transcribe_many([c["audio"] for c in group], decoder=group[0]["decoder"])
+            for c, result in zip(group, results):
+                ev = c["event"]
+                ev["text"] = result.text
+                ev["words"] = [{**w.to_dict(), "start": round(w.start + c["start"], 3),
+                                "end": round(w.end + c["start"], 3)} for w in result.words]
+                lists = [seg.nbest for seg in result.segments if seg.nbest]
+                if lists:  # k-th alternative of the utterance: every segment's k-th (or its last) hypothesis
+                    k_max = max(len(n) for n in lists)
+                    ev["nbest"] = [{"text": " ".join(n[min(k, len(n) - 1)]["text"] for n in lists),
+                                    "score": round(sum(n[min(k, len(n) - 1)]["score"] for n in lists), 4)}
+                                   for k in range(k_max)]
+                if not result.text and not c["keep_empty"]:
+                    ev["drop"] = True  # noise that decodes to nothing is not an utterance
+        for evs in events:
+            evs[:] = [e for e in evs if not e.pop("drop", False)]
