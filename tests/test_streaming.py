@@ -147,3 +147,25 @@ def test_speech_at_t0_keeps_its_onset(session):
     assert finals[0]["start"] == 0.0
     assert finals[0]["text"] == asr.transcribe(audio[:first_end], segment=False).text
     assert finals[0]["text"].startswith("오늘"), finals[0]["text"]
+
+
+def test_per_connection_endpointing(session):
+    """A connection's own thresholds (the WebSocket settings message) change where its utterances end."""
+    from dataclasses import replace
+
+    from hypersp.serve.protocol import ProtocolError, parse_settings
+
+    asr, audio = session
+    settings = parse_settings({"settings": {"streaming": {"endpoint_silence_s": 2.0}}})
+    s = asr.stream()
+    s.stream.cfg = replace(s.stream.cfg, **settings["streaming"])
+    events = []
+    for i in range(0, audio.size, 1600):
+        events += s.accept(audio[i:i + 1600])
+    events += s.finish()
+    finals = [e for e in events if e["final"] and e["text"]]
+    assert len(finals) == 1  # the 1.0 and 1.3 s pauses no longer end an utterance
+    assert len(stream_finals(asr, audio, 0.1)) == 3  # other connections keep the server's 0.5 s
+    for bad in ({"streaming": {"endpoint_silence_s": -1}}, {"streaming": {"chunk_s": 1}}, {"streaming": 3}):
+        with pytest.raises(ProtocolError):
+            parse_settings({"settings": bad})

@@ -226,10 +226,16 @@ async def stream_recognize(request, ws, server: ServerContext, app) -> None:
                     first = False  # one optional settings message before any audio
                     settings = parse_settings(parse_json_object(msg, "settings message"))
                     want_words = settings.pop("words", True)
+                    streaming = settings.pop("streaming", {})
+                    if streaming:  # this connection's own endpointing thresholds
+                        from dataclasses import replace
+
+                        stream.cfg = replace(stream.cfg, **streaming)
                     if settings:
                         stream.final_decoder = await server.worker.run_offline(server.recognizer.decoder_for,
                                                                                **settings)
-                    await ws.send(json.dumps({"settings": {**settings, "words": want_words}}, ensure_ascii=False))
+                    await ws.send(json.dumps({"settings": {**settings, "words": want_words, "streaming": streaming}},
+                                             ensure_ascii=False))
                     continue
                 first = False
                 state, samples = parse_ws_message(msg, app.sample_rate, max_samples)

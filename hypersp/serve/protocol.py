@@ -13,7 +13,8 @@ WebSocket ``/recognize``
 
 Settings (optional): a POST body may carry ``"hotwords": [str]``, ``"nbest": int`` and ``"words": bool``
 (or the same inside ``"settings": {...}``); a WebSocket client may send ``{"settings": {...}}`` as its
-first message. Hotwords and n-best re-rank the final text (the server's decoder with those fields
+first message, which may also set its own endpointing (``"streaming": {"endpoint_silence_s": 0.8, ...}``,
+see ``STREAMING_KEYS``). Hotwords and n-best re-rank the final text (the server's decoder with those fields
 replaced; ``nbest > 1`` adds ``"nbest": [{"text", "score"}, ...]``); ``words: false`` drops word times.
 
 Every function here raises :class:`ProtocolError` (HTTP status, WebSocket close code, message).
@@ -123,7 +124,10 @@ def parse_ws_message(msg: Any, sample_rate: int, max_samples: int) -> Tuple[Opti
     return state, samples
 
 
-SETTINGS_KEYS = ("hotwords", "nbest", "words", "hotword_weight")
+SETTINGS_KEYS = ("hotwords", "nbest", "words", "hotword_weight", "streaming")
+# Endpointing thresholds a client may set for its own connection (seconds), with their allowed range.
+STREAMING_KEYS = {"endpoint_silence_s": (0.1, 10.0), "endpoint_silence_no_text_s": (0.2, 30.0),
+                  "max_utterance_s": (1.0, 60.0), "cut_pad_s": (0.0, 1.0), "min_speech_s": (0.05, 2.0)}
 MAX_HOTWORDS = 100
 MAX_NBEST = 10
 
@@ -158,6 +162,18 @@ def parse_settings(obj: dict) -> dict:
         if type(w) not in (int, float) or not 0 <= w <= 20:
             raise ProtocolError(f"'hotword_weight' must be a number from 0 to 20, got {json.dumps(w)[:40]}")
         out["hotword_weight"] = float(w)
+    if "streaming" in node:
+        st = node["streaming"]
+        if not isinstance(st, dict):
+            raise ProtocolError(f"'streaming' must be an object with any of {', '.join(STREAMING_KEYS)}")
+        for key, value in st.items():
+            if key not in STREAMING_KEYS:
+                raise ProtocolError(f"unknown streaming setting {key!r}; a connection may set {', '.join(STREAMING_KEYS)}")
+            lo, hi = STREAMING_KEYS[key]
+            if type(value) not in (int, float) or not lo <= value <= hi:
+                raise ProtocolError(f"streaming.{key} must be a number of seconds from {lo:g} to {hi:g}, "
+                                    f"got {json.dumps(value)[:40]}")
+        out["streaming"] = {k: float(v) for k, v in st.items()}
     if "words" in node:
         if type(node["words"]) is not bool:
             raise ProtocolError(f"'words' must be true or false, got {json.dumps(node['words'])[:40]}")
