@@ -95,6 +95,19 @@ def test_python_cli_server_and_eval_give_identical_text(utterances, asr, tmp_pat
                 ev = json.loads(ws.recv(timeout=30))
                 if ev.get("final"):
                     break
+        # no silent loss: the whole utterance as ONE binary message, or as one JSON message, gives POST's text
+        for whole in (x.astype("<i2").tobytes(), json.dumps({"state": 1, "data": x.tolist()})):
+            with connect(srv.ws_url + "/recognize", max_size=None) as ws2:
+                ws2.send(whole)
+                ws2.send(json.dumps({"state": 0}))
+                texts = []
+                while True:
+                    e2 = json.loads(ws2.recv(timeout=30))
+                    if e2.get("final"):
+                        texts.append(e2["text"])
+                        if e2.get("reason") == "client":
+                            break
+            assert " ".join(t for t in texts if t) == python[0]
         # n-best of the utterance: up to 2 (the Hangul grammar may leave fewer complete hypotheses in a beam of 4)
         assert ev["text"] and ev["words"] and 1 <= len(ev["nbest"]) <= 2 and ev["nbest"][0]["text"] == ev["text"]
     assert transcribed == python
