@@ -1,12 +1,15 @@
 """Finding and loading components: hypersp's built-ins, then third-party plugins.
 
-Built-ins are imported from the explicit list ``BUILTIN_MODULES``. Third-party packages
+Built-ins are discovered: every module under ``COMPONENT_PACKAGES`` that registers a component is
+imported (a module needing PyTorch is skipped where torch is not installed). Third-party packages
 declare an entry point in the group ``hypersp.plugins`` whose value is a module; importing
 that module runs its ``@register_*`` decorators::
 
     # a plugin's setup.py
     entry_points={"hypersp.plugins": ["tiny_lstm = hypersp_tiny_lstm"]}
 
+A plugin whose import fails is reported in one line (a warning) and left out: commands that do not
+need it work, and a lookup of one of its components names it (``BROKEN_PLUGINS``).
 ``HYPERSP_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points (built-ins still load);
 ``load_plugin("my.module")`` (``--plugin MODULE`` / ``plugins: [...]`` in a config) imports a
 module explicitly. Every process that looks a component up calls ``load_all`` first, through
@@ -26,30 +29,40 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "hypersp.plugins"
 AUTOLOAD_ENV = "HYPERSP_DISABLE_PLUGIN_AUTOLOAD"
 
-BUILTIN_MODULES = (
-    "hypersp.tokenizers.char",
-    "hypersp.tokenizers.jamo",
-    "hypersp.tokenizers.english",
-    "hypersp.tokenizers.sentencepiece",
-    "hypersp.models.jasper.model",
-    "hypersp.models.rnn.model",
-    "hypersp.models.conformer.model",
-    "hypersp.models.transformer.model",
-    "hypersp.criterions.ctc",
-    "hypersp.criterions.hybrid",
-    "hypersp.data.dataset",
-    "hypersp.tasks.speech_recognition",
-    "hypersp.tasks.synthetic",
-    "hypersp.tasks.corpora",
-    "hypersp.decoding.greedy",
-    "hypersp.decoding.ctc_beam",
-    "hypersp.decoding.attention_beam",
-    "hypersp.inference.vads",
-    "hypersp.serve.apps",
-)
+# Where built-in components live. Every module under these packages whose source registers something
+# (``@register_...``) is imported: a new model family is a new folder under hypersp/models/ and nothing
+# else changes.
+COMPONENT_PACKAGES = ("hypersp.tokenizers", "hypersp.models", "hypersp.criterions", "hypersp.data", "hypersp.tasks",
+                      "hypersp.decoding", "hypersp.inference", "hypersp.serve")
+_REGISTERS = "@register_"
 
 _builtins_loaded = False
 UNAVAILABLE_BUILTINS: Dict[str, str] = {}  # module -> why it could not be imported (no torch installed)
+BROKEN_PLUGINS: Dict[str, str] = {}  # entry point module -> the one-line reason it was left out
+_builtin_modules: List[str] = []
+
+
+def builtin_modules() -> List[str]:
+    """The built-in modules that register components, found under ``COMPONENT_PACKAGES`` (sorted)."""
+    if _builtin_modules:
+        return list(_builtin_modules)
+    import pkgutil
+    from importlib.util import find_spec
+
+    found = []
+    for package in COMPONENT_PACKAGES:
+        spec = find_spec(package)
+        for info in pkgutil.walk_packages(spec.submodule_search_locations, prefix=package + "."):
+            origin = find_spec(info.name).origin if not info.ispkg else \
+                os.path.join(info.module_finder.path, info.name.rsplit(".", 1)[-1], "__init__.py")
+            try:
+                with open(origin, encoding="utf-8") as f:
+                    if _REGISTERS in f.read():
+                        found.append(info.name)
+            except OSError:
+                continue
+    _builtin_modules.extend(sorted(found))
+    return list(_builtin_modules)
 _loaded_plugins: Dict[str, str] = {}  # module -> how it was loaded ("entry point NAME (DIST)" or "--plugin")
 
 
@@ -62,7 +75,7 @@ def _import_builtins() -> None:
     if _builtins_loaded:
         return
     _builtins_loaded = True
-    for module in BUILTIN_MODULES:
+    for module in builtin_modules():
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
@@ -82,20 +95,17 @@ def _discover_entry_points() -> None:
         if ep.value in _loaded_plugins:
             continue
         dist = ep.dist.name if ep.dist is not None else "?"
+        if ep.value in BROKEN_PLUGINS:
+            continue
         try:
             ep.load()
-        except ModuleNotFoundError as err:
-            if (err.name or "").split(".")[0] != "torch":
-                raise PluginError(f"plugin entry point {ep.name!r} = {ep.value!r} from distribution {dist!r} failed to "
-                                  f"import: {err}. Fix or uninstall it, or set {AUTOLOAD_ENV}=1 to skip plugins.") from err
-            UNAVAILABLE_BUILTINS[ep.value] = "PyTorch is not installed"  # as for torch-based built-ins
-            _loaded_plugins[ep.value] = f"unavailable: entry point {ep.name} ({dist}) needs PyTorch"
+        except Exception as err:  # a broken plugin is left out; everything that does not need it keeps working
+            first = str(err).splitlines()[0] if str(err) else ""
+            BROKEN_PLUGINS[ep.value] = (f"plugin entry point {ep.name!r} = {ep.value!r} from distribution {dist!r} "
+                                        f"failed to import ({type(err).__name__}: {first}); its components are "
+                                        f"unavailable. Fix or uninstall it, or set {AUTOLOAD_ENV}=1.")
+            log.warning("%s", BROKEN_PLUGINS[ep.value])
             continue
-        except Exception as err:
-            raise PluginError(
-                f"plugin entry point {ep.name!r} = {ep.value!r} from distribution {dist!r} failed to import: "
-                f"{type(err).__name__}: {err}. Fix or uninstall it, or set {AUTOLOAD_ENV}=1 to skip plugins."
-            ) from err
         _loaded_plugins[ep.value] = f"entry point {ep.name} ({dist})"
 
 

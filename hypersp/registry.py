@@ -117,10 +117,11 @@ class Registry:
         known = ", ".join(f"{e.name} ({e.distribution})" for e in self.entries()) or "none"
         close = difflib.get_close_matches(name, list(self._entries), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        from hypersp.plugins import UNAVAILABLE_BUILTINS
+        from hypersp.plugins import BROKEN_PLUGINS, UNAVAILABLE_BUILTINS
 
         missing = f" Built-ins not loaded: {', '.join(f'{m} ({why})' for m, why in UNAVAILABLE_BUILTINS.items())}." \
             if UNAVAILABLE_BUILTINS else ""
+        missing += "".join(f" Left out: {why}" for why in BROKEN_PLUGINS.values())
         return (
             f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {known}.{missing} "
             f"A third-party {self.kind} must be installed (entry point 'hypersp.plugins') or loaded with --plugin MODULE."

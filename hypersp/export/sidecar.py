@@ -101,9 +101,9 @@ def _tokenizer_entry(name: str, module: str = ""):
     if _registered(name) is None and name.isidentifier():
         _try_import(f"hypersp.tokenizers.{name}")
     if _registered(name) is None:
-        from hypersp.plugins import BUILTIN_MODULES
+        from hypersp.plugins import builtin_modules
 
-        for builtin in BUILTIN_MODULES:
+        for builtin in builtin_modules():
             if builtin.startswith("hypersp.tokenizers."):
                 importlib.import_module(builtin)
     entry = _registered(name)

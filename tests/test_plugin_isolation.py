@@ -1,0 +1,95 @@
+"""Built-ins are discovered (a new model family is one new folder) and a broken plugin cannot take
+hypersp down: it is reported in one line and left out, everything else keeps working."""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import hypersp
+
+PACKAGE = Path(hypersp.__file__).parent
+
+
+def run_py(code, env_extra=None, cwd=None):
+    env = dict(os.environ, **(env_extra or {}))
+    env.pop("HYPERSP_DISABLE_PLUGIN_AUTOLOAD", None)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=180)
+
+
+def test_a_new_model_family_is_one_new_folder(tmp_path):
+    root = tmp_path / "src"
+    shutil.copytree(PACKAGE, root / "hypersp", ignore=shutil.ignore_patterns("__pycache__", "*.pt"))
+    family = root / "hypersp" / "models" / "tdnn"
+    family.mkdir()
+    (family / "__init__.py").write_text("")
+    (family / "model.py").write_text(textwrap.dedent('''
+        from dataclasses import dataclass
+
+        import torch
+
+        from hypersp.registry import register_model
+
+
+        @dataclass
+        class TdnnConfig:
+            name: str = "tdnn"
+            hidden: int = 8
+
+
+        @register_model("tdnn", config=TdnnConfig)
+        class TdnnModel(torch.nn.Module):
+            subsampling_factor = 1
+
+            def __init__(self, cfg, *, input_dim, vocab_size):
+                super().__init__()
+                self.proj = torch.nn.Linear(input_dim, vocab_size)
+
+            def forward(self, features, lengths):
+                return self.proj(features).log_softmax(-1), lengths
+    '''))
+    proc = run_py("""
+        import hypersp, torch
+        from hypersp.registry import MODELS
+        assert hypersp.__file__.startswith(%r), hypersp.__file__
+        m = MODELS.build(MODELS.config_class("tdnn")(), input_dim=80, vocab_size=5)
+        lp, n = m(torch.zeros(2, 7, 80), torch.tensor([7, 5]))
+        print(MODELS.entry("tdnn").module, tuple(lp.shape))
+    """ % str(root), {"PYTHONPATH": str(root)}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["hypersp.models.tdnn.model", "(2,", "7,", "5)"]
+
+
+def test_a_broken_plugin_is_left_out(tmp_path):
+    src = tmp_path / "broken"
+    (src / "hypersp_broken_plugin").mkdir(parents=True)
+    (src / "hypersp_broken_plugin" / "__init__.py").write_text("raise RuntimeError('this plugin is broken')\n")
+    (src / "setup.py").write_text(textwrap.dedent("""
+        from setuptools import setup
+        setup(name="hypersp-broken-plugin", version="0.0.1", packages=["hypersp_broken_plugin"],
+              entry_points={"hypersp.plugins": ["broken = hypersp_broken_plugin"]})
+    """))
+    site = tmp_path / "site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                          "--target", str(site), str(src)], capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    env = {"PYTHONPATH": str(site)}
+    listing = subprocess.run([sys.executable, "-m", "hypersp_cli.train", "--list"], capture_output=True, text=True,
+                             env=dict(os.environ, **env), timeout=180)
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    assert "conformer" in listing.stdout and "bilstm" in listing.stdout  # built-ins and the good plugin
+    assert "hypersp_broken_plugin" in listing.stderr and "this plugin is broken" in listing.stderr
+    proc = run_py("""
+        import hypersp
+        from hypersp.registry import MODELS
+        print(hypersp.load("demo_ko_16k").decoding.name)
+        try:
+            MODELS.get("nonexistent")
+        except KeyError as err:
+            print("ERR", err)
+    """, env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[0] == "greedy"
+    assert "hypersp_broken_plugin" in proc.stdout  # an unknown name points at the plugin that was left out
