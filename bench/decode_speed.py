@@ -183,8 +183,8 @@ def accuracy(args) -> int:
     from hypersp.decoding.greedy import best_path
     from hypersp.metrics import ErrorRates
     from hypersp.text.normalize import get_scoring_normalizer
-    from hypersp.train.build import build_from_checkpoint
-    from hypersp.train.checkpoint import load_checkpoint
+    from hypersp.checkpoint import build_from_checkpoint
+    from hypersp.checkpoint import load_checkpoint
 
     comp = build_from_checkpoint(load_checkpoint(args.checkpoint))
     tok, task = comp.tokenizer, comp.task

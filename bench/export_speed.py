@@ -37,10 +37,10 @@ TEXTS = ["안녕하세요 반갑습니다", "오늘 회의를 시작하겠습니
 def build_components(checkpoint: str = "", arch: str = "quartznet_small", task: str = "synthetic",
                      overrides: List[str] = ()):
     """A checkpoint's components, or a preset with random weights (seed 0) and a fitted jamo vocabulary."""
-    from hypersp.train.build import Components, build_from_checkpoint, build_model, build_tokenizer_and_task
+    from hypersp.checkpoint import Components, build_from_checkpoint, build_model, build_tokenizer_and_task
 
     if checkpoint:
-        from hypersp.train.checkpoint import load_checkpoint
+        from hypersp.checkpoint import load_checkpoint
 
         return build_from_checkpoint(load_checkpoint(checkpoint), overrides=list(overrides))
     from hypersp.config import compose

@@ -35,7 +35,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     def body() -> int:
         from hypersp.train.average import average_checkpoints, half_precision_weights, run_checkpoints
-        from hypersp.train.checkpoint import CheckpointError, save_checkpoint
+        from hypersp.checkpoint import CheckpointError, save_checkpoint
 
         if args.num < 1:
             raise CheckpointError(f"-n/--num must be >= 1, got {args.num}")

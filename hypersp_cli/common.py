@@ -46,7 +46,7 @@ def user_errors():
     from hypersp.data.manifest import ManifestError
     from hypersp.plugins import PluginError
     from hypersp.registry import RegistryError
-    from hypersp.train.checkpoint import CheckpointError
+    from hypersp.checkpoint import CheckpointError
 
     return (ConfigError, ManifestError, RegistryError, PluginError, CheckpointError, AudioReadError, FileNotFoundError)
 

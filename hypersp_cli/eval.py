@@ -52,7 +52,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         import hypersp
         from hypersp.inference.evaluate import evaluate_manifest
         from hypersp.text.normalize import get_scoring_normalizer, get_text_normalizer
-        from hypersp.train.checkpoint import resolve_checkpoint
+        from hypersp.checkpoint import resolve_checkpoint
 
         # The same engine as hypersp.load(...).transcribe, hypersp-transcribe and the server.
         rec = hypersp.load(args.checkpoint, device=args.device, overrides=list(args.overrides),

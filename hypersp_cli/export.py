@@ -46,8 +46,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not args.checkpoint or not args.out:
             parser.error("--checkpoint and --out are required")
         from hypersp.export.export import ExportError, export_components
-        from hypersp.train.build import build_from_checkpoint
-        from hypersp.train.checkpoint import load_checkpoint
+        from hypersp.checkpoint import build_from_checkpoint
+        from hypersp.checkpoint import load_checkpoint
 
         comp = build_from_checkpoint(load_checkpoint(args.checkpoint), overrides=args.overrides, device="cpu")
         try:

@@ -87,7 +87,7 @@ def test_speed_perturbation_changes_training_lengths_only(tmp_path):
     from hypersp.config import compose
     from hypersp.testing import sine_wave, write_manifest_lines
     from hypersp.audio.io import write_wav
-    from hypersp.train.build import build_tokenizer_and_task
+    from hypersp.checkpoint import build_tokenizer_and_task
 
     write_wav(tmp_path / "a.wav", sine_wave(2.0), 16000)
     m = write_manifest_lines(tmp_path / "m.jsonl", [{"audio_filepath": "a.wav", "duration": 2.0, "text": "가나"}])

@@ -258,8 +258,8 @@ def demo_outputs():
 
     from hypersp.data.espeak import EspeakSynthesizer
     from hypersp.data.korean_text import generate_sentences
-    from hypersp.train.build import build_from_checkpoint
-    from hypersp.train.checkpoint import load_checkpoint
+    from hypersp.checkpoint import build_from_checkpoint
+    from hypersp.checkpoint import load_checkpoint
 
     comp = build_from_checkpoint(load_checkpoint("demo_ko_16k"))
     synth = EspeakSynthesizer()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hypersp.testing import TINY_JASPER, tiny_synthetic_corpus
-from hypersp.train.checkpoint import load_checkpoint
+from hypersp.checkpoint import load_checkpoint
 from hypersp.train.distributed import EpochTaggedBatches, Shard, derive_seed
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from hypersp.testing import TINY_JASPER, tiny_synthetic_corpus
-from hypersp.train.checkpoint import load_checkpoint
+from hypersp.checkpoint import load_checkpoint
 from hypersp.train.ema import ModelEMA
 from hypersp_cli import average as average_cli
 from hypersp_cli import eval as eval_cli
@@ -82,7 +82,7 @@ def test_bf16_ema_step_checkpoints_and_average(corpus, tmp_path, capsys):
     assert halved["weights_dtype"] == "float16" and halved["model"][k].dtype == torch.float16
     assert half.stat().st_size < 0.65 * avg.stat().st_size
     torch.testing.assert_close(halved["model"][k].float(), averaged["model"][k], atol=2e-3, rtol=1e-3)
-    from hypersp.train.build import build_from_checkpoint
+    from hypersp.checkpoint import build_from_checkpoint
 
     built = [build_from_checkpoint(c, device="cpu") for c in (averaged, halved)]
     models = [b.model.eval() for b in built]

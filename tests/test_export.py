@@ -13,7 +13,7 @@ from hypersp.export.export import ExportError, export_components
 from hypersp.inference.backends import OnnxBackend, TorchBackend, open_exported
 from hypersp.inference.recognizer import Recognizer
 from hypersp.testing import TINY_JASPER
-from hypersp.train.build import Components, build_model, build_tokenizer_and_task
+from hypersp.checkpoint import Components, build_model, build_tokenizer_and_task
 
 # Small versions of each family, laid out as the presets (same code paths, fewer channels/layers).
 FAMILIES = {

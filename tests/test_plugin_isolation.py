@@ -93,3 +93,15 @@ def test_a_broken_plugin_is_left_out(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines()[0] == "greedy"
     assert "hypersp_broken_plugin" in proc.stdout  # an unknown name points at the plugin that was left out
+
+
+def test_layers_inference_serve_export_do_not_import_train():
+    """Checkpoint load/save and checkpoint -> components live in the core module ``hypersp.checkpoint``."""
+    import re
+
+    offenders = []
+    for layer in ("inference", "serve", "export", "decoding"):
+        for path in (PACKAGE / layer).rglob("*.py"):
+            if re.search(r"^\s*(from|import) hypersp\.train\b", path.read_text(encoding="utf-8"), re.M):
+                offenders.append(str(path.relative_to(PACKAGE)))
+    assert offenders == []

@@ -55,7 +55,7 @@ def test_unknown_plugin_module_is_a_clear_error():
 
 def test_plugin_model_builds_trains_a_step_and_records_provenance():
     from hypersp.config import compose
-    from hypersp.train.build import component_provenance
+    from hypersp.checkpoint import component_provenance
 
     cfg = compose(task="synthetic", arch="bilstm", overrides=["model.hidden=16", "model.layers=1"])
     model = MODELS.build(cfg.model, input_dim=80, vocab_size=20)
@@ -72,7 +72,7 @@ def test_plugin_model_builds_trains_a_step_and_records_provenance():
 
 
 def test_missing_plugin_for_a_checkpoint_is_named():
-    from hypersp.train.build import build_from_checkpoint
+    from hypersp.checkpoint import build_from_checkpoint
 
     state = {"config": {}, "model": {}, "tokenizer": {},
              "provenance": {"model": {"name": "x", "module": "gone_plugin.models", "distribution": "gone-plugin"}}}

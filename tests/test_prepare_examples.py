@@ -35,7 +35,7 @@ def test_run_sh_usage_without_arguments():
 
 def test_ktelspeech_run_sh_end_to_end_at_8khz(tmp_path):
     """prepare -> train (2 steps, small preset) -> eval on the raw ktel fixture, paths from the command line."""
-    from hypersp.train.checkpoint import load_checkpoint
+    from hypersp.checkpoint import load_checkpoint
 
     fx = make_aihub(tmp_path / "raw", "ktelspeech")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -16,7 +16,7 @@ def ktel(tmp_path_factory):
 
 def test_dataset_reads_8khz_audio_into_64_mel_features(ktel):
     from hypersp.config import compose
-    from hypersp.train.build import build_tokenizer_and_task
+    from hypersp.checkpoint import build_tokenizer_and_task
 
     cfg = compose([], [f"task.train_manifest={ktel / 'data/train.jsonl'}", "task.num_workers=0"],
                   task="ktelspeech", arch="quartznet_small")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from hypersp.train.checkpoint import load_checkpoint, shipped_models
+from hypersp.checkpoint import load_checkpoint, shipped_models
 from hypersp_cli import eval as eval_cli
 from hypersp_cli.serve import default_checkpoint
 

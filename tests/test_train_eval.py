@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hypersp.testing import TINY_JASPER, tiny_synthetic_corpus, write_manifest_lines
-from hypersp.train.checkpoint import load_checkpoint
+from hypersp.checkpoint import load_checkpoint
 from hypersp_cli import eval as eval_cli
 from hypersp_cli import serve as serve_cli
 from hypersp_cli import train as train_cli
@@ -137,7 +137,7 @@ def test_eval_rejects_a_non_json_manifest_line(corpus, tmp_path, capsys):
 
 
 def test_eval_accepts_the_name_of_a_shipped_model(corpus, tmp_path, monkeypatch, capsys):
-    import hypersp.train.checkpoint as ckpt
+    import hypersp.checkpoint as ckpt
 
     out = tmp_path / "run"
     assert _train(corpus, out, "trainer.max_steps=1") == 0

@@ -28,7 +28,7 @@ def cpu_name() -> str:
 def main(name: str, data_dir: str, run_dir: str, out: str) -> int:
     import torch
 
-    from hypersp.train.checkpoint import load_checkpoint
+    from hypersp.checkpoint import load_checkpoint
 
     data, run = Path(data_dir), Path(run_dir)
     rate = name.rsplit("_", 1)[1]  # demo_ko_16k -> 16k

@@ -153,7 +153,7 @@ def export_model(model: nn.Module, fmt: str, out: str | Path, input_dim: Optiona
 
 
 def build_sidecar(comp: Any, fmt: str, model_file: str | Path, source: str = "") -> Dict[str, Any]:
-    """The JSON-able description of an export of ``comp`` (``hypersp.train.build.Components``)."""
+    """The JSON-able description of an export of ``comp`` (``hypersp.checkpoint.Components``)."""
     from omegaconf import OmegaConf
 
     from hypersp import __version__
@@ -192,8 +192,8 @@ def export_checkpoint(checkpoint: str | Path, fmt: str, out: str | Path, overrid
                       ) -> Dict[str, Any]:
     """Rebuild the model of ``checkpoint`` (path or shipped name), export it to ``out`` and write the
     sidecar ``out.json``. Returns the sidecar dict (plus ``"sidecar"``: its path)."""
-    from hypersp.train.build import build_from_checkpoint
-    from hypersp.train.checkpoint import load_checkpoint
+    from hypersp.checkpoint import build_from_checkpoint
+    from hypersp.checkpoint import load_checkpoint
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -100,8 +100,8 @@ class TorchBackend(Backend):
     @classmethod
     def from_checkpoint(cls, name_or_path: str, device: str = "cpu", overrides=()) -> "TorchBackend":
         """Build from a checkpoint path or a shipped model name; the composed config is ``backend.config``."""
-        from hypersp.train.build import build_from_checkpoint
-        from hypersp.train.checkpoint import load_checkpoint
+        from hypersp.checkpoint import build_from_checkpoint
+        from hypersp.checkpoint import load_checkpoint
 
         comp = build_from_checkpoint(load_checkpoint(name_or_path), overrides=overrides, device=device)
         backend = cls(comp.model, comp.task, device=device)

@@ -154,8 +154,8 @@ class Recognizer:
         then ``overrides`` (``key=value``, e.g. ``vad.max_segment_s=15``) give ``decoding.*`` and ``vad.*``;
         ``decoding`` (a config or dict of fields) is applied last."""
         from hypersp.inference.backends import TorchBackend
-        from hypersp.train.build import build_from_checkpoint
-        from hypersp.train.checkpoint import load_checkpoint
+        from hypersp.checkpoint import build_from_checkpoint
+        from hypersp.checkpoint import load_checkpoint
 
         comp = build_from_checkpoint(load_checkpoint(name_or_path), overrides=list(overrides), device=device,
                                      config_files=list(config_files))

@@ -19,8 +19,8 @@ def make_tiny_checkpoint(path: str | Path, telephone: bool = False, seed: int = 
 
     from hypersp.config import compose
     from hypersp.testing import TINY_JASPER
-    from hypersp.train.build import build_model, build_tokenizer_and_task, checkpoint_header
-    from hypersp.train.checkpoint import save_checkpoint
+    from hypersp.checkpoint import build_model, build_tokenizer_and_task, checkpoint_header
+    from hypersp.checkpoint import save_checkpoint
 
     torch.manual_seed(seed)
     cfg = compose(task="synthetic_tel" if telephone else "synthetic", arch="quartznet_small", overrides=TINY_JASPER)

@@ -4,7 +4,7 @@ A task owns what is specific to a corpus: sample rate, feature front end, text
 normalization, manifests and how to prepare them from the raw download. Models and
 tokenizers stay corpus-agnostic; a model gets ``input_dim`` and ``vocab_size`` from the task.
 
-Build order (see ``hypersp.train.build``): tokenizer -> task -> datasets -> model -> criterion.
+Build order (see ``hypersp.checkpoint``): tokenizer -> task -> datasets -> model -> criterion.
 Corpus tasks subclass ``SpeechRecognitionTask`` with their own config defaults and a
 ``prepare`` classmethod (``hypersp-prepare CORPUS --root RAW --out DIR``).
 """

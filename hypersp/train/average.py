@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 
-from hypersp.train.checkpoint import CheckpointError, load_checkpoint
+from hypersp.checkpoint import CheckpointError, load_checkpoint
 
 TRAINING_KEYS = ("optimizer", "scheduler", "scaler", "rng", "train_model", "ema_updates", "step_checkpoints")
 

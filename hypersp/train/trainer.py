@@ -42,8 +42,8 @@ from hypersp.inference.evaluate import evaluate
 from hypersp.metrics import ErrorRates
 from hypersp.text.normalize import get_scoring_normalizer
 from hypersp.train import distributed as D
-from hypersp.train.build import build_criterion, build_model, build_tokenizer_and_task, checkpoint_header
-from hypersp.train.checkpoint import load_checkpoint, save_checkpoint
+from hypersp.checkpoint import build_criterion, build_model, build_tokenizer_and_task, checkpoint_header
+from hypersp.checkpoint import load_checkpoint, save_checkpoint
 from hypersp.train.ema import ModelEMA
 from hypersp.train.schedule import lr_lambda
 
