@@ -103,7 +103,10 @@ def build_tokenizer_and_task(cfg: DictConfig):
 
 
 def build_model(cfg: DictConfig, task) -> torch.nn.Module:
-    return MODELS.build(cfg.model, input_dim=task.input_dim, vocab_size=task.vocab_size)
+    from hypersp.models.base import check_model
+
+    model = MODELS.build(cfg.model, input_dim=task.input_dim, vocab_size=task.vocab_size)
+    return check_model(model, cfg.model.name)
 
 
 def build_criterion(cfg: DictConfig, task):

@@ -15,6 +15,7 @@ component was provided.
 from __future__ import annotations
 
 import difflib
+import importlib
 from dataclasses import dataclass, is_dataclass
 from typing import Any, Callable, Dict, List, Optional
 
@@ -53,7 +54,8 @@ def _distribution_of(module: str) -> str:
 class Registry:
     """Name -> component class, for one kind (``model``, ``task``, ...)."""
 
-    def __init__(self, kind: str, base: Optional[type] = None):
+    def __init__(self, kind: str, base: Optional[Any] = None):
+        """``base``: a class every registered class must subclass, or its dotted name (resolved on first use)."""
         self.kind = kind
         self.base = base
         self._entries: Dict[str, Entry] = {}
@@ -70,6 +72,9 @@ class Registry:
             raise TypeError(f"config for {self.kind} {name!r} must be a dataclass, got {config!r}")
 
         def decorator(cls: type) -> type:
+            if isinstance(self.base, str):  # named lazily, so this module never imports torch itself
+                module, _, attr = self.base.rpartition(".")
+                self.base = getattr(importlib.import_module(module), attr)
             if self.base is not None and not issubclass(cls, self.base):
                 raise TypeError(f"{self.kind} {name!r}: {cls.__qualname__} must subclass {self.base.__qualname__}")
             old = self._entries.get(name)
@@ -150,7 +155,7 @@ def _ensure_loaded() -> None:
 
 
 TASKS = Registry("task")
-MODELS = Registry("model")
+MODELS = Registry("model", base="hypersp.models.base.SpeechModel")
 CRITERIONS = Registry("criterion")
 DATASETS = Registry("dataset")
 TOKENIZERS = Registry("tokenizer")

@@ -77,7 +77,7 @@ def verify(model, fmt: str, path: str, input_dim: int) -> float:
     from hypersp.export.export import example_inputs
     from hypersp.inference.backends import open_exported
 
-    feats, lengths = example_inputs(input_dim, getattr(model, "subsampling_factor", 1), batch=3, frames=301)
+    feats, lengths = example_inputs(input_dim, model.subsampling_factor, batch=3, frames=301)
     with torch.no_grad():
         ref, ref_len = model.eval()(feats, lengths)
     out, out_len = open_exported(path).run(feats.numpy(), lengths.numpy())

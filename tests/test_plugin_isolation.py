@@ -30,6 +30,7 @@ def test_a_new_model_family_is_one_new_folder(tmp_path):
 
         import torch
 
+        from hypersp.models.base import SpeechModel
         from hypersp.registry import register_model
 
 
@@ -40,11 +41,10 @@ def test_a_new_model_family_is_one_new_folder(tmp_path):
 
 
         @register_model("tdnn", config=TdnnConfig)
-        class TdnnModel(torch.nn.Module):
-            subsampling_factor = 1
-
+        class TdnnModel(SpeechModel):
             def __init__(self, cfg, *, input_dim, vocab_size):
                 super().__init__()
+                self.subsampling_factor = 1
                 self.proj = torch.nn.Linear(input_dim, vocab_size)
 
             def forward(self, features, lengths):
@@ -105,3 +105,25 @@ def test_layers_inference_serve_export_do_not_import_train():
             if re.search(r"^\s*(from|import) hypersp\.train\b", path.read_text(encoding="utf-8"), re.M):
                 offenders.append(str(path.relative_to(PACKAGE)))
     assert offenders == []
+
+
+def test_the_model_contract_is_checked():
+    """Registering a non-SpeechModel fails in one line; a model without subsampling_factor cannot be built."""
+    import pytest
+    import torch
+
+    from hypersp.models.base import SpeechModel, check_model
+    from hypersp.registry import MODELS
+
+    with pytest.raises(TypeError, match="must subclass SpeechModel"):
+        MODELS.register("not_a_speech_model")(type("Plain", (torch.nn.Module,), {}))
+
+    class NoFactor(SpeechModel):
+        pass
+
+    with pytest.raises(TypeError, match="subsampling_factor"):
+        check_model(NoFactor(), "nofactor")
+    from hypersp.checkpoint import build_from_checkpoint, load_checkpoint
+
+    model = build_from_checkpoint(load_checkpoint("demo_ko_16k")).model
+    assert isinstance(model, SpeechModel) and model.subsampling_factor == 4 and not model.has_attention_decoder

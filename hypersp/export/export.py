@@ -132,7 +132,7 @@ def export_model(model: nn.Module, fmt: str, out: str | Path, input_dim: Optiona
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     graph = CTCGraph(conv1d_as_conv2d(model, channels_last=fmt == "torchscript") if conv_as_2d else model).eval()
-    args = example_inputs(input_dim, int(getattr(model, "subsampling_factor", 1)))
+    args = example_inputs(input_dim, int(model.subsampling_factor))
     with torch.no_grad(), warnings.catch_warnings():
         # Tracer warnings flag the input-shape checks and length arithmetic, which are data-independent
         # here; the exporter's deprecation notice is about dynamo=False, chosen on purpose (see module doc).
@@ -173,8 +173,8 @@ def build_sidecar(comp: Any, fmt: str, model_file: str | Path, source: str = "")
         "inputs": {"features": ["batch", "frames", int(comp.task.input_dim)], "lengths": ["batch"]},
         "outputs": {"log_probs": ["batch", "out_frames", int(comp.task.vocab_size)], "out_lengths": ["batch"]},
         "model": cfg["model"],
-        "ctc_only": cfg["model"].get("name") == "transformer",
-        "subsampling_factor": int(getattr(model, "subsampling_factor", 1)),
+        "ctc_only": bool(getattr(model, "has_attention_decoder", False)),
+        "subsampling_factor": int(model.subsampling_factor),
         "input_dim": int(comp.task.input_dim),
         "vocab_size": int(comp.task.vocab_size),
         "blank_id": 0,

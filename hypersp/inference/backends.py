@@ -94,7 +94,7 @@ class TorchBackend(Backend):
         self.sample_rate = int(task.sample_rate)
         self.tokenizer = task.tokenizer
         self.vocab_size = int(task.vocab_size)
-        self.subsampling_factor = int(getattr(model, "subsampling_factor", 1))
+        self.subsampling_factor = int(model.subsampling_factor)  # required by the model contract
         self.frame_shift_s = self.featurizer.hop_length / float(self.sample_rate) * self.subsampling_factor
 
     @classmethod

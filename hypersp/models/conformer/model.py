@@ -23,6 +23,7 @@ from torch import nn
 from hypersp.modules.attention import RelPositionalEncoding, limited_context_mask, padding_mask
 from hypersp.modules.conformer_block import ConformerBlock
 from hypersp.modules.subsampling import Conv2dSubsampling
+from hypersp.models.base import SpeechModel
 from hypersp.registry import register_model
 
 
@@ -48,7 +49,7 @@ class ConformerConfig:
 
 
 @register_model("conformer", config=ConformerConfig)
-class ConformerModel(nn.Module):
+class ConformerModel(SpeechModel):
     """forward(features (B, T, F), lengths (B,) long) -> (log_probs (B, T', V), out_lengths (B,) long).
 
     T' = ceil(T / subsampling_factor) (each stride-2 layer maps L to ceil(L / 2)). In eval mode an

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from hypersp.modules.conv import JasperBlock
+from hypersp.models.base import SpeechModel
 from hypersp.registry import register_model
 
 
@@ -67,7 +68,7 @@ class JasperConfig:
 
 
 @register_model("jasper", config=JasperConfig)
-class JasperModel(nn.Module):
+class JasperModel(SpeechModel):
     """Convolutional CTC acoustic model.
 
     forward(features (B, T, F) float, lengths (B,) long) ->

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from hypersp.modules.subsampling import Conv2dSubsampling
+from hypersp.models.base import SpeechModel
 from hypersp.registry import register_model
 
 
@@ -34,7 +35,7 @@ class RNNConfig:
 
 
 @register_model("rnn", config=RNNConfig)
-class RNNModel(nn.Module):
+class RNNModel(SpeechModel):
     """features (B, T, F) + lengths (B,) -> CTC log-probs (B, T', V), T' = ceil(T / subsampling_factor)."""
 
     default_criterion = "ctc"

@@ -26,6 +26,7 @@ from torch import nn
 from hypersp.modules.attention import MultiHeadAttention, PositionalEncoding, causal_mask, padding_mask
 from hypersp.modules.conformer_block import FeedForward
 from hypersp.modules.subsampling import Conv2dSubsampling
+from hypersp.models.base import AttentionSpeechModel
 from hypersp.registry import register_model
 
 
@@ -86,7 +87,7 @@ class TransformerDecoderLayer(nn.Module):
 
 
 @register_model("transformer", config=TransformerConfig)
-class TransformerModel(nn.Module):
+class TransformerModel(AttentionSpeechModel):
     """forward(features (B, T, F), lengths (B,)) -> (CTC log_probs (B, T', V), out_lengths (B,)).
 
     encode(features, lengths) -> (encoder_out (B, T', D), enc_lengths (B,))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from hypersp.models.base import SpeechModel
 from hypersp.registry import register_model
 
 
@@ -19,7 +20,7 @@ class BiLSTMConfig:
 
 
 @register_model("bilstm", config=BiLSTMConfig)
-class BiLSTMModel(nn.Module):
+class BiLSTMModel(SpeechModel):
     """features (B, T, F), lengths (B,) -> CTC log-probs (B, ceil(T/stride), V), out_lengths (B,)."""
 
     def __init__(self, cfg: BiLSTMConfig, *, input_dim: int, vocab_size: int):
