@@ -123,6 +123,7 @@ def test_registry_finds_ctc():
     assert isinstance(crit, CTCCriterion)
 
 
+@pytest.mark.slow
 def test_tiny_jasper_overfits_and_decodes_its_targets():
     torch.manual_seed(0)
     cfg = JasperConfig(blocks=[

@@ -46,6 +46,7 @@ def test_ema_update_rule():
         ModelEMA(model, 1.0)
 
 
+@pytest.mark.slow
 def test_bf16_ema_step_checkpoints_and_average(corpus, tmp_path, capsys):
     out = tmp_path / "run"
     assert _train(corpus, out, "trainer.max_steps=4", "trainer.val_every=1", "trainer.precision=bf16",
@@ -98,6 +99,7 @@ def test_bf16_ema_step_checkpoints_and_average(corpus, tmp_path, capsys):
     assert load_checkpoint(out / "last.pt")["ema_updates"] == 6
 
 
+@pytest.mark.slow
 def test_early_stopping_and_precision_errors(corpus, tmp_path, monkeypatch):
     from hypersp.train.trainer import Trainer
 

@@ -50,6 +50,7 @@ def cli(name, *args):
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_python_cli_server_and_eval_give_identical_text(utterances, asr, tmp_path):
     from hypersp.serve.testing import ServerProcess
 
@@ -198,6 +199,7 @@ def test_stream_session_gives_partials_and_a_final_with_words(utterances, asr):
     assert finals[-1]["words"] and finals[-1]["words"][0]["start"] >= 0
 
 
+@pytest.mark.slow
 def test_serve_settings_compose_like_training(tmp_path):
     """serve.*, streaming.*, vad.* and decoding.* come from one config: checkpoint < YAML < key=value < flags."""
     yaml = tmp_path / "serve.yaml"

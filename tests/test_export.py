@@ -63,6 +63,7 @@ def tone_utterance(rate: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.slow
 def test_export_matches_pytorch(family, tmp_path):
     pytest.importorskip("onnxruntime")
     comp = build(family)
@@ -118,6 +119,7 @@ def test_sidecar_rebuilds_tokenizer_and_features(tmp_path):
         export_components(comp, "tflite", tmp_path / "m.tflite")
 
 
+@pytest.mark.slow
 def test_cli_exports_a_checkpoint(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     from hypersp.serve.testing import make_tiny_checkpoint

@@ -13,6 +13,8 @@ from hypersp.audio.io import resample
 from hypersp.export.sidecar import ExportError, build_tokenizer, load_sidecar
 from hypersp.inference.backends import OnnxBackend, TorchBackend, TorchScriptBackend, open_exported
 
+pytestmark = pytest.mark.slow  # a server process, subprocesses or training: not in `pytest -m "not slow"`
+
 pytest.importorskip("onnxruntime")
 
 MODELS = {16000: "demo_ko_16k", 8000: "demo_ko_8k"}

@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import hypersp
 
 PACKAGE = Path(hypersp.__file__).parent
@@ -19,6 +21,7 @@ def run_py(code, env_extra=None, cwd=None):
                           env=env, cwd=cwd, timeout=180)
 
 
+@pytest.mark.slow
 def test_a_new_model_family_is_one_new_folder(tmp_path):
     root = tmp_path / "src"
     shutil.copytree(PACKAGE, root / "hypersp", ignore=shutil.ignore_patterns("__pycache__", "*.pt"))
@@ -62,6 +65,7 @@ def test_a_new_model_family_is_one_new_folder(tmp_path):
     assert proc.stdout.split() == ["hypersp.models.tdnn.model", "(2,", "7,", "5)"]
 
 
+@pytest.mark.slow
 def test_a_broken_plugin_is_left_out(tmp_path):
     src = tmp_path / "broken"
     (src / "hypersp_broken_plugin").mkdir(parents=True)

@@ -14,6 +14,8 @@ import torch
 from hypersp.plugins import PluginError, load_plugin, required_modules
 from hypersp.registry import MODELS
 
+pytestmark = pytest.mark.slow  # a server process, subprocesses or training: not in `pytest -m "not slow"`
+
 
 def _run(*args, env_extra=None):
     env = dict(os.environ)

@@ -9,6 +9,8 @@ import pytest
 
 from hypersp.testing.corpus_fixtures import make_aihub
 
+pytestmark = pytest.mark.slow  # a server process, subprocesses or training: not in `pytest -m "not slow"`
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ("klecspeech", "kconfspeech", "krespspeech", "ktelspeech", "ksponspeech", "librispeech")
 

@@ -51,6 +51,7 @@ def heldout_corpora(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name,max_cer", [("demo_ko_16k", 8.0), ("demo_ko_8k", 12.0)])
+@pytest.mark.slow
 def test_demo_model_recognizes_unseen_voices_and_sentences(name, max_cer, heldout_corpora, tmp_path, capsys):
     # A loose bound on a small set (about 20 utterances); the model card has the full measurement.
     result = tmp_path / "result.json"

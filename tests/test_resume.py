@@ -12,6 +12,8 @@ import torch
 from hypersp.testing import TINY_JASPER, tiny_synthetic_corpus
 from hypersp.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # a server process, subprocesses or training: not in `pytest -m "not slow"`
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):

@@ -19,6 +19,8 @@ from websockets.sync.client import connect  # noqa: E402
 
 from hypersp.serve.testing import ServerProcess, make_tiny_checkpoint  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a server process, subprocesses or training: not in `pytest -m "not slow"`
+
 
 def speechlike(seconds, rate=16000, seed=0):
     """Syllable-like bursts: harmonic tones under a 4 Hz envelope, then nothing else."""

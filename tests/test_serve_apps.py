@@ -16,6 +16,8 @@ from websockets.sync.client import connect  # noqa: E402
 
 from hypersp.serve.testing import ServerProcess, make_tiny_checkpoint  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a server process, subprocesses or training: not in `pytest -m "not slow"`
+
 CTX = ssl.create_default_context()
 CTX.check_hostname = False
 CTX.verify_mode = ssl.CERT_NONE

@@ -27,7 +27,7 @@ from hypersp.audio.io import write_wav  # noqa: E402
 from hypersp.serve.testing import ServerProcess, make_tiny_checkpoint  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")]
 SENTENCE = "안녕하세요 반갑습니다"
 
 

@@ -128,6 +128,7 @@ def stream_finals(asr, audio, message_s, rate=16000):
 
 
 @pytest.mark.parametrize("message_s", [0.01, 0.1, 0.5, 2.0, 1000.0])
+@pytest.mark.slow
 def test_any_message_size_gives_the_same_finals(session, message_s):
     """10 ms messages, 2 s messages or the whole session in one message: identical finals, and the same
     text as recognizing the uploaded session (the engine's transcribe)."""
@@ -149,6 +150,7 @@ def test_speech_at_t0_keeps_its_onset(session):
     assert finals[0]["text"].startswith("오늘"), finals[0]["text"]
 
 
+@pytest.mark.slow
 def test_per_connection_endpointing(session):
     """A connection's own thresholds (the WebSocket settings message) change where its utterances end."""
     from dataclasses import replace

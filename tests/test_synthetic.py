@@ -117,6 +117,7 @@ def corpus(tmp_path_factory):
     return out, report
 
 
+@pytest.mark.slow
 def test_corpus_is_byte_identical_across_runs_and_job_counts(corpus, tmp_path):
     out, _ = corpus
     generate_corpus(tmp_path, SyntheticConfig(**TINY), jobs=2, progress=False)
@@ -170,6 +171,7 @@ def test_silence_is_trimmed_and_padded(corpus):
         assert frames[: int(0.05 * 100)].mean() < 0.05 * frames.max()  # padding is (near) silence
 
 
+@pytest.mark.slow
 def test_finished_corpus_is_reused_and_interrupted_one_resumes(corpus, tmp_path):
     out, _ = corpus
     again = generate_corpus(out, SyntheticConfig(**TINY), jobs=1, progress=False)

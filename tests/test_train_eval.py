@@ -32,6 +32,7 @@ def _train(corpus, out_dir, *extra):
     return train_cli.main(args)
 
 
+@pytest.mark.slow
 def test_train_eval_serve_roundtrip(corpus, tmp_path, capsys):
     out = tmp_path / "run"
     assert _train(corpus, out, "trainer.max_steps=12") == 0
@@ -70,6 +71,7 @@ def test_train_eval_serve_roundtrip(corpus, tmp_path, capsys):
     assert info["task"] == "synthetic" and info["sample_rate"] == 16000
 
 
+@pytest.mark.slow
 def test_eval_rebuilds_from_checkpoint_alone_and_resamples(corpus, tmp_path):
     out = tmp_path / "run"
     assert _train(corpus, out, "trainer.max_steps=2") == 0
@@ -94,6 +96,7 @@ def test_eval_rebuilds_from_checkpoint_alone_and_resamples(corpus, tmp_path):
         assert json.loads(result.read_text())["num_utterances"] == len(lines)
 
 
+@pytest.mark.slow
 def test_resume_continues_from_last_checkpoint(corpus, tmp_path):
     out = tmp_path / "run"
     assert _train(corpus, out, "trainer.max_steps=4") == 0

@@ -241,6 +241,7 @@ def test_decoding_flags_are_hypersp_evals():
     assert decoding_settings(tx.build_parser().parse_args(["x.wav"])) == {}
 
 
+@pytest.mark.slow
 def test_console_script(audio):
     exe = shutil.which("hypersp-transcribe", path=str(Path(sys.executable).parent))
     assert exe, "hypersp-transcribe is not installed: pip install -e ."
