@@ -18,7 +18,6 @@ setup(
     package_data={
         "hypersp": [
             "models/*/presets/*.yaml",
-            "data/resources/*",
             "pretrained/*.pt",
             "pretrained/*.md",
             "serve/static/*",

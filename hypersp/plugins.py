@@ -136,9 +136,6 @@ def load_plugins(modules: Iterable[str]) -> None:
         load_plugin(m)
 
 
-def loaded_plugins() -> Dict[str, str]:
-    return dict(_loaded_plugins)
-
 
 def provenance(components: Dict[str, tuple]) -> Dict[str, Dict[str, str]]:
     """For ``{"model": (MODELS, "jasper"), ...}`` return who provided each component.

@@ -44,9 +44,6 @@ def final_consonant(word: str) -> int:
     return (ord(ch) - 0xAC00) % 28
 
 
-def has_batchim(word: str) -> bool:
-    return final_consonant(word) != 0
-
 
 # particle written in either form -> (form after a consonant, form after a vowel)
 _PARTICLES = {}

@@ -74,10 +74,3 @@ def iter_manifest(path: str | Path) -> Iterator[ManifestEntry]:
 
 def read_manifest(path: str | Path) -> List[ManifestEntry]:
     return list(iter_manifest(path))
-
-
-def write_manifest(path: str | Path, entries: List[Dict[str, Any]]) -> None:
-    """Write dicts as JSON lines (UTF-8, Hangul unescaped)."""
-    with open(path, "w", encoding="utf-8") as f:
-        for e in entries:
-            f.write(json.dumps(e, ensure_ascii=False) + "\n")

@@ -418,13 +418,6 @@ MAKERS = {
 }
 
 
-def make_fixture(corpus: str, root: Path) -> CorpusFixture:
-    """The fixture of ``corpus`` written under ``root``."""
-    try:
-        return MAKERS[corpus](Path(root))
-    except KeyError:
-        raise ValueError(f"no fixture for corpus {corpus!r}; known: {sorted(MAKERS)}") from None
-
 
 # ------------------------------------------------------------------------------------------
 # Checking a preparer's output against a fixture

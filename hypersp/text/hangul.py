@@ -31,9 +31,6 @@ JUNGSEONG: List[str] = [chr(JUNGSEONG_BASE + i) for i in range(NUM_JUNGSEONG)]
 JONGSEONG: List[str] = [chr(JONGSEONG_BASE + 1 + i) for i in range(NUM_JONGSEONG)]
 
 
-def is_syllable(ch: str) -> bool:
-    return SYLLABLE_BASE <= ord(ch) <= SYLLABLE_LAST
-
 
 def is_choseong(ch: str) -> bool:
     return CHOSEONG_BASE <= ord(ch) < CHOSEONG_BASE + NUM_CHOSEONG

@@ -92,7 +92,3 @@ def read_numbers(text: str) -> str:
     text = _NUMBER.sub(repl, text)
     # leftovers such as the "3" of "1.2.3" (a version, not a decimal): plain integer reading
     return _DIGIT_RUN.sub(lambda m: read_integer(m.group()), text)
-
-
-def has_digits(text: str) -> bool:
-    return any("0" <= c <= "9" for c in text)

@@ -50,7 +50,6 @@ from hypersp.train.schedule import lr_lambda
 log = logging.getLogger("hypersp.train")
 
 PRECISIONS = ("fp32", "bf16", "fp16")
-pick_device = D.pick_device  # kept for callers of the single-process trainer
 
 
 def _rng_state() -> Dict[str, Any]:
