@@ -19,6 +19,7 @@ class SpeechRecognitionConfig:
     sample_rate: int = 16000           # Hz; audio at any other rate is resampled to this
     train_manifest: str = ""
     valid_manifest: str = ""
+    test_manifest: str = ""            # not read by hypersp; kept because checkpoints (the shipped ones too) store it
     text_normalizer: str = "basic"     # normalizer applied to manifest text to make training targets
     scoring_normalizer: str = "basic"  # applied to reference and hypothesis before CER/WER (validation, hypersp-eval)
     min_duration: float = 0.1          # seconds; shorter training utterances are skipped (and counted)
