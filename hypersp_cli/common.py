@@ -35,8 +35,10 @@ def print_components(kinds: Optional[List[str]] = None) -> None:
 
     if not kinds or "model" in kinds:
         print("model presets (--arch):")
+        from hypersp.models.presets import preset_distribution
+
         for name, path in list_presets().items():
-            print(f"  {name:<22} {path}")
+            print(f"  {name:<22} {path}  [{preset_distribution(path)}]")
 
 
 def user_errors():
