@@ -28,7 +28,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from hypersp import __version__
-from hypersp.plugins import PluginError, load_plugins, provenance, required_modules
+from hypersp.plugins import PluginError, check_checkpoint_modules, load_plugins, provenance
 from hypersp.registry import CRITERIONS, MODELS, TASKS, TOKENIZERS
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -141,7 +141,7 @@ def build_from_checkpoint(state: Dict[str, Any], overrides=(), device: str | tor
     (YAML) and ``overrides`` (``key=value``) are applied over the checkpoint's config, in that order."""
     from hypersp.config import compose
 
-    modules = required_modules(state.get("provenance", {}))
+    modules = check_checkpoint_modules(state.get("provenance", {}))
     try:
         load_plugins(modules)
     except PluginError as err:

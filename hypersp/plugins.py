@@ -145,8 +145,38 @@ def provenance(components: Dict[str, tuple]) -> Dict[str, Dict[str, str]]:
     out = {}
     for key, (registry, name) in components.items():
         e = registry.entry(name)
-        out[key] = {"name": name, "module": e.module, "distribution": e.distribution}
+        out[key] = {"name": name, "module": e.module, "distribution": e.distribution,
+                    "version": _version_of(e.distribution)}
     return out
+
+
+def _version_of(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return ""
+
+
+def plugin_modules() -> Dict[str, str]:
+    """Module -> distribution for every installed ``hypersp.plugins`` entry point."""
+    return {ep.value: (ep.dist.name if ep.dist is not None else "?") for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def check_checkpoint_modules(prov: Dict[str, Dict[str, str]]) -> List[str]:
+    """The plugin modules a checkpoint needs, each checked against the installed entry points: a checkpoint
+    may only make hypersp import a module that an installed distribution declares as a hypersp plugin (or a
+    submodule of one), never an arbitrary module named in the file."""
+    installed = plugin_modules()
+    needed = required_modules(prov)
+    for module in needed:
+        if not any(module == m or module.startswith(m + ".") for m in installed):
+            who = {p.get("distribution", "?") for p in prov.values() if p.get("module") == module}
+            raise PluginError(f"this checkpoint needs module {module!r} from distribution {', '.join(sorted(who))}, "
+                              f"which is not an installed hypersp plugin (installed: "
+                              f"{', '.join(sorted(set(installed.values()))) or 'none'}); install that distribution")
+    return needed
 
 
 def required_modules(prov: Dict[str, Dict[str, str]]) -> List[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from dataclasses import dataclass, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Callable, Dict, List, Optional
 
 
@@ -54,10 +54,13 @@ def _distribution_of(module: str) -> str:
 class Registry:
     """Name -> component class, for one kind (``model``, ``task``, ...)."""
 
-    def __init__(self, kind: str, base: Optional[Any] = None):
-        """``base``: a class every registered class must subclass, or its dotted name (resolved on first use)."""
+    def __init__(self, kind: str, base: Optional[Any] = None, require_config: bool = False, example: str = ""):
+        """``base``: a class every registered class must subclass, or its dotted name (resolved on first use).
+        ``require_config``: registering without ``config=`` is an error (kinds built from their config)."""
         self.kind = kind
         self.base = base
+        self.require_config = require_config
+        self._example = example
         self._entries: Dict[str, Entry] = {}
 
     def register(self, name: str, config: Optional[type] = None) -> Callable[[type], type]:
@@ -70,6 +73,12 @@ class Registry:
             raise ValueError(f"{self.kind} names are lowercase and non-empty, got {name!r}")
         if config is not None and not is_dataclass(config):
             raise TypeError(f"config for {self.kind} {name!r} must be a dataclass, got {config!r}")
+        if config is not None and "name" not in {f.name for f in fields(config)}:
+            raise TypeError(f"config {config.__qualname__} of {self.kind} {name!r} needs a 'name' field "
+                            f"(name: str = {name!r}): configs select their component by name")
+        if config is None and self.require_config:
+            raise TypeError(f"@register_{self.kind}({name!r}) needs config=: a {self.kind} is built from its config "
+                            f"dataclass (see {self._example})")
 
         def decorator(cls: type) -> type:
             if isinstance(self.base, str):  # named lazily, so this module never imports torch itself
@@ -159,7 +168,7 @@ MODELS = Registry("model", base="hypersp.models.base.SpeechModel")
 CRITERIONS = Registry("criterion")
 DATASETS = Registry("dataset")
 TOKENIZERS = Registry("tokenizer")
-APPS = Registry("app")
+APPS = Registry("app", require_config=True, example="hypersp/serve/apps.py")
 DECODERS = Registry("decoder")
 VADS = Registry("vad")
 

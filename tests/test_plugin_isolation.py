@@ -131,3 +131,43 @@ def test_the_model_contract_is_checked():
 
     model = build_from_checkpoint(load_checkpoint("demo_ko_16k")).model
     assert isinstance(model, SpeechModel) and model.subsampling_factor == 4 and not model.has_attention_decoder
+
+
+def test_registration_mistakes_are_one_line_errors():
+    from dataclasses import dataclass
+
+    import pytest
+
+    from hypersp.registry import APPS, TOKENIZERS
+
+    @dataclass
+    class NoName:
+        size: int = 1
+
+    with pytest.raises(TypeError, match="needs a 'name' field"):
+        TOKENIZERS.register("no_name_tokenizer", config=NoName)(type("T", (), {}))
+    with pytest.raises(TypeError, match="needs config="):
+        APPS.register("configless_app")(type("A", (), {}))
+
+
+def test_a_checkpoint_cannot_import_an_arbitrary_module():
+    """Provenance naming a module that no installed hypersp plugin declares is refused before any import; the
+    example plugin's own module is allowed, and provenance records distribution versions."""
+    import pytest
+
+    from hypersp.checkpoint import build_from_checkpoint, load_checkpoint
+    from hypersp.plugins import PluginError, check_checkpoint_modules
+
+    state = {"config": {}, "model": {}, "tokenizer": {},
+             "provenance": {"model": {"name": "x", "module": "os", "distribution": "evil"}}}
+    with pytest.raises(PluginError, match="not an installed hypersp plugin"):
+        build_from_checkpoint(state)
+    ok = {"model": {"name": "bilstm", "module": "hypersp_example_plugin.bilstm",
+                    "distribution": "hypersp-example-plugin"}}
+    assert check_checkpoint_modules(ok) == ["hypersp_example_plugin.bilstm"]
+    from hypersp.checkpoint import component_provenance
+    from hypersp.config import compose
+
+    prov = component_provenance(compose(task="synthetic", arch="conformer_tiny"))
+    assert prov["model"]["distribution"] == "hypersp" and prov["model"]["version"]
+    assert load_checkpoint("demo_ko_16k")["provenance"]["model"]["module"].startswith("hypersp.")

@@ -68,7 +68,8 @@ def test_plugin_model_builds_trains_a_step_and_records_provenance():
     log_probs.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     prov = component_provenance(cfg)
-    assert prov["model"] == {"name": "bilstm", "module": "hypersp_example_plugin.bilstm", "distribution": "hypersp-example-plugin"}
+    assert prov["model"] == {"name": "bilstm", "module": "hypersp_example_plugin.bilstm",
+                             "distribution": "hypersp-example-plugin", "version": "0.1.0"}
     assert prov["task"]["distribution"] == "hypersp"
     assert required_modules(prov) == ["hypersp_example_plugin.bilstm"]
 

@@ -152,6 +152,16 @@ def export_model(model: nn.Module, fmt: str, out: str | Path, input_dim: Optiona
     return out
 
 
+def _provenance(cfg: Any) -> Dict[str, Any]:
+    """Who provided each component (name, module, distribution, version), as checkpoints record it."""
+    from hypersp.checkpoint import component_provenance
+
+    try:
+        return component_provenance(cfg)
+    except Exception:  # a component missing from this process: the export still works, provenance is partial
+        return {}
+
+
 def build_sidecar(comp: Any, fmt: str, model_file: str | Path, source: str = "") -> Dict[str, Any]:
     """The JSON-able description of an export of ``comp`` (``hypersp.checkpoint.Components``)."""
     from omegaconf import OmegaConf
@@ -173,6 +183,7 @@ def build_sidecar(comp: Any, fmt: str, model_file: str | Path, source: str = "")
         "inputs": {"features": ["batch", "frames", int(comp.task.input_dim)], "lengths": ["batch"]},
         "outputs": {"log_probs": ["batch", "out_frames", int(comp.task.vocab_size)], "out_lengths": ["batch"]},
         "model": cfg["model"],
+        "provenance": _provenance(comp.cfg),
         "ctc_only": bool(getattr(model, "has_attention_decoder", False)),
         "subsampling_factor": int(model.subsampling_factor),
         "input_dim": int(comp.task.input_dim),
