@@ -32,7 +32,7 @@ AUTOLOAD_ENV = "HYPERSP_DISABLE_PLUGIN_AUTOLOAD"
 # Where built-in components live. Every module under these packages whose source registers something
 # (``@register_...``) is imported: a new model family is a new folder under hypersp/models/ and nothing
 # else changes.
-COMPONENT_PACKAGES = ("hypersp.tokenizers", "hypersp.models", "hypersp.criterions", "hypersp.data", "hypersp.tasks",
+COMPONENT_PACKAGES = ("hypersp.text", "hypersp.tokenizers", "hypersp.models", "hypersp.criterions", "hypersp.data", "hypersp.tasks",
                       "hypersp.decoding", "hypersp.inference", "hypersp.serve")
 _REGISTERS = "@register_"
 

@@ -123,6 +123,9 @@ class Registry:
         _ensure_loaded()
         return [self._entries[n] for n in sorted(self._entries)]
 
+    def __iter__(self):
+        return iter(self.names())
+
     def __contains__(self, name: str) -> bool:
         _ensure_loaded()
         return name in self._entries
@@ -172,7 +175,11 @@ APPS = Registry("app", require_config=True, example="hypersp/serve/apps.py")
 DECODERS = Registry("decoder")
 VADS = Registry("vad")
 
-ALL_REGISTRIES = {r.kind: r for r in (TASKS, MODELS, CRITERIONS, DATASETS, TOKENIZERS, APPS, DECODERS, VADS)}
+TEXT_NORMALIZERS = Registry("text_normalizer")  # str -> str functions: training targets
+SCORING_NORMALIZERS = Registry("scoring_normalizer")  # str -> str functions: both sides before CER/WER
+
+ALL_REGISTRIES = {r.kind: r for r in (TASKS, MODELS, CRITERIONS, DATASETS, TOKENIZERS, APPS, TEXT_NORMALIZERS,
+                                      SCORING_NORMALIZERS, DECODERS, VADS)}
 
 register_task = TASKS.register
 register_model = MODELS.register
@@ -182,3 +189,5 @@ register_tokenizer = TOKENIZERS.register
 register_app = APPS.register
 register_decoder = DECODERS.register
 register_vad = VADS.register
+register_text_normalizer = TEXT_NORMALIZERS.register
+register_scoring_normalizer = SCORING_NORMALIZERS.register

@@ -128,3 +128,15 @@ def test_unknown_normalizer_lists_choices():
     with pytest.raises(KeyError) as err:
         get_scoring_normalizer("cer")
     assert "korean_cer" in str(err.value)
+
+
+def test_a_plugin_registers_its_own_normalizers():
+    from hypersp.registry import TEXT_NORMALIZERS, register_scoring_normalizer, register_text_normalizer
+
+    @register_text_normalizer("test_shout")
+    def shout(text: str) -> str:
+        return text.upper()
+
+    register_scoring_normalizer("test_shout_cer")(shout)
+    assert get_text_normalizer("test_shout")("abc") == "ABC" == get_scoring_normalizer("test_shout_cer")("abc")
+    assert TEXT_NORMALIZERS.entry("test_shout").module == __name__ and "korean" in TEXT_NORMALIZERS

@@ -29,6 +29,9 @@ import re
 import unicodedata
 from typing import Callable, Dict
 
+from hypersp.registry import (SCORING_NORMALIZERS as SCORING_NORMALIZER_REGISTRY, TEXT_NORMALIZERS as
+                              TEXT_NORMALIZER_REGISTRY, register_scoring_normalizer, register_text_normalizer)
+
 from hypersp.text.kspon import MalformedTranscript, clean_etri, fold_fullwidth
 from hypersp.text.numbers import read_numbers
 
@@ -111,30 +114,24 @@ def english(text: str) -> str:
 korean = _korean(keep_digits=False)
 korean_keep_digits = _korean(keep_digits=True)
 
-TEXT_NORMALIZERS: Dict[str, Callable[[str], str]] = {
-    "basic": basic,
-    "korean": korean,
-    "korean_keep_digits": korean_keep_digits,
-    "english": english,
-}
-SCORING_NORMALIZERS: Dict[str, Callable[[str], str]] = {
-    "basic": basic,
-    "korean_cer": korean,
-    "korean_cer_keep_digits": korean_keep_digits,
-    "english": english,
-}
+# Normalizers are registered components (the one Registry class): a plugin task brings its own with
+# ``@register_text_normalizer("mine")`` / ``@register_scoring_normalizer("mine_cer")`` on a ``str -> str`` function.
+for _name, _fn in (("basic", basic), ("korean", korean), ("korean_keep_digits", korean_keep_digits),
+                   ("english", english)):
+    register_text_normalizer(_name)(_fn)
+for _name, _fn in (("basic", basic), ("korean_cer", korean), ("korean_cer_keep_digits", korean_keep_digits),
+                   ("english", english)):
+    register_scoring_normalizer(_name)(_fn)
 
-
-def _lookup(table: Dict[str, Callable[[str], str]], kind: str, name: str) -> Callable[[str], str]:
-    try:
-        return table[name]
-    except KeyError:
-        raise KeyError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(table))}") from None
+TEXT_NORMALIZERS = TEXT_NORMALIZER_REGISTRY
+SCORING_NORMALIZERS = SCORING_NORMALIZER_REGISTRY
 
 
 def get_text_normalizer(name: str) -> Callable[[str], str]:
-    return _lookup(TEXT_NORMALIZERS, "text normalizer", name)
+    """The registered text normalizer ``name`` (training targets); an unknown name lists the choices."""
+    return TEXT_NORMALIZER_REGISTRY.get(name)
 
 
 def get_scoring_normalizer(name: str) -> Callable[[str], str]:
-    return _lookup(SCORING_NORMALIZERS, "scoring normalizer", name)
+    """The registered scoring normalizer ``name`` (both sides before CER/WER)."""
+    return SCORING_NORMALIZER_REGISTRY.get(name)
