@@ -364,15 +364,19 @@ class Recognizer:
         dec = decoder or self.decoder_for(**decoding)
         mono = [x.mean(axis=0)] if (not channels or x.shape[0] == 1) else list(x)
         duration = x.shape[1] / float(self.sample_rate)
+        spans = [self.segment(m) if segment else ([(0.0, m.size / self.sample_rate)] if m.size else []) for m in mono]
+        if segment and len(mono) > 1:  # one speaker per channel: echo of the other party is not a turn
+            from hypersp.inference.crosstalk import suppress_crosstalk
+
+            spans = suppress_crosstalk(spans, mono, self.sample_rate, self.vad.crosstalk_margin_db)
         segments: List[Segment] = []
         for ch, samples in enumerate(mono):
-            segments += self._transcribe_channel(samples, ch, segment, words, dec, progress, duration, len(mono))
+            segments += self._transcribe_channel(samples, spans[ch], ch, words, dec, progress, duration, len(mono))
         segments.sort(key=lambda s: (s.start, s.channel))
         return Transcript(text=" ".join(s.text for s in segments), segments=segments, duration=duration,
                           sample_rate=self.sample_rate, channels=len(mono))
 
-    def _transcribe_channel(self, x, channel, segment, words, dec, progress, total_s, n_channels) -> List[Segment]:
-        spans = self.segment(x) if segment else ([(0.0, x.size / self.sample_rate)] if x.size else [])
+    def _transcribe_channel(self, x, spans, channel, words, dec, progress, total_s, n_channels) -> List[Segment]:
         pieces = [x[int(s * self.sample_rate): int(e * self.sample_rate)] for s, e in spans]
         out: List[Segment] = []
         step = max(1, int(self.batch_seconds // max(self.vad.max_segment_s, 1.0)))

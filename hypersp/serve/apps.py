@@ -225,8 +225,10 @@ class OfflineTelApp(DemoApp):
             return super().recognize(recognizer, audio, rate, progress, settings)
         settings = dict(settings or {})
         words = settings.pop("words", True)
-        result = recognizer.transcribe(audio[:2], rate, channels=True, progress=progress, words=words,
+        # every channel is recognized (none is silently ignored); echo of the other party is not a turn
+        result = recognizer.transcribe(audio, rate, channels=True, progress=progress, words=words,
                                        **settings).to_dict(words=words)
         for seg in result["segments"]:
-            seg["speaker"] = self.SPEAKERS[seg["channel"]]
+            c = seg["channel"]
+            seg["speaker"] = self.SPEAKERS[c] if c < len(self.SPEAKERS) else f"channel {c}"
         return result
