@@ -173,7 +173,10 @@ def test_stream_server_endpoint_on_trailing_silence(server):
     (json.dumps({"state": 1, "data": [70000]}), 1003, "int16"),
     (json.dumps({"state": 1, "data": []}), 1003, "empty"),
     (json.dumps({"state": 1, "data": [1], "sample_rate": 8000}), 1008, "16000 Hz"),
-    (b"\x01\x02\x03", 1003, "even number"),
+    (b"\x01\x02\x03", 1003, "2 bytes each"),
+    ("Done", 1003, "sherpa-onnx"),
+    (json.dumps({"signal": "start", "nbest": 1}), 1003, "WeNet"),
+    (json.dumps({"config": {"sample_rate": 16000}}), 1003, "/vosk"),
 ])
 def test_stream_bad_messages_close_with_reason(server, message, code, words):
     with connect(server.ws_url + "/recognize") as ws:

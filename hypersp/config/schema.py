@@ -141,6 +141,7 @@ class ServeConfig:
     max_frame_kb: int = 1024  # WebSocket message limit (1 MiB ~ 10 s of 16 kHz JSON PCM16)
     max_json_seconds: float = 600.0  # longest audio accepted as a JSON sample list
     idle_timeout_s: float = 30.0  # a WebSocket that sends nothing this long is closed
+    final_after_idle_s: float = 2.0  # a client that pauses this long without state 0 gets its final anyway
     max_batch: int = 32
     max_wait_ms: float = 5.0
     max_jobs: int = 32  # subtitle jobs kept in memory

@@ -33,7 +33,7 @@ import numpy as np
 
 from hypersp.config.schema import ServeConfig  # noqa: F401  (re-exported)
 from hypersp.serve.metrics import Metrics
-from hypersp.serve.protocol import (WS_GOING_AWAY, WS_TRY_AGAIN_LATER, ProtocolError, parse_json_object,
+from hypersp.serve.protocol import (WS_GOING_AWAY, WS_NORMAL, WS_TRY_AGAIN_LATER, ProtocolError, parse_json_object,
                                     parse_offline_request, parse_settings, parse_ws_message)
 
 log = logging.getLogger("hypersp.serve")
@@ -138,6 +138,13 @@ def decode_upload(data: bytes, filename: str = "") -> tuple:
     return np.ascontiguousarray(x.T), int(rate)
 
 
+def offline_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
+    """The settings an offline request can use (hotwords, nbest, words, hotword_weight)."""
+    from hypersp.serve.protocol import OFFLINE_KEYS
+
+    return {k: v for k, v in settings.items() if k in OFFLINE_KEYS}
+
+
 def request_audio(request, sample_rate: int, max_samples: int) -> tuple:
     """The audio of a POST: JSON PCM16 at ``sample_rate``, a multipart ``file``, or a raw file body.
     Returns ``(samples (C, S) float32, rate, meta, settings)``; ``settings`` are the client's recognition
@@ -148,13 +155,13 @@ def request_audio(request, sample_rate: int, max_samples: int) -> tuple:
     if ctype == "application/json" or (not ctype and request.body[:1] in (b"{", b"[")):
         samples, obj = parse_offline_request(request.body, sample_rate, max_samples)
         meta = {k: obj[k] for k in ("uid", "sid") if k in obj}
-        return pcm16_to_float(samples)[None, :], sample_rate, meta, parse_settings(obj)
+        return pcm16_to_float(samples)[None, :], sample_rate, meta, offline_settings(parse_settings(obj))
     if ctype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
             raise ProtocolError("multipart upload has no 'file' field")
         raw = request.form.get("settings")
-        settings = parse_settings({"settings": parse_json_object(raw, "'settings' field")}) if raw else {}
+        settings = offline_settings(parse_settings({"settings": parse_json_object(raw, "'settings' field")})) if raw else {}
         x, rate = decode_upload(upload.body, upload.name)
         return x, rate, {}, settings
     if not request.body:
@@ -179,25 +186,18 @@ async def offline_recognize(request, server: ServerContext, app) -> Any:
 
 
 async def stream_recognize(request, ws, server: ServerContext, app) -> None:
+    async with StreamSlot(server, app, ws) as admitted:
+        if admitted:
+            await _stream_session(ws, server, app)
+
+
+async def _stream_session(ws, server: ServerContext, app) -> None:
     from websockets.exceptions import ConnectionClosed
 
-    from hypersp.audio.io import pcm16_to_float
-
     metrics = server.metrics
-    if server.open_streams >= server.cfg.max_streams:
-        metrics.inc("hypersp_streams_refused_total", app=app.name)
-        reason = f"server busy: {server.cfg.max_streams} streams open; try again later"
-        try:
-            await ws.send(json.dumps({"error": reason}))
-            await ws.close(WS_TRY_AGAIN_LATER, reason)
-        except ConnectionClosed:
-            pass
-        return
-    server.open_streams += 1
-    metrics.set("hypersp_streams_open", server.open_streams)
-    metrics.inc("hypersp_requests_total", app=app.name, kind="websocket")
     stream = server.streaming.new_stream(app.sample_rate)
     max_samples = (server.cfg.max_frame_kb * 1024) // 2
+    fmt, rate = "int16", app.sample_rate  # the client may declare others in its settings message
 
     want_words = True
 
@@ -211,10 +211,17 @@ async def stream_recognize(request, ws, server: ServerContext, app) -> None:
     first = True
 
     try:
+        silent = 0.0
         while True:
-            msg = await ws.recv(timeout=server.cfg.idle_timeout_s)
+            wait = server.cfg.final_after_idle_s if (stream.has_audio or stream.inbox_samples) else \
+                server.cfg.idle_timeout_s - silent
+            msg = await ws.recv(timeout=max(0.05, min(wait, server.cfg.idle_timeout_s - silent)))
+            if msg is None and silent + wait < server.cfg.idle_timeout_s and (stream.has_audio or stream.inbox_samples):
+                silent += wait  # the client paused without state 0: finalize what it sent, keep the socket
+                await send_events(await server.worker.decode(stream, True))
+                continue
             if msg is None:  # the client sent nothing for idle_timeout_s
-                if stream.has_audio:
+                if stream.has_audio or stream.inbox_samples:
                     await send_events(await server.worker.decode(stream, True))
                 reason = f"no audio received for {server.cfg.idle_timeout_s:g} s; closing"
                 await ws.send(json.dumps({"error": reason}))
@@ -226,6 +233,10 @@ async def stream_recognize(request, ws, server: ServerContext, app) -> None:
                     first = False  # one optional settings message before any audio
                     settings = parse_settings(parse_json_object(msg, "settings message"))
                     want_words = settings.pop("words", True)
+                    fmt = settings.pop("format", fmt)
+                    if "sample_rate" in settings:  # declared client rate: resampled by the stream
+                        rate = settings.pop("sample_rate")
+                        stream = server.streaming.new_stream(rate)
                     streaming = settings.pop("streaming", {})
                     if streaming:  # this connection's own endpointing thresholds
                         from dataclasses import replace
@@ -234,30 +245,62 @@ async def stream_recognize(request, ws, server: ServerContext, app) -> None:
                     if settings:
                         stream.final_decoder = await server.worker.run_offline(server.recognizer.decoder_for,
                                                                                **settings)
-                    await ws.send(json.dumps({"settings": {**settings, "words": want_words, "streaming": streaming}},
-                                             ensure_ascii=False))
+                    await ws.send(json.dumps({"settings": {**settings, "words": want_words, "streaming": streaming,
+                                                           "format": fmt, "sample_rate": rate}}, ensure_ascii=False))
                     continue
                 first = False
-                state, samples = parse_ws_message(msg, app.sample_rate, max_samples)
+                silent = 0.0
+                state, samples, eof = parse_ws_message(msg, rate, max_samples, fmt)
             except ProtocolError as err:
                 metrics.inc("hypersp_errors_total", app=app.name, code=err.ws_code)
                 await ws.send(json.dumps({"error": err.message}, ensure_ascii=False))
                 await ws.close(err.ws_code, _close_reason(err.message))
                 return
             if samples.size:
-                stream.accept(pcm16_to_float(samples))
-                metrics.inc("hypersp_audio_seconds_total", samples.size / app.sample_rate, app=app.name)
+                stream.accept(samples)
+                metrics.inc("hypersp_audio_seconds_total", samples.size / rate, app=app.name)
+            if eof:  # end of session: the last final at once, then a normal close
+                await send_events(await server.worker.decode(stream, True))
+                await ws.close(WS_NORMAL, "end of session")
+                return
             if state == 0:
                 await send_events(await server.worker.decode(stream, True))
             elif stream.ready():
                 await send_events(await server.worker.decode(stream))
     except ConnectionClosed:
         pass  # the client went away mid-stream: just drop its state
-    except asyncio.CancelledError:  # server shutdown
-        raise
-    finally:
-        server.open_streams -= 1
+
+
+class StreamSlot:
+    """Counts a WebSocket session against ``serve.max_streams``; refuses it (close 1013) when full.
+    ``async with StreamSlot(...) as admitted``."""
+
+    def __init__(self, server: ServerContext, app, ws):
+        self.server, self.app, self.ws, self.admitted = server, app, ws, False
+
+    async def __aenter__(self) -> bool:
+        from websockets.exceptions import ConnectionClosed
+
+        server, metrics = self.server, self.server.metrics
+        if server.open_streams >= server.cfg.max_streams:
+            metrics.inc("hypersp_streams_refused_total", app=self.app.name)
+            reason = f"server busy: {server.cfg.max_streams} streams open; try again later"
+            try:
+                await self.ws.send(json.dumps({"error": reason}))
+                await self.ws.close(WS_TRY_AGAIN_LATER, reason)
+            except ConnectionClosed:
+                pass
+            return False
+        self.admitted = True
+        server.open_streams += 1
         metrics.set("hypersp_streams_open", server.open_streams)
+        metrics.inc("hypersp_requests_total", app=self.app.name, kind="websocket")
+        return True
+
+    async def __aexit__(self, *exc) -> None:
+        if self.admitted:
+            self.server.open_streams -= 1
+            self.server.metrics.set("hypersp_streams_open", self.server.open_streams)
 
 
 def _close_reason(message: str) -> str:
@@ -351,6 +394,12 @@ def _mount(bp, demo, server, html_response) -> None:
     @bp.websocket("/recognize", name="recognize_ws")
     async def ws_handler(request, ws):
         await stream_recognize(request, ws, server, demo)
+
+    @bp.websocket("/vosk", name="vosk_ws")
+    async def vosk_handler(request, ws):
+        from hypersp.serve.vosk import vosk_session
+
+        await vosk_session(ws, server, demo, StreamSlot(server, demo, ws))
 
     bp.static("/static", str(HERE / "static"), name="static")
 

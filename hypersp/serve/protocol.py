@@ -99,21 +99,55 @@ def parse_offline_request(body: bytes, sample_rate: int, max_samples: int) -> Tu
     return samples, obj
 
 
-def parse_ws_message(msg: Any, sample_rate: int, max_samples: int) -> Tuple[Optional[int], np.ndarray]:
-    """One WebSocket message -> (state or None for binary frames, int16 samples).
+FORMATS = {"int16": 2, "float32": 4, "mulaw": 1, "alaw": 1}  # binary sample formats -> bytes per sample
+SUPPORTED = ("this server speaks the hypersp protocol on /recognize: text frames {\"state\": 0|1, \"data\": [PCM16]} "
+             "or binary audio frames, an optional first {\"settings\": {...}} (hotwords, nbest, words, format, "
+             "sample_rate, streaming) and {\"eof\": 1} to end the session; vosk clients connect to /vosk")
+
+
+def decode_binary(buf: bytes, fmt: str, max_samples: int = 0) -> np.ndarray:
+    """A binary frame in ``fmt`` (int16/float32 little-endian, G.711 mulaw/alaw bytes) -> float32 in [-1, 1]."""
+    width = FORMATS[fmt]
+    if len(buf) % width:
+        raise ProtocolError(f"binary frame has {len(buf)} bytes; {fmt} samples take {width} bytes each")
+    n = len(buf) // width
+    if max_samples and n > max_samples:
+        raise ProtocolError(f"binary frame holds {n} samples; at most {max_samples} per message", ws_code=WS_TOO_BIG)
+    if fmt == "int16":
+        return np.frombuffer(buf, dtype="<i2").astype(np.float32) / 32768.0
+    if fmt == "float32":
+        x = np.frombuffer(buf, dtype="<f4").astype(np.float32)
+        if x.size and (not np.isfinite(x).all() or float(np.abs(x).max()) > 16.0):
+            raise ProtocolError("float32 frame holds NaN/inf or values far outside [-1, 1]: is it really float32? "
+                                "(PCM16 is the default; declare {\"settings\": {\"format\": \"float32\"}} only for "
+                                "float samples)")
+        return x
+    from hypersp.audio.g711 import alaw_decode, mulaw_decode
+
+    return (mulaw_decode(buf) if fmt == "mulaw" else alaw_decode(buf)).astype(np.float32) / 32768.0
+
+
+def parse_ws_message(msg: Any, sample_rate: int, max_samples: int, fmt: str = "int16"
+                     ) -> Tuple[Optional[int], np.ndarray, bool]:
+    """One WebSocket message -> (state or None for binary frames, float32 samples, end of session).
 
     Text: ``{"state": 0|1, "data": [...]}`` (``data`` may be empty only with state 0: a bare
-    ``{"state": 0}`` ends the utterance). Binary: PCM16 little-endian, an even number of bytes.
+    ``{"state": 0}`` ends the utterance); ``{"eof": 1}`` ends the session (also vosk's spelling).
+    Binary: samples in the declared ``fmt`` (PCM16 little-endian by default). Messages of other known
+    protocols (WeNet's ``{"signal": ...}``, sherpa-onnx's ``Done``, vosk's ``{"config": ...}``) get an
+    error that names what this endpoint speaks.
     """
     if isinstance(msg, (bytes, bytearray, memoryview)):
-        buf = bytes(msg)
-        if len(buf) % 2:
-            raise ProtocolError(f"binary frame has {len(buf)} bytes; PCM16 needs an even number")
-        if max_samples and len(buf) // 2 > max_samples:
-            raise ProtocolError(f"binary frame holds {len(buf) // 2} samples; at most {max_samples} per message",
-                                ws_code=WS_TOO_BIG)
-        return None, np.frombuffer(buf, dtype="<i2").astype(np.int16)
+        return None, decode_binary(bytes(msg), fmt, max_samples), False
+    if isinstance(msg, str) and msg.strip() == "Done":
+        raise ProtocolError("'Done' is sherpa-onnx's end-of-stream message; " + SUPPORTED)
     obj = parse_json_object(msg, "message")
+    if "eof" in obj:
+        return 0, np.zeros(0, dtype=np.float32), True
+    if "signal" in obj:
+        raise ProtocolError("{\"signal\": ...} is WeNet's protocol; " + SUPPORTED)
+    if "config" in obj:
+        raise ProtocolError("vosk client? connect to /vosk ({\"config\": ...} is vosk's protocol); " + SUPPORTED)
     state = obj.get("state", 1)
     if type(state) is not int or state not in (0, 1):
         raise ProtocolError(f"'state' must be 0 (silence: end of utterance) or 1 (speech), got {json.dumps(state)[:40]}")
@@ -121,10 +155,11 @@ def parse_ws_message(msg: Any, sample_rate: int, max_samples: int) -> Tuple[Opti
     samples = pcm16_list(obj.get("data", []), max_samples=max_samples)
     if state == 1 and samples.size == 0:
         raise ProtocolError("'data' is empty with state 1: send PCM16 samples, or state 0 to end the utterance")
-    return state, samples
+    return state, samples.astype(np.float32) / 32768.0, False
 
 
-SETTINGS_KEYS = ("hotwords", "nbest", "words", "hotword_weight", "streaming")
+OFFLINE_KEYS = ("hotwords", "nbest", "words", "hotword_weight")  # what a POST may set
+SETTINGS_KEYS = ("hotwords", "nbest", "words", "hotword_weight", "streaming", "format", "sample_rate")
 # Endpointing thresholds a client may set for its own connection (seconds), with their allowed range.
 STREAMING_KEYS = {"endpoint_silence_s": (0.1, 10.0), "endpoint_silence_no_text_s": (0.2, 30.0),
                   "max_utterance_s": (1.0, 60.0), "cut_pad_s": (0.0, 1.0), "min_speech_s": (0.05, 2.0)}
@@ -136,8 +171,8 @@ def parse_settings(obj: dict) -> dict:
     """The client's recognition settings from a request object (top level or ``"settings": {...}``) ->
     ``{"hotwords": [...], "nbest": n, "hotword_weight": w, "words": bool}`` with only the given keys."""
     node = obj.get("settings", None)
-    if node is None:
-        node = {k: obj[k] for k in SETTINGS_KEYS if k in obj}
+    if node is None:  # top-level keys of a POST body: recognition settings only (sample_rate is the audio's)
+        node = {k: obj[k] for k in OFFLINE_KEYS if k in obj}
     elif not isinstance(node, dict):
         raise ProtocolError(f"'settings' must be an object with any of {', '.join(SETTINGS_KEYS)}")
     else:
@@ -174,6 +209,15 @@ def parse_settings(obj: dict) -> dict:
                 raise ProtocolError(f"streaming.{key} must be a number of seconds from {lo:g} to {hi:g}, "
                                     f"got {json.dumps(value)[:40]}")
         out["streaming"] = {k: float(v) for k, v in st.items()}
+    if "format" in node:
+        if node["format"] not in FORMATS:
+            raise ProtocolError(f"'format' must be one of {', '.join(FORMATS)}, got {json.dumps(node['format'])[:40]}")
+        out["format"] = node["format"]
+    if "sample_rate" in node:
+        rate = node["sample_rate"]
+        if type(rate) is not int or not 8000 <= rate <= 48000:
+            raise ProtocolError(f"'sample_rate' must be an integer from 8000 to 48000 (Hz), got {json.dumps(rate)[:40]}")
+        out["sample_rate"] = rate
     if "words" in node:
         if type(node["words"]) is not bool:
             raise ProtocolError(f"'words' must be true or false, got {json.dumps(node['words'])[:40]}")
