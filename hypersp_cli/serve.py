@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import logging
 import sys
 from typing import List, Optional
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frame-kb", type=int, help="shorthand for serve.max_frame_kb (default 1024)")
     p.add_argument("--idle-timeout", type=float, help="shorthand for serve.idle_timeout_s (default 30 s)")
     p.add_argument("--port-file", help="write the bound port here once listening (for tests and scripts)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes, each with its own model on the same port (use both cores; stream limits "
+                        "and /metrics are per worker)")
     p.add_argument("-c", "--config", action="append", default=[], metavar="FILE.yaml",
                    help="YAML config applied over the checkpoint's (repeatable)")
     p.add_argument("--print-config", action="store_true", help="print the serve/streaming/vad/decoding config and exit")
@@ -78,6 +82,29 @@ def default_checkpoint(app_names: List[str]) -> str:
     if len(app_names) == 1:
         return APPS.config_class(app_names[0])().default_checkpoint
     return "demo_ko_16k"
+
+
+def with_port_file(app, port_file: Optional[str], port: int):
+    if port_file:
+        @app.after_server_start
+        async def _write_port(app_):  # tells a waiting script that the server is listening
+            with open(port_file, "w") as f:
+                f.write(str(port))
+    return app
+
+
+def worker_app(args, names: List[str], port: int):
+    """The Sanic app of one worker process (``--workers N``): its own model, the same config."""
+    import torch
+
+    from hypersp.serve.app import ServerContext, create_app
+
+    load_requested_plugins(args)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    server = ServerContext.load(args.checkpoint, config_files=args.config, overrides=overrides_from(args),
+                                decoding=decoding_settings(args), device=args.device, threads=args.threads or None)
+    return with_port_file(create_app(server, names), args.port_file, port)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -136,17 +163,24 @@ def main(argv: Optional[List[str]] = None) -> int:
             ssl = {"cert": args.ssl_cert, "key": args.ssl_key}
         elif not args.no_ssl:
             ssl = self_signed_cert(args.host)
-        app = create_app(server, names)
         scheme = "https" if ssl else "http"
-        if args.port_file:
-            @app.after_server_start
-            async def _write_port(app_):  # tells a waiting script that the server is listening
-                with open(args.port_file, "w") as f:
-                    f.write(str(port))
         for n in names:
             path = "/" if len(names) == 1 else f"/{n}/"
             logging.getLogger("hypersp.serve").info("%s: %s://%s:%d%s (clients send %d Hz PCM16)", n, scheme,
                                                     args.host, port, path, APPS.config_class(n)().sample_rate)
+        if args.workers > 1:  # each worker process builds its own model through the factory
+            from functools import partial
+
+            from sanic import Sanic
+            from sanic.worker.loader import AppLoader
+
+            del server  # the workers load their own
+            loader = AppLoader(factory=partial(worker_app, args, names, port))
+            app = loader.load()
+            app.prepare(host=args.host, port=port, ssl=ssl, workers=args.workers, access_log=False, motd=False)
+            Sanic.serve(primary=app, app_loader=loader)
+            return 0
+        app = with_port_file(create_app(server, names), args.port_file, port)
         app.run(host=args.host, port=port, ssl=ssl, single_process=True, access_log=False, motd=False)
         return 0
 

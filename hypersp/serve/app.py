@@ -357,7 +357,8 @@ def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp
 
     @sanic_app.get("/healthz", name="healthz")
     async def healthz(request):
-        return _json({"status": "ok", "apps": [d.name for d in mounted], "sample_rate": server.recognizer.sample_rate,
+        return _json({"status": "ok", "pid": os.getpid(), "apps": [d.name for d in mounted],
+                      "sample_rate": server.recognizer.sample_rate,
                       "streams_open": server.open_streams, "max_streams": cfg.max_streams,
                       "uptime_s": round(time.time() - server.started, 1)})
 
