@@ -103,8 +103,10 @@ class VadConfig:
     webrtc_mode: int = 2  # webrtc: aggressiveness 0 (keeps most) .. 3 (drops most)
     energy_gate_db: float = 6.0  # silero/webrtc: speech frames must also be this far above the noise floor
                                  # (at most half the floor-to-loud spread; 0 = off): background talkers are not speech
-    crosstalk_margin_db: float = 10.0  # channels=True: a segment this far below another channel is its echo,
-                                       # not a turn (hypersp.inference.crosstalk); 0 = off
+    crosstalk_margin_db: float = 10.0  # channels=True (one speaker per channel, e.g. stereo calls): speech
+        # frames this far below the loudest other channel are its echo; echo-only stretches are cut out of the
+        # channel's segments and a segment left without its own speech is not a turn (rule:
+        # hypersp.inference.crosstalk); overlap (both talk) keeps both; 0 or negative = off
 
 
 @dataclass

@@ -366,9 +366,9 @@ class Recognizer:
         duration = x.shape[1] / float(self.sample_rate)
         spans = [self.segment(m) if segment else ([(0.0, m.size / self.sample_rate)] if m.size else []) for m in mono]
         if segment and len(mono) > 1:  # one speaker per channel: echo of the other party is not a turn
-            from hypersp.inference.crosstalk import suppress_crosstalk
+            from hypersp.inference.crosstalk import suppress_crosstalk  # (vad.crosstalk_margin_db <= 0: off)
 
-            spans = suppress_crosstalk(spans, mono, self.sample_rate, self.vad.crosstalk_margin_db)
+            spans = suppress_crosstalk(spans, mono, self.sample_rate, self.vad.crosstalk_margin_db, cfg=self.vad)
         segments: List[Segment] = []
         for ch, samples in enumerate(mono):
             segments += self._transcribe_channel(samples, spans[ch], ch, words, dec, progress, duration, len(mono))
