@@ -12,7 +12,7 @@ $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[serve,export,test]"
+	$(PY) -m pip install -q -e ".[serve,export,vad,test]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -41,6 +41,9 @@ setup(
     extras_require={
         "serve": ["sanic>=25", "websockets"],
         "export": ["onnx", "onnxruntime"],
+        # Optional VADs (vad.name=silero | webrtc; hypersp.inference.vads). silero-vad ships its ONNX model (no
+        # download) and is run on onnxruntime; its own torch requirement is met by the torch hypersp already uses.
+        "vad": ["silero-vad>=6.2.3", "onnxruntime", "webrtcvad-wheels>=2.0.14"],
         "test": ["pytest", "pytest-timeout"],
     },
     entry_points={

@@ -6,8 +6,10 @@
 Sessions of synthetic Korean speech with known boundaries: eSpeak NG sentences (voices and speaking
 rates the demo models never heard in training), each trimmed of eSpeak's silence, joined with pauses
 drawn uniformly from 0.3-1.5 s, 1 s of silence at both ends. Each session is mixed with noise at each SNR
-(speech power measured over the speech only): ``white``, ``pink`` (1/f) and ``babble`` (six other
-eSpeak talkers summed, each shifted in time: speech-shaped, not intelligible).
+(speech power measured over the speech only): ``white``, ``pink`` (1/f), ``babble`` (six other
+eSpeak talkers summed, each shifted in time: speech-shaped, not intelligible) and ``events`` (beeps,
+knocks and noise bursts about once a second, the SNR being speech vs the events while they sound, over a
+floor 30 dB below them).
 
 For every VAD and condition:
 - ``speech_kept``: fraction of the true speech inside the VAD's segments;
@@ -50,6 +52,30 @@ def coloured_noise(rng: np.random.Generator, n: int, pink: bool) -> np.ndarray:
     return w / max(speech_level(w), 1e-12)
 
 
+def events(rng: np.random.Generator, n: int, rate: int) -> np.ndarray:
+    """Non-speech events (beeps, knocks, noise bursts) about once a second over a floor 30 dB below them;
+    scaled so that the events themselves have unit RMS (an event at 0 dB is as loud as the speech)."""
+    out = np.zeros(n, np.float64)
+    active = np.zeros(n, bool)
+    t = int(rng.integers(0, rate))
+    while t < n:
+        kind = rng.integers(3)
+        length = int(rate * (rng.uniform(0.15, 0.6) if kind == 0 else rng.uniform(0.03, 0.3)))
+        length = min(length, n - t)
+        k = np.arange(length) / rate
+        if kind == 0:  # beep: a tone with soft edges
+            ev = np.sin(2 * np.pi * rng.uniform(400, 3000) * k) * np.minimum(1.0, np.minimum(k, k[::-1]) / 0.01)
+        elif kind == 1:  # knock: a decaying low resonance
+            ev = np.sin(2 * np.pi * rng.uniform(80, 300) * k) * np.exp(-k / 0.03)
+        else:  # burst: decaying white noise
+            ev = rng.standard_normal(length) * np.exp(-k / 0.08)
+        out[t:t + length] += ev / max(speech_level(ev), 1e-12)
+        active[t:t + length] = True
+        t += length + int(rate * rng.uniform(0.3, 1.5))
+    out /= max(speech_level(out[active]), 1e-12)
+    return out + rng.standard_normal(n) * 10 ** (-30 / 20)
+
+
 def babble(rng: np.random.Generator, n: int, talkers: list) -> np.ndarray:
     """Unit-RMS sum of talker streams (each a random circular shift of a loop of other utterances)."""
     out = np.zeros(n, np.float64)
@@ -78,7 +104,7 @@ def main() -> None:
     p.add_argument("--vads", default="", help="comma-separated VADs: NAME or NAME:FIELD=VALUE[:FIELD=VALUE] with "
                    "VadConfig fields (e.g. silero:energy_gate_db=0); default: every installed VAD")
     p.add_argument("--snrs", default="20,10,0")
-    p.add_argument("--noises", default="white,pink,babble")
+    p.add_argument("--noises", default="white,pink,babble,events")
     p.add_argument("--sessions", type=int, default=2)
     p.add_argument("--session-s", type=float, default=50.0)
     p.add_argument("--seed", type=int, default=0)
@@ -152,6 +178,8 @@ def main() -> None:
         x = s["audio"]
         if noise == "babble":
             w = babble(r, x.size, talkers)
+        elif noise == "events":
+            w = events(r, x.size, rate)
         else:
             w = coloured_noise(r, x.size, pink=noise == "pink")
         level = speech_level(x[s["mask"]]) * 10 ** (-snr / 20)

@@ -51,7 +51,7 @@ class Stream:
         self.input_rate = int(input_rate)
         self._resampler = (soxr.ResampleStream(self.input_rate, self.rate, 1, dtype="float32")
                            if self.input_rate != self.rate else None)
-        self.vad = StreamingVad(self.rate, owner.recognizer.vad)
+        self.vad = owner.recognizer.vad_detector.stream(self.rate)  # the VAD ``vad.name`` selects
         self.segment = 0
         self.pos = 0  # model-rate samples ingested (stream time of the end of the audio seen)
         self.inbox: List[np.ndarray] = []  # accepted, not yet ingested audio at the model rate

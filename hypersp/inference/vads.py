@@ -108,6 +108,7 @@ def hysteresis(probs: np.ndarray, on: float, off: float, active: bool = False) -
 
 GATE_MIN_HISTORY_S = 1.0  # streaming: no energy gate before this much audio (the floor is not known yet)
 GATE_HISTORY_S = 10.0  # streaming: the floor and level come from this much recent audio
+GATE_UPDATE_S = 0.25  # streaming: the gate is recomputed after this much new audio
 
 
 def frame_energies(frames: np.ndarray) -> np.ndarray:
@@ -242,6 +243,9 @@ class FrameStreamingVad:
         self._on, self._off = vad.on, vad.off
         self._gate_db = float(vad.cfg.energy_gate_db)
         self._energies = np.zeros(0, dtype=np.float64)  # the last GATE_HISTORY_S of frame energies
+        self._keep = int(round(GATE_HISTORY_S / self.hop_s))
+        self._gate: Optional[float] = None  # the energy gate (dBFS), recomputed every GATE_UPDATE_S
+        self._new = 0  # frames since then
         self._active = False
         self._rest = np.zeros(0, dtype=np.float32)
         self.speech_s = 0.0
@@ -266,10 +270,12 @@ class FrameStreamingVad:
         flags, self._active = hysteresis(probs, self._on, self._off, self._active)
         if self._gate_db > 0:
             energies = frame_energies(frames)
-            keep = int(round(GATE_HISTORY_S / self.hop_s))
-            self._energies = np.concatenate([self._energies, energies])[-keep:]
+            self._energies = np.concatenate([self._energies, energies])[-self._keep:]
+            self._new += n
             if self._energies.size * self.hop_s >= GATE_MIN_HISTORY_S:
-                flags &= energies > energy_gate(self._energies, self._gate_db)
+                if self._new * self.hop_s >= GATE_UPDATE_S or self._gate is None:  # percentiles are costly per message
+                    self._gate, self._new = energy_gate(self._energies, self._gate_db), 0
+                flags &= energies > self._gate
         self.last_prob = float(probs[-1])
         for f in flags:
             if f:
