@@ -3,11 +3,13 @@
     hypersp-serve --app online_resp                                            # shipped demo_ko_16k, https://127.0.0.1:15003/
     hypersp-serve --app online_tel                                             # shipped demo_ko_8k (8 kHz), port 15004
     hypersp-serve --app online_resp --checkpoint runs/quickstart/best.pt
-    hypersp-serve --app all --checkpoint best.pt --port 15000                 # every app under /NAME/
-    hypersp-serve --app online_tel --checkpoint tel.pt --no-ssl --host 0.0.0.0
+    hypersp-serve --app all --checkpoint best.pt --port 15000                  # every app under /NAME/
+    hypersp-serve --app online_tel --checkpoint tel.pt --host 0.0.0.0          # other machines: https://HOST:15004/
+    hypersp-serve --app online_resp --host 0.0.0.0 --ssl-cert cert.pem --ssl-key key.pem
+    hypersp-serve --app minutes --no-ssl                                       # plain HTTP on localhost only
     hypersp-serve --app minutes --decoding ctc_beam --lm lm3.arpa --hotword 고객센터 vad.max_segment_s=15
     hypersp-serve --app online_resp -c serve.yaml streaming.endpoint_silence_s=0.6 serve.max_streams=32
-    hypersp-serve --app minutes --checkpoint export/demo_ko_16k.onnx         # an ONNX export (onnxruntime)
+    hypersp-serve --app minutes --checkpoint export/demo_ko_16k.onnx           # an ONNX export (onnxruntime)
 
 Settings are one config, composed as in training: the checkpoint's config < ``-c FILE.yaml`` <
 ``key=value`` overrides (groups ``serve.*``, ``streaming.*``, ``vad.*``, ``decoding.*``; see
@@ -17,7 +19,10 @@ finals) runs the same engine with that config; partials stay greedy for speed.
 With one app its API is at /recognize (HTTP POST and WebSocket) and its page at /, as in the
 original toolkit; with ``all`` each app is mounted under /NAME/ on one port. Without --ssl-cert/--ssl-key
 and without --no-ssl a self-signed certificate is generated into a temp dir at start-up (the
-browser's microphone needs HTTPS; accept the certificate warning once). Without --app the command
+browser's microphone needs HTTPS; accept the certificate warning once). Browsers allow the microphone
+only on HTTPS pages or on http://localhost, so --no-ssl is for a server used on localhost (or through
+an SSH tunnel to it) or behind a reverse proxy that terminates TLS: a microphone page opened over
+plain HTTP from another host cannot record (it says so and how to fix it). Without --app the command
 only loads the checkpoint, prints what it holds and lists the apps.
 """
 from __future__ import annotations
@@ -41,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0: the app's own port (15001-15005; 15000 for 'all')")
     tls = p.add_mutually_exclusive_group()
-    tls.add_argument("--no-ssl", action="store_true", help="plain HTTP/WS (browsers allow the microphone only on localhost)")
+    tls.add_argument("--no-ssl", action="store_true",
+                     help="plain HTTP/WS: only for localhost (or an SSH tunnel to it) or behind a TLS-terminating "
+                          "proxy; browsers refuse the microphone on plain HTTP from another host")
     tls.add_argument("--ssl-cert", help="PEM certificate (with --ssl-key)")
     p.add_argument("--ssl-key", help="PEM private key")
     p.add_argument("--device", default="cpu")

@@ -9,7 +9,7 @@
 How it works (CTC models; works with any registered model, no model changes):
 - ``accept`` only resamples and queues. ``decode`` consumes the queue in steps of ``chunk_s``, so a
   message of 30 s is processed exactly like 300 messages of 0.1 s: nothing is dropped or merged.
-- Each step feeds the energy VAD, then (once an utterance is open) re-runs the model on a *window*:
+- Each step feeds the VAD named by ``vad.name``, then (once an utterance is open) re-runs the model on a *window*:
   ``left_context_s`` of already-decoded audio plus everything new; several streams' windows are
   padded into one batch. Output frames older than ``lookahead_s`` before the window's right edge are
   *committed* (kept, never recomputed); a partial is the engine's greedy decoder over committed +
@@ -35,7 +35,6 @@ import numpy as np
 import soxr
 
 from hypersp.config.schema import StreamingConfig  # noqa: F401  (re-exported)
-from hypersp.inference.vad import StreamingVad
 
 
 

@@ -107,35 +107,51 @@ def error_response(err: ProtocolError, server: ServerContext, app_name: str):
 # ---- audio uploads --------------------------------------------------------------------------
 def decode_upload(data: bytes, filename: str = "") -> tuple:
     """Uploaded file bytes -> (samples (C, S) float32, rate). Tries libsndfile, then ffmpeg (for mp4,
-    m4a, webm... when installed). Raises ProtocolError 415 for anything that is not audio."""
+    m4a, webm... when installed). Raises ProtocolError 415 for anything that is not audio.
+
+    The messages are for people (the pages show them as they are): Korean, short, with the English key
+    phrase in brackets for API clients; the decoders' own words (which hold Python reprs and temp paths)
+    go to the server log only."""
     import soundfile as sf
 
+    name = _display_name(filename)
     if not data:
-        raise ProtocolError("the upload is empty: send a wav/flac/ogg/mp3 file or JSON PCM16")
+        raise ProtocolError("업로드한 파일이 비어 있습니다 (the upload is empty): wav, flac, ogg, mp3 파일이나 "
+                            "JSON PCM16을 보내세요")
     try:
         x, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
         if x.shape[0] == 0:
-            raise ProtocolError("the uploaded audio file holds no samples", status=400)
+            raise ProtocolError(f"{name}: 오디오 샘플이 없습니다 (no samples)", status=400)
         return np.ascontiguousarray(x.T), int(rate)
     except ProtocolError:
         raise
     except Exception as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        log.info("libsndfile cannot read %s: %s", filename or "the upload", (str(err).splitlines() or [""])[0])
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
-        raise ProtocolError(f"{filename or 'the upload'} is not a readable audio file ({first}); wav, flac, ogg and "
-                            f"mp3 are read directly, mp4/m4a/webm need ffmpeg, which is not installed on this server",
-                            status=415)
+        raise ProtocolError(f"{name}: 읽을 수 있는 오디오 파일이 아닙니다 (not a readable audio file). "
+                            "wav, flac, ogg, mp3는 바로 읽습니다. mp4, m4a, webm을 읽으려면 서버에 ffmpeg가 "
+                            "필요한데 설치되어 있지 않습니다 (예: apt-get install ffmpeg)", status=415)
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "in"), os.path.join(tmp, "out.wav")
         Path(src).write_bytes(data)
         proc = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", src, "-vn", "-acodec", "pcm_s16le", dst],
                               capture_output=True, timeout=600)
         if proc.returncode != 0 or not os.path.exists(dst):
-            raise ProtocolError(f"{filename or 'the upload'} is not an audio or video file with an audio track "
-                                f"(ffmpeg: {proc.stderr.decode(errors='replace').strip()[:200]})", status=415)
+            log.info("ffmpeg cannot read %s: %s", filename or "the upload",
+                     proc.stderr.decode(errors="replace").strip()[-300:])
+            raise ProtocolError(f"{name}: 읽을 수 있는 오디오 파일이 아닙니다 (not a readable audio file). "
+                                "소리가 든 오디오나 동영상 파일을 올리세요", status=415)
         x, rate = sf.read(dst, dtype="float32", always_2d=True)
     return np.ascontiguousarray(x.T), int(rate)
+
+
+def _display_name(filename: str) -> str:
+    """The uploaded file's base name as shown in a message (no quotes, no control characters, short)."""
+    base = "".join(c for c in os.path.basename(filename or "") if c.isprintable()).strip()
+    if not base:
+        return "업로드한 파일"
+    return base if len(base) <= 60 else base[:57] + "..."
 
 
 def offline_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
@@ -311,11 +327,40 @@ def _close_reason(message: str) -> str:
 
 # ---- the page ------------------------------------------------------------------------------
 def render_page(app) -> str:
+    """The app's page: the template with its title and description (HTML-escaped) and its settings
+    as JSON for the script (``</`` escaped so no text can close the script element)."""
+    from html import escape
+
     html = (HERE / "templates" / "index.html").read_text(encoding="utf-8")
     settings = {"name": app.name, "title": app.title, "mode": app.mode, "sample_rate": app.sample_rate,
                 "description": app.description}
-    html = html.replace("{{ title }}", app.title).replace("{{ description }}", app.description)
-    return html.replace("{{ settings }}", json.dumps(settings, ensure_ascii=False))
+    html = html.replace("{{ title }}", escape(app.title)).replace("{{ description }}", escape(app.description))
+    return html.replace("{{ settings }}", json.dumps(settings, ensure_ascii=False).replace("</", "<\\/"))
+
+
+def render_index(apps) -> str:
+    """The ``--app all`` index: every mounted app in port order with its title, description and rate."""
+    from html import escape
+
+    items = []
+    for d in sorted(apps, key=lambda d: (d.port or 1 << 30, d.name)):
+        kind = "마이크 실시간 인식" if d.mode == "online" else "파일 올려 인식"
+        items.append(f'<li><a href="{escape(d.name)}/">{escape(d.title)}</a>'
+                     f'<div class="desc">{escape(d.description)}</div>'
+                     f'<div class="meta">{kind} · {d.sample_rate / 1000:g} kHz'
+                     f' · 단독 실행 포트 {d.port} · 경로 /{escape(d.name)}/</div></li>')
+    return ("<!doctype html>\n<html lang=\"ko\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<title>hypersp 음성인식 데모</title><link rel=\"stylesheet\" href=\"" + escape(apps[0].name) +
+            "/static/style.css\"></head><body><header><h1>hypersp 음성인식 데모</h1>"
+            "<p>한 서버에서 모든 데모를 엽니다. 마이크 데모는 HTTPS(또는 localhost)에서만 동작합니다.</p></header>"
+            f"<main><ul id=\"apps\" class=\"apps\">{''.join(items)}</ul></main></body></html>")
+
+
+def too_large_message(cfg: ServeConfig, exception: Exception) -> str:
+    if "header" in str(exception).lower():
+        return "요청 헤더가 너무 큽니다 (request header too large)"
+    return f"파일이 너무 큽니다: 최대 {cfg.max_body_mb:g} MB까지 올릴 수 있습니다 (serve.max_body_mb)"
 
 
 # ---- factory ------------------------------------------------------------------------------
@@ -349,11 +394,20 @@ def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp
     sanic_app.ctx.apps = mounted
 
     if not single:
-        links = "".join(f'<li><a href="{d.name}/">{d.title}</a> ({d.sample_rate} Hz)</li>' for d in mounted)
+        index_page = render_index(mounted)
 
         @sanic_app.get("/", name="index")
         async def index(request):
-            return html_response(f"<!doctype html><meta charset=utf-8><title>hypersp</title><h1>hypersp demos</h1><ul>{links}</ul>")
+            return html_response(index_page)
+
+    from sanic.exceptions import PayloadTooLarge
+
+    @sanic_app.exception(PayloadTooLarge)
+    async def too_large(request, exception):  # Sanic's own 413 body names no limit and no setting
+        first = (getattr(request, "path", "") or "/").strip("/").split("/")[0]
+        app_name = mounted[0].name if single else (first if first in {d.name for d in mounted} else "-")
+        server.metrics.inc("hypersp_errors_total", app=app_name, code=413)
+        return _json({"error": too_large_message(cfg, exception)}, status=413)
 
     @sanic_app.get("/healthz", name="healthz")
     async def healthz(request):
