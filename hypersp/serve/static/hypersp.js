@@ -376,4 +376,5 @@
   window.hyperspStop = stop;
   window.hyperspClear = S.mode === "online" ? clearOnline : clearOffline;
   window.hyperspUpload = uploadFile;
+  window.hyperspParseAnswer = parseAnswer;
 })();
