@@ -37,13 +37,19 @@ setup(
         "tensorboard",
         "tqdm",
         "espeakng-loader",
+        "webrtcvad-wheels>=2.0.14",  # the default VAD (vad.name=webrtc): 0.2 MB, no model download
     ],
     extras_require={
         "serve": ["sanic>=25", "websockets"],
         "export": ["onnx", "onnxruntime"],
-        # Optional VADs (vad.name=silero | webrtc; hypersp.inference.vads). silero-vad ships its ONNX model (no
+        # The optional VAD (vad.name=silero; hypersp.inference.vads). silero-vad ships its ONNX model (no
         # download) and is run on onnxruntime; its own torch requirement is met by the torch hypersp already uses.
-        "vad": ["silero-vad>=6.2.3", "onnxruntime", "webrtcvad-wheels>=2.0.14"],
+        "vad": ["silero-vad>=6.2.3", "onnxruntime"],
+        # Broad Korean text for the synthetic corpus (hypersp.data.broad_text; text=broad): real sentences and
+        # lexicons read from installed package data, nothing downloaded at run time. Licences (recorded in the
+        # module): konlpy GPL-3.0+ (its law/bill corpora are not copyrighted / public works), wordfreq code
+        # Apache-2.0 + data CC-BY-SA 4.0, kiwipiepy-model Apache-2.0. About 165 MB of wheels: not in make test.
+        "broadtext": ["konlpy>=0.6", "wordfreq>=3.0", "kiwipiepy-model>=0.20"],
         "test": ["pytest", "pytest-timeout"],
     },
     entry_points={

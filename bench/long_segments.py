@@ -4,8 +4,10 @@
 
 Utterances of the manifest are joined (0.15 s pauses, shorter than the VAD's min_silence_s, so an
 upload would not split them either) into windows of about 5, 10, 20 and 30 s. Each window is
-recognized whole (``segment=False``) with the engine's internal chunking off (``max_chunk_s=0``) and on
-(the engine's default), and against the baseline of recognizing its utterances one by one. CER with
+recognized whole (``segment=False``): ``whole`` with the engine's internal splitting and chunking off,
+``chunked`` with only fixed overlapping chunks (``max_chunk_s``, the previous default), ``engine`` as
+shipped (cut at pauses first, ``split_over_s``, then chunks); ``parts`` is the baseline of recognizing its
+utterances one by one. CER with
 spaces removed, scored with the task's normalizers.
 """
 from __future__ import annotations
@@ -37,7 +39,7 @@ def main() -> None:
     scoring = get_scoring_normalizer(asr.config.task.scoring_normalizer)
     utts = [(norm(e.text), load_audio(e.audio_filepath, rate)) for e in read_manifest(args.manifest)]
     pause = np.zeros(int(0.15 * rate), np.float32)
-    default_chunk, default_size = asr.max_chunk_s, asr.chunk_s
+    default_chunk, default_split = asr.max_chunk_s, asr.split_over_s
     out = {"checkpoint": args.checkpoint, "manifest": args.manifest, "default_max_chunk_s": default_chunk,
            "by_length": []}
     k = 0
@@ -51,23 +53,16 @@ def main() -> None:
                     k = 0
             windows.append((texts, waves))
         row = {"target_s": length, "windows": len(windows)}
-        for label, chunk in (("whole", 0.0), ("chunked", default_chunk)):
-            asr.max_chunk_s = chunk
+        variants = (("whole", 0.0, 0.0), ("chunked", 0.0, default_chunk), ("engine", default_split, default_chunk))
+        for label, split, chunk in variants:
+            asr.split_over_s, asr.max_chunk_s = split, chunk
             er = ErrorRates(normalize=scoring)
             t0 = time.perf_counter()
             for texts, waves in windows:
                 joined = np.concatenate([x for w in waves for x in (w, pause)])
                 er.update(" ".join(texts), asr.transcribe(joined, segment=False, words=False).text)
             row[label] = {"cer": er.result()["cer"], "seconds": round(time.perf_counter() - t0, 2)}
-        for chunk in (4.0, 6.0):  # every window chunked, whatever its length
-            asr.max_chunk_s, asr.chunk_s = chunk, chunk
-            er = ErrorRates(normalize=scoring)
-            for texts, waves in windows:
-                joined = np.concatenate([x for w in waves for x in (w, pause)])
-                er.update(" ".join(texts), asr.transcribe(joined, segment=False, words=False).text)
-            row[f"chunks_of_{chunk:g}s"] = {"cer": er.result()["cer"]}
-        asr.max_chunk_s, asr.chunk_s = default_chunk, default_size
-        asr.max_chunk_s = default_chunk
+        asr.split_over_s, asr.max_chunk_s = default_split, default_chunk
         er = ErrorRates(normalize=scoring)
         for texts, waves in windows:
             er.update(" ".join(texts), " ".join(s.text for s in asr.recognize(waves, words=False)))

@@ -1,6 +1,7 @@
 """StreamingRecognizer: committed text never changes, endpoint rules, rate conversion, batching."""
 import numpy as np
 import pytest
+from hypersp.config.schema import VadConfig
 from hypersp.inference.recognizer import Recognizer
 from hypersp.inference.streaming import StreamingConfig, StreamingRecognizer
 from hypersp.tokenizers.char import CharTokenizer
@@ -32,7 +33,9 @@ class FakeBackend:
 
 
 def FakeRecognizer():
-    return Recognizer(FakeBackend())
+    # These tests drive the endpointer with pure tones: the energy VAD calls them speech, webrtc (the
+    # default) does not, and the streaming logic is what is tested here.
+    return Recognizer(FakeBackend(), vad=VadConfig(name="energy"))
 
 
 def speech(seconds, rate=16000):

@@ -114,6 +114,42 @@ def word_groups(tokens: Sequence[str], ids: Sequence[int]) -> List[List[int]]:
 MAX_CHUNK_S = 8.0  # waves longer than this are run in chunks
 CHUNK_S = 4.0
 CHUNK_OVERLAP_S = 2.0
+SPLIT_OVER_S = 4.0  # waves longer than this are first split at their pauses (0 = never)
+SPLIT_PAUSE_S = 0.12  # a pause: at least this long near the wave's noise floor
+SPLIT_MIN_PIECE_S = 1.0  # no piece shorter than this
+
+
+def pause_cuts(samples: np.ndarray, sample_rate: int, min_pause_s: float = SPLIT_PAUSE_S,
+               min_piece_s: float = SPLIT_MIN_PIECE_S, align: int = 1) -> List[int]:
+    """Sample positions (multiples of ``align``) in the middle of the pauses of ``samples (S,)``.
+
+    A pause is a run of at least ``min_pause_s`` of 10 ms frames within a few dB of the wave's own noise
+    floor (its 5th-percentile frame energy; at most 10 dB, or 30 % of the floor-to-peak range, above it;
+    no cuts when the 95th percentile is within 10 dB of the floor), so the rule follows the recording's level and noise. Cuts that would leave a piece shorter than
+    ``min_piece_s`` are dropped. Recognizing the pieces separately is what a model trained on single
+    utterances does best (bench/long_segments.py): a pause is where no word is lost by cutting.
+    """
+    from hypersp.inference.vad import frame_energies_db
+
+    e = frame_energies_db(samples, sample_rate)
+    if e.size < 3:
+        return []
+    floor, peak = float(np.percentile(e, 5)), float(np.percentile(e, 95))
+    if peak - floor < 10.0:  # no frame clearly quieter than the rest: continuous sound, nothing to cut
+        return []
+    quiet = e <= floor + min(10.0, 0.3 * (peak - floor))
+    hop = int(round(sample_rate * 0.01))
+    need = max(1, int(round(min_pause_s / 0.01)))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
+    min_piece = int(min_piece_s * sample_rate)
+    cuts: List[int] = []
+    for a, b in zip(edges[::2], edges[1::2]):  # quiet runs [a, b) in frames
+        if b - a < need:
+            continue
+        cut = int((a + b) // 2 * hop + int(round(sample_rate * 0.015))) // align * align  # frame centre
+        if cut - (cuts[-1] if cuts else 0) >= min_piece and samples.size - cut >= min_piece:
+            cuts.append(cut)
+    return cuts
 
 
 class Recognizer:
@@ -126,7 +162,8 @@ class Recognizer:
 
     def __init__(self, backend: Any, decoding: Any = None, vad: Optional[VadConfig] = None,
                  batch_seconds: float = 120.0, config: Any = None, max_chunk_s: float = MAX_CHUNK_S,
-                 chunk_s: float = CHUNK_S, chunk_overlap_s: float = CHUNK_OVERLAP_S):
+                 chunk_s: float = CHUNK_S, chunk_overlap_s: float = CHUNK_OVERLAP_S,
+                 split_over_s: float = SPLIT_OVER_S):
         self.backend = backend
         # A wave longer than max_chunk_s is run through the model in overlapping chunks of chunk_s whose
         # posteriors are stitched (each overlap split in its middle) before decoding: models trained on
@@ -134,6 +171,9 @@ class Recognizer:
         self.max_chunk_s = float(max_chunk_s)
         self.chunk_s = float(chunk_s)
         self.chunk_overlap_s = float(chunk_overlap_s)
+        # Before that, a wave longer than split_over_s is cut in the middle of its pauses (pause_cuts) and
+        # the pieces are run separately: several sentences in one window decode worse than one by one.
+        self.split_over_s = float(split_over_s)
         self.tokenizer = backend.tokenizer
         self.sample_rate = int(backend.sample_rate)
         self.frame_shift_s = float(backend.frame_shift_s)
@@ -206,11 +246,31 @@ class Recognizer:
         return self.backend.log_probs(list(waves))
 
     def chunked_log_probs(self, waves: Sequence[np.ndarray]) -> List[np.ndarray]:
-        """As :meth:`log_probs`, but a wave longer than ``max_chunk_s`` runs as chunks of ``chunk_s``
-        overlapping by ``chunk_overlap_s``; each overlap is split in its middle, so every output frame
-        comes from the chunk where it has the most context on both sides. Chunks of all waves share
-        batches of at most ``batch_seconds``."""
+        """As :meth:`log_probs`, but a wave longer than ``split_over_s`` is first cut in the middle of its
+        pauses (:func:`pause_cuts`) and its pieces run separately; then any piece longer than
+        ``max_chunk_s`` runs as chunks of ``chunk_s`` overlapping by ``chunk_overlap_s``, each overlap split
+        in its middle, so every output frame comes from the chunk where it has the most context on both
+        sides. The posteriors are concatenated back: one ``(T'_i, V)`` per wave, on the wave's own time
+        axis (a cut moves later frames by less than one frame). Pieces of all waves share batches of at
+        most ``batch_seconds``."""
         spf = max(1, int(round(self.frame_shift_s * self.sample_rate)))
+        pieces: List[np.ndarray] = []
+        owner: List[int] = []
+        for i, w in enumerate(waves):
+            cuts = (pause_cuts(w, self.sample_rate, align=spf)
+                    if self.split_over_s > 0 and w.shape[0] > self.split_over_s * self.sample_rate else [])
+            bounds = [0] + cuts + [w.shape[0]]
+            for a, b in zip(bounds, bounds[1:]):
+                pieces.append(w[a:b])
+                owner.append(i)
+        per_wave: List[List[np.ndarray]] = [[] for _ in waves]
+        for k, (i, lp) in enumerate(zip(owner, self._overlap_log_probs(pieces, spf))):
+            last = k + 1 == len(owner) or owner[k + 1] != i
+            per_wave[i].append(lp if last else lp[: pieces[k].shape[0] // spf])  # cuts are frame-aligned
+        return [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in per_wave]
+
+    def _overlap_log_probs(self, waves: Sequence[np.ndarray], spf: int) -> List[np.ndarray]:
+        """Overlapping chunks for waves longer than ``max_chunk_s`` (see :meth:`chunked_log_probs`)."""
         limit = int(self.max_chunk_s * self.sample_rate)
         chunk = int(min(self.chunk_s, self.max_chunk_s) * self.sample_rate) // spf * spf
         overlap = min(int(self.chunk_overlap_s * self.sample_rate) // spf * spf, chunk // 2)
