@@ -2,7 +2,7 @@
 
     python bench/serve_latency.py --checkpoint best.pt [--wav speech.wav] [--clients 1 10 50]
 
-Starts a real server (``online_resp``, plain HTTP, single process) and measures:
+Starts a real server (``online_resp``, plain HTTP) and measures:
 - streaming, K concurrent clients sending real-time audio in 100 ms binary frames
   (0.5 s silence, the speech, then 1.5 s silence):
   * ``first_partial``: speech onset sent -> first non-empty partial received;
@@ -11,7 +11,12 @@ Starts a real server (``online_resp``, plain HTTP, single process) and measures:
   * ``final_after_endpoint``: end of speech -> final from the server's own endpointer (includes
     the 0.8 s trailing-silence rule);
 - offline: requests/s and latency of 5 s clips as JSON PCM16 at concurrency 8;
-- memory: server RSS after 10 and after N (default 1000) short streaming sessions.
+- memory: server RSS after 10 and after N (default 1000) short streaming sessions;
+- ``lag``: for every event, its arrival time minus the stream time of the end of the audio it covers (the
+  ``end`` field, from the first frame sent); a server that keeps up has a bounded worst lag.
+``--workers N`` runs N server processes (``hypersp-serve --workers``); give ``--threads 1`` with 2 workers on
+2 cores. The default audio is a tone pattern that the default (webrtc) VAD does not call speech: pass a
+speech ``--wav``.
 Latencies are p50/p95 in ms. The machine's other load is not controlled: run it on an idle box.
 """
 from __future__ import annotations
@@ -52,12 +57,15 @@ async def stream_client(url, speech, rate, use_state0, results):
     audio = np.concatenate([lead, pcm(speech), tail]) if not use_state0 else np.concatenate([lead, pcm(speech)])
     speech_start_i, speech_end_i = len(lead), len(lead) + len(speech)
     t_onset = t_end = t_first = t_final = None
+    t0 = None
     async with connect(url, max_size=None) as ws:
         async def reader():
             nonlocal t_first, t_final
             async for msg in ws:
                 ev = json.loads(msg)
                 now = time.perf_counter()
+                if "end" in ev and t0 is not None:  # how far the answer trails the audio it covers
+                    results["lag"].append(now - t0 - float(ev["end"]))
                 if not ev.get("final") and ev.get("text") and t_first is None:
                     t_first = now
                 if ev.get("final"):
@@ -90,7 +98,7 @@ async def stream_client(url, speech, rate, use_state0, results):
 
 
 async def streaming(url, speech, rate, k, use_state0):
-    results = {"first_partial": [], "final": []}
+    results = {"first_partial": [], "final": [], "lag": []}
     await asyncio.gather(*(stream_client(url, speech, rate, use_state0, results) for _ in range(k)))
     return results
 
@@ -138,6 +146,7 @@ def main():
     ap.add_argument("--offline-requests", type=int, default=40)
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1, help="hypersp-serve --workers (server processes)")
     args = ap.parse_args()
     from hypersp.audio.io import load_audio
     from hypersp.serve.testing import ServerProcess, make_tiny_checkpoint
@@ -147,7 +156,8 @@ def main():
     speech = load_audio(args.wav, rate) if args.wav else speechlike(3.0, rate)
     out = {"checkpoint": ckpt, "speech_seconds": round(len(speech) / rate, 2), "cpu_count": os.cpu_count(),
            "load_avg_at_start": os.getloadavg()}
-    extra = ["--max-streams", str(max(args.clients) + 8)]
+    extra = ["--max-streams", str(max(args.clients) + 8), "--workers", str(args.workers)]
+    out["workers"] = args.workers
     with ServerProcess(ckpt, "online_resp", extra, threads=args.threads) as srv:
         url = srv.ws_url + "/recognize"
         asyncio.run(streaming(url, speech, rate, 1, True))  # warm-up
@@ -162,6 +172,8 @@ def main():
                 "final_after_state0_p50_ms": pct(a["final"], 50), "final_after_state0_p95_ms": pct(a["final"], 95),
                 "final_after_endpoint_p50_ms": pct(b["final"], 50), "final_after_endpoint_p95_ms": pct(b["final"], 95),
                 "finals_received": [len(a["final"]), len(b["final"])],
+                # lag: answer arrival minus the stream time of the audio it covers (behind real time if it grows)
+                "lag_p95_ms": pct(a["lag"] + b["lag"], 95), "worst_lag_ms": pct(a["lag"] + b["lag"], 100),
             })
         clip = np.tile(speech, int(np.ceil(5 * rate / len(speech))))[: 5 * rate]
         out["offline_5s"] = offline(srv.url + "/recognize", clip, 8, args.offline_requests)
