@@ -13,6 +13,14 @@ Sentences come from :mod:`hypersp.data.korean_text` (Hangul and spaces only, so 
 training target as is). Splits are by sentence: no dev or test sentence is spoken in train;
 part of test is spoken by voice variants never heard in train or dev (``heldout_variants``).
 
+``text`` chooses the sentences: ``templates`` (the default, unchanged), ``broad`` (a share
+``broad_fraction`` of the sentences drawn from the broad pool of real Korean text and lexicons,
+:mod:`hypersp.data.broad_text`, which needs ``pip install hypersp[broadtext]``; the rest from the
+templates), or ``open`` (the reserved open-vocabulary test sentences of
+:mod:`hypersp.data.open_test_text`, written to ``test.jsonl`` only, every one spoken by a
+``heldout_variants`` voice at a rate in ``heldout_rate_band`` or else ``min_rate..max_rate``;
+``hours`` and the fractions are ignored; train.jsonl and dev.jsonl are empty).
+
 Every random choice is drawn from ``numpy.random.Generator``: the plan (sentence, split, voice,
 rate, pitch) from one generator seeded with ``cfg.seed``, each utterance's padding, noise and
 gain from its own generator seeded with ``(cfg.seed, utterance index)``; eSpeak itself runs
@@ -51,6 +59,7 @@ log = logging.getLogger(__name__)
 GENERATOR_VERSION = 1
 
 SPLITS = ("train", "dev", "test")
+TEXT_CHOICES = ("templates", "broad", "open")
 
 # Ten male and ten female eSpeak NG variants that sound like plain speech (no whisper, croak or
 # robot effects). The held-out ones are used only for part of the test split.
@@ -99,6 +108,9 @@ class SyntheticConfig:
     # Fraction of *training* utterances whose text is random Hangul syllables ("babble") instead of a
     # sentence: every initial/medial/final jamo in many contexts, so unseen words are not unseen sounds.
     babble_fraction: float = 0.0
+    # Where sentences come from: "templates" | "broad" | "open" (see the module docstring).
+    text: str = "templates"
+    broad_fraction: float = 0.5  # text=broad: share of sentences from the broad pool
 
     @property
     def output_rate(self) -> int:
@@ -169,6 +181,12 @@ def validate_config(cfg: SyntheticConfig) -> None:
                  or (band[0] == cfg.min_rate and band[1] == cfg.max_rate)):
         errors.append(f"heldout_rate_band={band}: must be [lo, hi] inside [min_rate, max_rate] = "
                       f"[{cfg.min_rate}, {cfg.max_rate}], leaving rates outside it for training")
+    if cfg.text not in TEXT_CHOICES:
+        errors.append(f"text={cfg.text!r}: choose one of {', '.join(TEXT_CHOICES)}")
+    if not 0 < cfg.broad_fraction <= 1:
+        errors.append(f"broad_fraction={cfg.broad_fraction}: must be in (0, 1]")
+    if cfg.text == "open" and not cfg.heldout_variants:
+        errors.append("text=open: heldout_variants is empty; the open test is spoken by held-out voices only")
     if not 0 <= cfg.babble_fraction < 1:
         errors.append(f"babble_fraction={cfg.babble_fraction}: must be in [0, 1)")
     overlap = sorted(set(cfg.variants) & set(cfg.heldout_variants))
@@ -179,7 +197,15 @@ def validate_config(cfg: SyntheticConfig) -> None:
 
 
 def config_hash(cfg: SyntheticConfig) -> str:
-    payload = {"config": dataclasses.asdict(cfg), "generator_version": GENERATOR_VERSION}
+    config = dataclasses.asdict(cfg)
+    if cfg.text == "templates":  # corpora made before `text` existed keep their hash
+        config.pop("text")
+        config.pop("broad_fraction")
+    payload = {"config": config, "generator_version": GENERATOR_VERSION}
+    if cfg.text == "broad":  # the pool depends on the installed text packages
+        from hypersp.data.broad_text import source_versions
+
+        payload["broad_text_versions"] = source_versions()
     if list(cfg.variants) == ["all"]:  # what "all" means depends on the installed eSpeak NG data
         payload["resolved_variants"] = resolved_variants(cfg)
     payload = json.dumps(payload, sort_keys=True)
@@ -189,9 +215,53 @@ def config_hash(cfg: SyntheticConfig) -> str:
 # --------------------------------------------------------------------------- planning
 
 
+def _broad_mix(cfg: SyntheticConfig, total: int) -> List[str]:
+    """text=broad: ``total`` distinct sentences, ``broad_fraction`` of them from the broad pool (in
+    the pool's seeded order), the rest from the templates; template sentences first."""
+    from hypersp.data.broad_text import broad_sentences
+
+    n_broad = round(total * cfg.broad_fraction)
+    out = generate_sentences(total - n_broad, seed=cfg.seed, register=cfg.registers or None) if n_broad < total else []
+    seen = set(out)
+    for sentence in broad_sentences(seed=cfg.seed):
+        if len(out) == total:
+            break
+        if sentence not in seen:
+            seen.add(sentence)
+            out.append(sentence)
+    if len(out) < total:
+        raise ValueError(f"text=broad: the broad pool has too few sentences for {total} utterances "
+                         f"(broad_fraction={cfg.broad_fraction}); lower hours or broad_fraction")
+    return out
+
+
+def _plan_open(cfg: SyntheticConfig) -> List[Dict[str, Any]]:
+    """text=open: every reserved open-test sentence once, in the test split, held-out voices only."""
+    from hypersp.data.open_test_text import OPEN_TEST_REGISTERS, open_test_sentences
+
+    regs = [r for r in cfg.registers if r in OPEN_TEST_REGISTERS] or [None]
+    sentences = [s for r in regs for s in open_test_sentences(r)]
+    rng = np.random.default_rng([cfg.seed, 31])
+    lo, hi = (cfg.heldout_rate_band if cfg.heldout_rate_band else (cfg.min_rate, cfg.max_rate))
+    voices = list(cfg.heldout_variants)
+    return [{
+        "index": k,
+        "utt_id": f"synth-open-{k:06d}",
+        "split": "test",
+        "text": text,
+        "speaker": voices[int(rng.integers(len(voices)))],
+        "rate": int(rng.integers(lo, hi + 1)),
+        "pitch": int(rng.integers(cfg.min_pitch, cfg.max_pitch + 1)),
+        "pitch_range": int(rng.integers(cfg.min_pitch_range, cfg.max_pitch_range + 1)),
+    } for k, text in enumerate(sentences)]
+
+
 def plan_corpus(cfg: SyntheticConfig) -> List[Dict[str, Any]]:
     """The utterances to make, in manifest order: one dict per utterance with
-    ``index, utt_id, split, text, speaker, rate, pitch, pitch_range``. Pure function of cfg."""
+    ``index, utt_id, split, text, speaker, rate, pitch, pitch_range``. Pure function of cfg
+    (and, for text=broad, of the installed broad-text packages)."""
+    if cfg.text == "open":
+        return _plan_open(cfg)
     train_share = 1.0 - cfg.dev_fraction - cfg.test_fraction
     n_train = max(1, math.ceil(cfg.hours * 3600.0 / _MEAN_UTTERANCE_SECONDS))
     total = max(n_train, math.ceil(n_train / train_share))
@@ -200,7 +270,10 @@ def plan_corpus(cfg: SyntheticConfig) -> List[Dict[str, Any]]:
     n_test, n_dev = max(n_test, 1 if cfg.test_fraction > 0 else 0), max(n_dev, 1 if cfg.dev_fraction > 0 else 0)
     total = max(total, n_test + n_dev + 1)
 
-    sentences = generate_sentences(total, seed=cfg.seed, register=cfg.registers or None)
+    if cfg.text == "broad":
+        sentences = _broad_mix(cfg, total)
+    else:
+        sentences = generate_sentences(total, seed=cfg.seed, register=cfg.registers or None)
     rng = np.random.default_rng(cfg.seed)
     order = rng.permutation(total)  # sentence index per slot; splits take disjoint slices
     split_slices = {"test": order[:n_test], "dev": order[n_test:n_test + n_dev], "train": order[n_test + n_dev:]}

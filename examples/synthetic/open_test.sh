@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The open-vocabulary test (issue 13 part 2): 240 reserved sentences (hypersp/data/open_test_text.py,
+# never training text) spoken by the demo recipe's 8 held-out eSpeak NG voices at 125-195 wpm, at
+# 16 kHz and through the 8 kHz telephone channel, then the shipped demo models evaluated on them:
+#
+#   PATH="$PWD/.venv/bin:$PATH" bash examples/synthetic/open_test.sh [DATA_DIR] [OUT_DIR]
+#
+# Environment: MODEL16, MODEL8 (checkpoints, default the shipped demo_ko_16k / demo_ko_8k), JOBS,
+# DECODING (extra hypersp-eval arguments, e.g. "--decoding ctc_beam --lm lm.arpa").
+set -euo pipefail
+DATA=${1:-data/open_test}
+OUT=${2:-runs/open_test}
+JOBS=${JOBS:-1}
+MODEL16=${MODEL16:-demo_ko_16k}
+MODEL8=${MODEL8:-demo_ko_8k}
+DECODING=${DECODING:-}
+
+# Held-out voices of examples/synthetic/run.sh (never in demo training); ordinary pitch; light noise.
+OPEN_OPTS=(text=open seed=0 heldout_variants=[m8,f5,steph2,klatt4,iven3,Andrea,benjamin,aunty]
+    min_rate=125 max_rate=195 min_pitch=30 max_pitch=70 min_pitch_range=30 max_pitch_range=80
+    noise_snr_db_min=30 noise_snr_db_max=50)
+
+echo "== open-vocabulary test -> $DATA/16k (16 kHz) and $DATA/8k (8 kHz telephone)"
+hypersp-prepare synthetic --out "$DATA/16k" --jobs "$JOBS" "${OPEN_OPTS[@]}" > /dev/null
+hypersp-prepare synthetic_tel --out "$DATA/8k" --jobs "$JOBS" "${OPEN_OPTS[@]}" > /dev/null
+
+mkdir -p "$OUT"
+# shellcheck disable=SC2086
+hypersp-eval --checkpoint "$MODEL16" --manifest "$DATA/16k/test.jsonl" --output-json "$OUT/open_16k.json" --no-progress $DECODING > /dev/null
+# shellcheck disable=SC2086
+hypersp-eval --checkpoint "$MODEL8" --manifest "$DATA/8k/test.jsonl" --output-json "$OUT/open_8k.json" --no-progress $DECODING > /dev/null
+
+python - "$OUT" "$DATA" <<'PY'
+import json, sys
+from hypersp.data.open_test_text import open_test_sentences, unseen_word_fraction
+from hypersp.data.synthetic import SyntheticConfig, plan_corpus
+out, data = sys.argv[1], sys.argv[2]
+# The demo models' training text: the train split of examples/synthetic/run.sh's corpus (a copy of its CORPUS_OPTS).
+demo = SyntheticConfig(hours=14, seed=0, variants=["all"], heldout_variants=["m8", "f5", "steph2", "klatt4", "iven3",
+    "Andrea", "benjamin", "aunty"], heldout_test_fraction=1.0, min_rate=110, max_rate=250, heldout_rate_band=[165, 185],
+    min_pitch=10, max_pitch=90, min_pitch_range=20, max_pitch_range=90, noise_snr_db_min=15, noise_snr_db_max=50,
+    babble_fraction=0.15, dev_fraction=0.02, test_fraction=0.03)
+train = [p["text"] for p in plan_corpus(demo) if p["split"] == "train"]
+unseen = unseen_word_fraction(open_test_sentences(), train)
+print(f"open test: {unseen['num_tokens']} words, {100 * unseen['tokens']:.1f} % of them (and "
+      f"{100 * unseen['types']:.1f} % of the {unseen['num_types']} distinct words) unseen in the demo training text")
+for rate in ("16k", "8k"):
+    r = json.load(open(f"{out}/open_{rate}.json"))
+    print(f"{rate}: CER {r['cer']:.2f} % (spaces removed), {r['cer_with_spaces']:.2f} % with spaces, "
+          f"WER {r['wer']:.2f} % on {r['num_utterances']} utterances ({data}/{rate}/test.jsonl)")
+PY
