@@ -68,7 +68,7 @@ async def stream_client(url, speech, rate, use_state0, results):
                     results["lag"].append(now - t0 - float(ev["end"]))
                 if not ev.get("final") and ev.get("text") and t_first is None:
                     t_first = now
-                if ev.get("final"):
+                if ev.get("final") and t_end is not None:  # finals of earlier utterances in the audio go on
                     t_final = now
                     return
 
@@ -147,6 +147,7 @@ def main():
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1, help="hypersp-serve --workers (server processes)")
+    ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="hypersp-serve config overrides (vad.name=energy)")
     args = ap.parse_args()
     from hypersp.audio.io import load_audio
     from hypersp.serve.testing import ServerProcess, make_tiny_checkpoint
@@ -156,8 +157,8 @@ def main():
     speech = load_audio(args.wav, rate) if args.wav else speechlike(3.0, rate)
     out = {"checkpoint": ckpt, "speech_seconds": round(len(speech) / rate, 2), "cpu_count": os.cpu_count(),
            "load_avg_at_start": os.getloadavg()}
-    extra = ["--max-streams", str(max(args.clients) + 8), "--workers", str(args.workers)]
-    out["workers"] = args.workers
+    extra = ["--max-streams", str(max(args.clients) + 8), "--workers", str(args.workers)] + list(args.overrides)
+    out["workers"], out["overrides"] = args.workers, args.overrides
     with ServerProcess(ckpt, "online_resp", extra, threads=args.threads) as srv:
         url = srv.ws_url + "/recognize"
         asyncio.run(streaming(url, speech, rate, 1, True))  # warm-up
