@@ -6,10 +6,11 @@
 Writes OUT/<split>.jsonl and OUT/report.json (what was kept and skipped, and why).
 key=value pairs set the task's preparation options (listed by --options).
 
-Two more preparation steps share this command:
+More preparation steps share this command:
 
     hypersp-prepare tokenizer --manifest data/train.jsonl --out data/spm type=unigram vocab_size=500
-    hypersp-prepare lm --text data/train.jsonl --out data/lm3.arpa --order 3
+    hypersp-prepare lm --manifest data/train.jsonl --out data/lm3.arpa --order 3
+    hypersp-prepare manifest --from data/kaldi/test --out data/test.jsonl   # Kaldi dir, WeNet data.list, lhotse
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-SUBCOMMANDS = {"tokenizer": "hypersp_cli.tokenizer", "lm": "hypersp_cli.lm"}
+SUBCOMMANDS = {"tokenizer": "hypersp_cli.tokenizer", "lm": "hypersp_cli.lm", "manifest": "hypersp_cli.manifest"}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -113,7 +113,8 @@ def collect(inputs: Sequence[str]) -> List[Item]:
     items: List[Item] = []
     for raw in inputs:
         path = Path(raw)
-        if path.is_dir():
+        is_list = path.is_dir() and (path / "wav.scp").is_file() or path.name.endswith((".list", ".jsonl.gz"))
+        if path.is_dir() and not is_list:
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
             if not found:
                 raise FileNotFoundError(f"{raw}: no audio files ({' '.join(AUDIO_EXTENSIONS)}) in this folder")
@@ -121,7 +122,7 @@ def collect(inputs: Sequence[str]) -> List[Item]:
                 rel = p.relative_to(path).with_suffix("").parts
                 parts = path.resolve().parts + rel
                 items.append(Item(p, str(p), parts, len(rel), seconds=_file_seconds(p)))
-        elif path.suffix.lower() in MANIFEST_EXTENSIONS:
+        elif is_list or path.suffix.lower() in MANIFEST_EXTENSIONS:  # also Kaldi dirs, WeNet/lhotse lists
             stem = path.resolve().with_suffix("").parts
             entries = read_manifest(path)
             if not entries:

@@ -1,4 +1,4 @@
-"""NeMo-style JSON-lines manifests.
+"""NeMo-style JSON-lines manifests (and, through ``hypersp.data.interop``, Kaldi / WeNet / lhotse lists).
 
 One utterance per line::
 
@@ -34,10 +34,17 @@ REQUIRED = ("audio_filepath", "duration", "text")
 
 
 def iter_manifest(path: str | Path) -> Iterator[ManifestEntry]:
-    """Yield entries line by line (memory stays flat). Blank lines are ignored."""
+    """Yield entries line by line (memory stays flat). Blank lines are ignored. A Kaldi data dir, a WeNet
+    ``data.list`` or a lhotse manifest is read through :mod:`hypersp.data.interop`."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ManifestError(f"manifest {str(path)!r} does not exist")
+    from hypersp.data.interop import detect_format, read_entries
+
+    fmt = detect_format(path)
+    if fmt != "nemo":
+        yield from read_entries(path, fmt)
+        return
     root = path.resolve().parent
     with open(path, encoding="utf-8-sig") as f:
         for lineno, line in enumerate(f, 1):
