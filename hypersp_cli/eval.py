@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segment", action="store_true",
                    help="cut each utterance by the VAD before recognizing it, as the offline server does")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also print the error breakdown (S/D/I, CER by speaker, domain, length; worst utterances) "
+                        "as a table on stderr (it is always in the JSON)")
     add_decoding_args(p)
     add_common_args(p)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides applied to the checkpoint's config")
@@ -90,6 +93,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"CER {result['cer']:.2f}% (spaces removed; with spaces {result['cer_with_spaces']:.2f}%), "
               f"WER {result['wer']:.2f}% on {result['num_utterances']} utterances, {result['audio_seconds']:.1f} s audio, "
               f"RTF {result['rtf']:.4f}; scoring normalizer '{scoring}'", file=sys.stderr)
+        if result.get("skipped"):
+            print(f"WARNING: {result['skipped']} utterance(s) skipped (unreadable or empty audio), not scored: "
+                  + "; ".join(result.get("skipped_examples", [])[:3]), file=sys.stderr)
+        if args.breakdown:
+            from hypersp.metrics import format_breakdown
+
+            print(format_breakdown(result["breakdown"]), file=sys.stderr)
         return 0
 
     return run("hypersp-eval", body)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
-from hypersp.metrics import ErrorRates
+from hypersp.metrics import ErrorBreakdown, ErrorRates
 
 @torch.no_grad()
 def evaluate(
@@ -98,7 +98,9 @@ def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[
     Each utterance is read at the engine's rate (``offset``/``duration`` honoured) and recognized whole
     (``segment=False``: batched by ``batch_seconds``) or cut by the VAD first (``segment=True``, as the
     offline server does). References go through ``text_normalizer`` (the task's: what training targets
-    were made with), then both sides through ``scoring_normalizer``. Unreadable audio is skipped, counted
+    were made with), then both sides through ``scoring_normalizer``; ``breakdown`` holds the character
+    substitutions/deletions/insertions, CER by speaker, domain and length, and the worst utterances
+    (``hypersp.metrics.ErrorBreakdown``). Unreadable audio is skipped, counted
     (``skipped``) and listed (``skipped_examples``). RTF = wall seconds (reading, features, model,
     decoding) / audio seconds. Extra keywords are decoding settings for this run.
     """
@@ -107,6 +109,7 @@ def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[
 
     entries = read_manifest(manifest)
     scores = ErrorRates(normalize=scoring_normalizer)
+    breakdown = ErrorBreakdown()
     decoder = recognizer.decoder_for(**decoding)
     rate = recognizer.sample_rate
     audio_seconds, skipped, hypotheses = 0.0, [], []
@@ -128,9 +131,13 @@ def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[
         else:
             found = recognizer.recognize(waves, words=False, decoder=decoder)
             texts = [(s.text, s.nbest) for s in found]
-        for (e, _), (hyp, nbest) in zip(pending, texts):
+        for (e, wave), (hyp, nbest) in zip(pending, texts):
             ref = text_normalizer(e.text)
             scores.update(ref, hyp)
+            score = scoring_normalizer or (lambda t: t)
+            breakdown.update(score(ref), score(hyp), e.utt_id, str(e.extra.get("speaker", "") or ""),
+                             str(e.extra.get("domain") or e.extra.get("register") or e.extra.get("corpus") or ""),
+                             wave.size / rate)
             if keep_hypotheses:
                 line = {"utt_id": e.utt_id, "ref": ref, "hyp": hyp}
                 if nbest:
@@ -166,6 +173,7 @@ def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[
                   rtf=round(elapsed / max(audio_seconds, 1e-9), 5), skipped=len(skipped))
     if skipped:
         result["skipped_examples"] = [f"{u}: {r}" for u, r in skipped[:10]]
+    result["breakdown"] = breakdown.result()
     if keep_hypotheses:
         result["hypotheses"] = hypotheses
     return result
