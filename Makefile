@@ -8,11 +8,11 @@ TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: install quickstart demo-models test clean
 
-$(VENV)/.installed: setup.py
+$(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[serve,export,vad,test]"
+	$(PY) -m pip install -q -c constraints.txt "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -c constraints.txt -e ".[serve,export,vad,test]"
 	touch $@
 
 install: $(VENV)/.installed
