@@ -32,15 +32,33 @@ if [ "$STAGE" -le 1 ]; then
     if declare -F after_prepare > /dev/null; then after_prepare; fi
 fi
 
+# A partial download prepares what exists: validate on VALID, else on the first evaluation split present.
+if [ ! -s "$DATA/$VALID.jsonl" ]; then
+    for split in $EVAL_SPLITS; do
+        if [ -s "$DATA/$split.jsonl" ]; then
+            echo "note: no $DATA/$VALID.jsonl; validating on $split instead" >&2; VALID=$split; break
+        fi
+    done
+fi
+
 if [ "$STAGE" -le 2 ]; then
+    [ -s "$DATA/train.jsonl" ] || { echo "error: no $DATA/train.jsonl: nothing to train on (see $DATA/report.json)" >&2; exit 2; }
+    [ -s "$DATA/$VALID.jsonl" ] || { echo "error: no validation manifest in $DATA ($VALID or any of: $EVAL_SPLITS)" >&2; exit 2; }
     echo "== 2/3 train $ARCH -> $RUN"
     hypersp-train --task "$CORPUS" --arch "$ARCH" -c "$HERE/conf/quartznet15x5.yaml" \
         task.train_manifest="$DATA/train.jsonl" task.valid_manifest="$DATA/$VALID.jsonl" \
         trainer.out_dir="$RUN" trainer.resume=auto "$@" > /dev/null   # summary: $RUN/train_summary.json
 fi
 
-echo "== 3/3 evaluate $RUN/best.pt (scoring normalizer: the task's task.scoring_normalizer)"
+echo "== 3/3 evaluate $RUN/best.pt on every split present (scoring normalizer: the task's task.scoring_normalizer)"
+evaluated=0
 for split in $EVAL_SPLITS; do
+    if [ ! -s "$DATA/$split.jsonl" ]; then
+        echo "-- $split: no $DATA/$split.jsonl in this download, skipped" >&2
+        continue
+    fi
     echo "-- $split (result: $RUN/eval_$split.json)"
     hypersp-eval --checkpoint "$RUN/best.pt" --manifest "$DATA/$split.jsonl" --output-json "$RUN/eval_$split.json" > /dev/null
+    evaluated=$((evaluated + 1))
 done
+[ "$evaluated" -gt 0 ] || { echo "error: none of the evaluation splits ($EVAL_SPLITS) exists in $DATA" >&2; exit 2; }

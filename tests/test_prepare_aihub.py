@@ -15,7 +15,7 @@ def test_every_field_and_count(corpus, tmp_path):
     fx = make_aihub(tmp_path / "raw", corpus)
     report = TASKS.get(corpus).prepare(fx.root, tmp_path / "out", 2, FAST)
     by_id = assert_prepared(fx, tmp_path / "out", report)
-    assert sorted(report["manifests"]) == ["test", "train", "valid"]
+    assert sorted(report["manifests"]) == ["dev", "test", "train"]
     rate = 8000 if corpus == "ktelspeech" else 16000
     assert {r["sample_rate"] for r in by_id.values()} == {rate}
     # the audio path is the file on disk, not the JSON's audioPath
@@ -49,7 +49,7 @@ def test_test_split_is_per_session_and_deterministic():
     assert 140 <= len(many) <= 260                       # ~1 % of sessions
     assert split_of("ktelspeech", "train", "D60", "S00000162", 0.01) == "test"
     assert split_of("ktelspeech", "train", "D61", "S00000162", 0.01) == "train"   # domain is part of the name
-    assert split_of("ktelspeech", "valid", "D60", "S00000162", 0.01) == "valid"   # Validation is never carved
+    assert split_of("ktelspeech", "valid", "D60", "S00000162", 0.01) == "dev"   # Validation is never carved
     assert split_of("ktelspeech", "train", "D60", "S00000162", 0.0) == "train"
 
 

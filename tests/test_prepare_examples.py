@@ -52,7 +52,16 @@ def test_ktelspeech_run_sh_end_to_end_at_8khz(tmp_path):
     assert report["utterances"]["kept"] == len(fx.kept)
     task = load_checkpoint(str(tmp_path / "run/best.pt"))["config"]["task"]
     assert (task["sample_rate"], task["features"]["sample_rate"], task["features"]["n_mels"]) == (8000, 8000, 64)
-    for split in ("test", "valid"):
+    for split in ("test", "dev"):
         result = json.loads((tmp_path / f"run/eval_{split}.json").read_text(encoding="utf-8"))
         assert result["scoring_normalizer"] == "korean_cer" and result["num_utterances"] == 1
     assert "scoring normalizer 'korean_cer'" in r.stderr
+    # A download without Validation: the recipe evaluates the splits that exist and says what it skipped.
+    (tmp_path / "data/dev.jsonl").unlink()
+    (tmp_path / "run/eval_test.json").unlink()
+    r = subprocess.run(["bash", str(ROOT / "examples/ktelspeech/run.sh"), str(fx.root), str(tmp_path / "data"),
+                        str(tmp_path / "run")], capture_output=True, text=True, env={**env, "STAGE": "3"},
+                       cwd=str(tmp_path), timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "dev: no " in r.stderr and "skipped" in r.stderr
+    assert (tmp_path / "run/eval_test.json").is_file()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
 # krespspeech recipe: prepare -> train -> eval (usage: bash examples/krespspeech/run.sh RAW_DIR [DATA_DIR] [RUN_DIR] [key=value ...];
 # details in examples/recipe.sh). AIHub ships Training/Validation; test is carved by session.
-CORPUS=krespspeech VALID=valid EVAL_SPLITS="test valid"
+CORPUS=krespspeech VALID=dev EVAL_SPLITS="test dev"
 source "$(dirname "${BASH_SOURCE[0]}")/../recipe.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
 # ktelspeech recipe: prepare -> train -> eval (usage: bash examples/ktelspeech/run.sh RAW_DIR [DATA_DIR] [RUN_DIR] [key=value ...];
 # details in examples/recipe.sh). AIHub ships Training/Validation; test is carved by session.
-CORPUS=ktelspeech VALID=valid EVAL_SPLITS="test valid"
+CORPUS=ktelspeech VALID=dev EVAL_SPLITS="test dev"
 source "$(dirname "${BASH_SOURCE[0]}")/../recipe.sh"

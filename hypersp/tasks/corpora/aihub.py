@@ -22,7 +22,7 @@ shipped layout); its ``dialogs`` give each utterance's speaker by file-name stem
 holding exactly one audio and one transcript whose stems differ is paired anyway
 (``notes.paired_by_folder``; KrespSpeech's one-utterance folders).
 
-**Splits.** AIHub ships Training and Validation only. ``valid.jsonl`` is Validation.
+**Splits.** AIHub ships Training and Validation only. ``dev.jsonl`` is Validation.
 ``test.jsonl`` is carved out of Training **by session, never by utterance**: a session goes
 to test when ``sha1("<corpus>/<domain>/<session>")`` read as a fraction in [0, 1) is below
 ``test_fraction`` (default 1 %). The rule depends on nothing but the session's name, so it
@@ -60,7 +60,7 @@ from hypersp.tasks.base import SpeechRecognitionConfig
 from hypersp.tasks.speech_recognition import SpeechRecognitionTask
 
 AUDIO_EXTENSIONS = (".wav", ".flac")
-SPLITS = ("train", "valid", "test")
+SPLITS = ("train", "dev", "test")
 
 
 @dataclass
@@ -98,7 +98,7 @@ def is_test_session(corpus: str, domain: str, session: str, fraction: float) -> 
 
 def split_of(corpus: str, source: str, domain: str, session: str, fraction: float) -> str:
     if source == "valid":
-        return "valid"
+        return "dev"  # one split name across recipes: train / dev / test
     return "test" if is_test_session(corpus, domain, session, fraction) else "train"
 
 
@@ -262,7 +262,7 @@ class AIHubTaskConfig(SpeechRecognitionConfig):
 
 
 class AIHubTask(SpeechRecognitionTask):
-    """Base of the four TmaxSoft AIHub tasks: jamo targets, ``korean`` normalizer, train/valid/test
+    """Base of the four TmaxSoft AIHub tasks: jamo targets, ``korean`` normalizer, train/dev/test
     (test carved by session), prepared by ``prepare_aihub``."""
 
     default_tokenizer = "jamo"
