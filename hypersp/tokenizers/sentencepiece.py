@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List
 
+from hypersp.config import ConfigError
 from hypersp.registry import register_tokenizer
 from hypersp.text.hangul import compose, decompose, normalize_spaces
 from hypersp.tokenizers.base import BLANK, Tokenizer, TokenizerConfig
@@ -92,11 +93,11 @@ class SentencePieceTokenizer(Tokenizer):
         except RuntimeError as err:
             msg = str(err)
             if "smaller than required_chars" in msg:
-                raise ValueError(f"tokenizer.vocab_size={self.cfg.vocab_size} is smaller than the number of distinct "
+                raise ConfigError(f"tokenizer.vocab_size={self.cfg.vocab_size} is smaller than the number of distinct "
                                  f"characters to cover ({msg.strip()}); raise tokenizer.vocab_size or lower "
                                  "tokenizer.character_coverage") from None
             if "Vocabulary size" in msg:
-                raise ValueError(f"tokenizer.vocab_size={self.cfg.vocab_size} is too large for this training text "
+                raise ConfigError(f"tokenizer.vocab_size={self.cfg.vocab_size} is too large for this training text "
                                  f"({msg.strip()}); lower tokenizer.vocab_size") from None
             raise
         self._load_model(model.getvalue())

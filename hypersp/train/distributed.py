@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import Any, List, Sequence
 
 import numpy as np
+from hypersp.config import ConfigError
 import torch
 import torch.distributed as dist
 
@@ -55,7 +56,7 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"trainer.device={name} but CUDA is not available; use trainer.device=cpu")
+        raise ConfigError(f"trainer.device={name} but CUDA is not available; use trainer.device=cpu")
     if name == "cuda":
         return torch.device(f"cuda:{local_rank}")
     return torch.device(name)

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from hypersp.config import ConfigError
 from hypersp.config import to_yaml
 from hypersp.inference.evaluate import evaluate
 from hypersp.metrics import ErrorRates
@@ -80,7 +81,7 @@ class Trainer:
         self.device = self.dist.device
         self.is_main = self.dist.is_main
         if tc.precision == "fp16" and self.device.type != "cuda":
-            raise ValueError("trainer.precision=fp16 needs CUDA (loss scaling); on CPU use trainer.precision=bf16 or fp32")
+            raise ConfigError("trainer.precision=fp16 needs CUDA (loss scaling); on CPU use trainer.precision=bf16 or fp32")
         if not self.is_main:
             log.setLevel(logging.WARNING)
         self.out_dir = Path(tc.out_dir)
