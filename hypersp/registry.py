@@ -171,7 +171,7 @@ MODELS = Registry("model", base="hypersp.models.base.SpeechModel")
 CRITERIONS = Registry("criterion")
 DATASETS = Registry("dataset")
 TOKENIZERS = Registry("tokenizer")
-APPS = Registry("app", require_config=True, example="hypersp/serve/apps.py")
+APPS = Registry("app", require_config=True, example="hypersp/serve/demo_apps.py")
 DECODERS = Registry("decoder")
 VADS = Registry("vad")
 

@@ -104,7 +104,7 @@ def worker_app(args, names: List[str], port: int):
     """The Sanic app of one worker process (``--workers N``): its own model, the same config."""
     import torch
 
-    from hypersp.serve.app import ServerContext, create_app
+    from hypersp.serve.server import ServerContext, create_app
 
     load_requested_plugins(args)
     if args.threads > 0:
@@ -142,7 +142,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             torch.set_num_threads(args.threads)
         from dataclasses import asdict
 
-        from hypersp.serve.app import ServerContext, create_app, self_signed_cert
+        from hypersp.serve.server import ServerContext, create_app, self_signed_cert
 
         server = ServerContext.load(args.checkpoint, config_files=args.config, overrides=overrides_from(args),
                                     decoding=decoding_settings(args), device=args.device,

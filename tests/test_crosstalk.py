@@ -104,7 +104,7 @@ def test_through_the_engine_with_the_8k_demo_model(turns, demo_8k, echo_db):
 def test_offline_tel_app_labels_nine_turns(turns, demo_8k):
     import hypersp
 
-    from hypersp.serve.apps import OfflineTelApp, OfflineTelConfig
+    from hypersp.serve.demo_apps import OfflineTelApp, OfflineTelConfig
 
     x, truth = call(turns, -25.0, gap_s=0.25)
     result = OfflineTelApp(OfflineTelConfig()).recognize(demo_8k, x, RATE, settings={"words": False})

@@ -191,7 +191,7 @@ def test_vad_at_8k_and_missing_speech(docs):
 def test_app_is_mounted_with_its_route(docs):
     pytest.importorskip("sanic")
     import hypersp
-    from hypersp.serve.app import ServerContext, create_app
+    from hypersp.serve.server import ServerContext, create_app
 
     server = ServerContext(hypersp.load("demo_ko_8k"))
     sanic_app = create_app(server, ["my_keywords"], name="docs_extending_app")

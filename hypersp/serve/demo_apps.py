@@ -13,7 +13,9 @@ so any checkpoint serves any app (an 8 kHz ``synthetic_tel`` model is the right 
 telephone apps). Uploaded files may have any rate.
 
 This module is imported on every registry lookup, so it must stay cheap: Sanic is only imported
-inside ``add_routes``. A plugin adds an app the same way: subclass ``DemoApp``, register it.
+inside ``add_routes``. A plugin adds an app the same way: subclass ``DemoApp``, register it; extra
+routes answer with ``hypersp.serve.responses.json_response``. The server that mounts the apps is
+``hypersp.serve.server``.
 """
 from __future__ import annotations
 
@@ -97,8 +99,9 @@ class SubtitlesApp(DemoApp):
 
         from sanic.response import text
 
-        from hypersp.serve.app import _json, error_response, request_audio
         from hypersp.serve.protocol import ProtocolError
+        from hypersp.serve.responses import error_response, json_response
+        from hypersp.serve.server import request_audio
 
         jobs = server.jobs
 
@@ -112,7 +115,8 @@ class SubtitlesApp(DemoApp):
             while len(jobs) >= server.cfg.max_jobs:  # forget the oldest finished job
                 done = [k for k, j in jobs.items() if j["status"] in ("done", "error")]
                 if not done:
-                    return _json({"error": f"{server.cfg.max_jobs} jobs are running; try again later"}, status=503)
+                    return json_response({"error": f"{server.cfg.max_jobs} jobs are running; try again later"},
+                                         status=503)
                 jobs.pop(done[0])
             job_id = uuid.uuid4().hex[:12]
             job = {"status": "queued", "progress": 0.0, "duration": round(audio.shape[1] / rate, 3),
@@ -132,29 +136,29 @@ class SubtitlesApp(DemoApp):
                     job["status"], job["error"] = "error", f"{type(err).__name__}: {err}"
 
             asyncio.get_running_loop().create_task(run())
-            return _json({"job": job_id, "status_url": f"jobs/{job_id}"}, status=202)
+            return json_response({"job": job_id, "status_url": f"jobs/{job_id}"}, status=202)
 
         @bp.get("/jobs/<job_id:str>", name="job_status")
         async def status(request, job_id):
             job = jobs.get(job_id)
             if job is None:
-                return _json({"error": f"no job {job_id!r} (jobs are kept in memory; the server may have restarted)"},
-                             status=404)
+                return json_response({"error": f"no job {job_id!r} (jobs are kept in memory; "
+                                               "the server may have restarted)"}, status=404)
             body = {k: v for k, v in job.items() if k != "result"}
             if job["status"] == "done":
                 r = job["result"]
                 body.update(text=r["text"], segments=r["segments"], srt_url=f"jobs/{job_id}/subtitles.srt",
                             vtt_url=f"jobs/{job_id}/subtitles.vtt")
-            return _json(body)
+            return json_response(body)
 
         @bp.get("/jobs/<job_id:str>/<filename:str>", name="job_file")
         async def download(request, job_id, filename):
             fmt = filename[len("subtitles."):] if filename.startswith("subtitles.") else filename
             job = jobs.get(job_id)
             if job is None or job["status"] != "done":
-                return _json({"error": f"job {job_id!r} is not finished"}, status=404)
+                return json_response({"error": f"job {job_id!r} is not finished"}, status=404)
             if fmt not in ("srt", "vtt"):
-                return _json({"error": f"unknown subtitle format {fmt!r}; choose srt or vtt"}, status=404)
+                return json_response({"error": f"unknown subtitle format {fmt!r}; choose srt or vtt"}, status=404)
             ctype = "application/x-subrip" if fmt == "srt" else "text/vtt"
             return text(job["result"][fmt], content_type=f"{ctype}; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="subtitles.{fmt}"'})

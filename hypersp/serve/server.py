@@ -1,4 +1,5 @@
-"""The Sanic app factory: one process, one model, the registered demo apps mounted as blueprints.
+"""The Sanic server factory: one process, one model, the registered demo apps (``demo_apps.py`` and
+plugins) mounted as blueprints; the shared handlers and the protocol glue.
 
     server = ServerContext.from_checkpoint(ckpt, ServeConfig(max_streams=64))
     app = create_app(server, ["online_resp"])             # API at /recognize, page at /
@@ -14,12 +15,12 @@ plus what the app adds (subtitle jobs), and ``GET /healthz``, ``GET /metrics`` a
 Bad input never reaches the model: the body/frame size limits (``max_body_mb``, ``max_frame_kb``)
 are enforced by Sanic (HTTP 413, WebSocket close 1009), everything else by ``protocol.py``
 (HTTP 4xx with ``{"error": ...}``, WebSocket ``{"error": ...}`` then close with a code and reason).
+JSON bodies and messages are written by ``responses.py`` (``json_response``, ``json_text``).
 """
 from __future__ import annotations
 
 import asyncio
 import io
-import json
 import logging
 import os
 import shutil
@@ -35,11 +36,10 @@ from hypersp.config.schema import ServeConfig  # noqa: F401  (re-exported)
 from hypersp.serve.metrics import Metrics
 from hypersp.serve.protocol import (WS_GOING_AWAY, WS_NORMAL, WS_TRY_AGAIN_LATER, ProtocolError, parse_json_object,
                                     parse_offline_request, parse_settings, parse_ws_message)
+from hypersp.serve.responses import error_response, json_response, json_text
 
 log = logging.getLogger("hypersp.serve")
 HERE = Path(__file__).parent
-
-
 
 
 class ServerContext:
@@ -91,17 +91,6 @@ class ServerContext:
         from hypersp.inference.recognizer import Recognizer
 
         return cls(Recognizer.from_checkpoint(checkpoint, device=device), cfg)
-
-
-def _json(body: Any, status: int = 200):
-    from sanic.response import json as sjson
-
-    return sjson(body, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
-
-
-def error_response(err: ProtocolError, server: ServerContext, app_name: str):
-    server.metrics.inc("hypersp_errors_total", app=app_name, code=err.status)
-    return _json({"error": err.message}, status=err.status)
 
 
 # ---- audio uploads --------------------------------------------------------------------------
@@ -198,7 +187,7 @@ async def offline_recognize(request, server: ServerContext, app) -> Any:
     server.metrics.inc("hypersp_audio_seconds_total", x.shape[1] / rate, app=app.name)
     result = await server.worker.run_offline(app.recognize, server.recognizer, x, rate, settings=settings)
     server.metrics.observe("hypersp_request_seconds", time.perf_counter() - t0, app=app.name)
-    return _json({**meta, **result, "final": True})
+    return json_response({**meta, **result, "final": True})
 
 
 async def stream_recognize(request, ws, server: ServerContext, app) -> None:
@@ -222,7 +211,7 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
             metrics.inc("hypersp_results_total", app=app.name, final=ev["final"])
             if not want_words:
                 ev.pop("words", None)
-            await ws.send(json.dumps(ev, ensure_ascii=False))
+            await ws.send(json_text(ev))
 
     first = True
 
@@ -240,7 +229,7 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
                 if stream.has_audio or stream.inbox_samples:
                     await send_events(await server.worker.decode(stream, True))
                 reason = f"no audio received for {server.cfg.idle_timeout_s:g} s; closing"
-                await ws.send(json.dumps({"error": reason}))
+                await ws.send(json_text({"error": reason}))
                 await ws.close(WS_GOING_AWAY, reason)
                 metrics.inc("hypersp_errors_total", app=app.name, code=WS_GOING_AWAY)
                 return
@@ -261,15 +250,15 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
                     if settings:
                         stream.final_decoder = await server.worker.run_offline(server.recognizer.decoder_for,
                                                                                **settings)
-                    await ws.send(json.dumps({"settings": {**settings, "words": want_words, "streaming": streaming,
-                                                           "format": fmt, "sample_rate": rate}}, ensure_ascii=False))
+                    await ws.send(json_text({"settings": {**settings, "words": want_words, "streaming": streaming,
+                                                           "format": fmt, "sample_rate": rate}}))
                     continue
                 first = False
                 silent = 0.0
                 state, samples, eof = parse_ws_message(msg, rate, max_samples, fmt)
             except ProtocolError as err:
                 metrics.inc("hypersp_errors_total", app=app.name, code=err.ws_code)
-                await ws.send(json.dumps({"error": err.message}, ensure_ascii=False))
+                await ws.send(json_text({"error": err.message}))
                 await ws.close(err.ws_code, _close_reason(err.message))
                 return
             if samples.size:
@@ -302,7 +291,7 @@ class StreamSlot:
             metrics.inc("hypersp_streams_refused_total", app=self.app.name)
             reason = f"server busy: {server.cfg.max_streams} streams open; try again later"
             try:
-                await self.ws.send(json.dumps({"error": reason}))
+                await self.ws.send(json_text({"error": reason}))
                 await self.ws.close(WS_TRY_AGAIN_LATER, reason)
             except ConnectionClosed:
                 pass
@@ -335,7 +324,7 @@ def render_page(app) -> str:
     settings = {"name": app.name, "title": app.title, "mode": app.mode, "sample_rate": app.sample_rate,
                 "description": app.description}
     html = html.replace("{{ title }}", escape(app.title)).replace("{{ description }}", escape(app.description))
-    return html.replace("{{ settings }}", json.dumps(settings, ensure_ascii=False).replace("</", "<\\/"))
+    return html.replace("{{ settings }}", json_text(settings).replace("</", "<\\/"))
 
 
 def render_index(apps) -> str:
@@ -407,11 +396,11 @@ def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp
         first = (getattr(request, "path", "") or "/").strip("/").split("/")[0]
         app_name = mounted[0].name if single else (first if first in {d.name for d in mounted} else "-")
         server.metrics.inc("hypersp_errors_total", app=app_name, code=413)
-        return _json({"error": too_large_message(cfg, exception)}, status=413)
+        return json_response({"error": too_large_message(cfg, exception)}, status=413)
 
     @sanic_app.get("/healthz", name="healthz")
     async def healthz(request):
-        return _json({"status": "ok", "pid": os.getpid(), "apps": [d.name for d in mounted],
+        return json_response({"status": "ok", "pid": os.getpid(), "apps": [d.name for d in mounted],
                       "sample_rate": server.recognizer.sample_rate,
                       "streams_open": server.open_streams, "max_streams": cfg.max_streams,
                       "uptime_s": round(time.time() - server.started, 1)})

@@ -16,6 +16,7 @@ import json
 from typing import Any, Dict, List
 
 from hypersp.serve.protocol import WS_NORMAL, ProtocolError, decode_binary, parse_json_object
+from hypersp.serve.responses import json_text
 
 
 def vosk_result(ev: Dict[str, Any], words: bool, alternatives: int) -> Dict[str, Any]:
@@ -95,15 +96,14 @@ async def vosk_session(ws, server, app, stream_limits) -> None:
                             events = await server.worker.decode(stream, True)
                             finals = [e for e in events if e["final"]]
                             last = finals[-1] if finals else {"text": "", "words": []}
-                            await ws.send(json.dumps(vosk_result(last, cfg["words"], cfg["max_alternatives"]),
-                                                     ensure_ascii=False))
+                            await ws.send(json_text(vosk_result(last, cfg["words"], cfg["max_alternatives"])))
                             await ws.close(WS_NORMAL, "eof")
                             return
                         raise ProtocolError("this is the vosk-compatible endpoint: send {\"config\": ...}, binary "
                                             "PCM16 chunks and {\"eof\": 1}; hypersp's own protocol is on /recognize")
                     samples = decode_binary(bytes(msg), "int16", max_samples)
                 except ProtocolError as err:
-                    await ws.send(json.dumps({"error": err.message}, ensure_ascii=False))
+                    await ws.send(json_text({"error": err.message}))
                     await ws.close(err.ws_code, err.message.encode()[:120].decode(errors="ignore"))
                     return
                 first = False
@@ -112,11 +112,10 @@ async def vosk_session(ws, server, app, stream_limits) -> None:
                 finals = [e for e in events if e["final"] and e["text"]]
                 if finals:
                     for ev in finals:
-                        await ws.send(json.dumps(vosk_result(ev, cfg["words"], cfg["max_alternatives"]),
-                                                 ensure_ascii=False))
+                        await ws.send(json_text(vosk_result(ev, cfg["words"], cfg["max_alternatives"])))
                 else:
                     partials = [e for e in events if not e["final"]]
                     text = partials[-1]["text"] if partials else stream.text
-                    await ws.send(json.dumps({"partial": text}, ensure_ascii=False))
+                    await ws.send(json_text({"partial": text}))
         except ConnectionClosed:
             pass
