@@ -150,7 +150,7 @@ def main():
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="hypersp-serve config overrides (vad.name=energy)")
     args = ap.parse_args()
     from hypersp.audio.io import load_audio
-    from hypersp.serve.testing import ServerProcess, make_tiny_checkpoint
+    from hypersp.testing import ServerProcess, make_tiny_checkpoint
 
     ckpt = args.checkpoint or str(make_tiny_checkpoint(os.path.join(tempfile.mkdtemp(), "tiny.pt")))
     rate = 16000

@@ -52,7 +52,7 @@ def cli(name, *args):
 
 @pytest.mark.slow
 def test_python_cli_server_and_eval_give_identical_text(utterances, asr, tmp_path):
-    from hypersp.serve.testing import ServerProcess
+    from hypersp.testing import ServerProcess
 
     pytest.importorskip("sanic")
     paths, manifest = utterances

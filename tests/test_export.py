@@ -122,7 +122,7 @@ def test_sidecar_rebuilds_tokenizer_and_features(tmp_path):
 @pytest.mark.slow
 def test_cli_exports_a_checkpoint(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
-    from hypersp.serve.testing import make_tiny_checkpoint
+    from hypersp.testing import make_tiny_checkpoint
     from hypersp_cli.export import main
 
     ckpt = make_tiny_checkpoint(tmp_path / "tiny.pt")

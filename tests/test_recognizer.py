@@ -5,7 +5,7 @@ import pytest
 from hypersp.audio.io import write_wav
 from hypersp.inference.recognizer import Recognizer
 from hypersp.inference.vad import speech_segments
-from hypersp.serve.testing import make_tiny_checkpoint
+from hypersp.testing import make_tiny_checkpoint
 
 
 def bursts(rate, pattern):

@@ -17,7 +17,7 @@ websockets = pytest.importorskip("websockets")
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from hypersp.serve.testing import ServerProcess, make_tiny_checkpoint  # noqa: E402
+from hypersp.testing import ServerProcess, make_tiny_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a server process, subprocesses or training: not in `pytest -m "not slow"`
 

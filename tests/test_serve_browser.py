@@ -37,7 +37,7 @@ pytest.importorskip("websockets")
 from websockets.sync.client import connect  # noqa: E402
 
 from hypersp.audio.io import write_wav  # noqa: E402
-from hypersp.serve.testing import ServerProcess, make_tiny_checkpoint  # noqa: E402
+from hypersp.testing import ServerProcess, make_tiny_checkpoint  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")]

@@ -13,7 +13,7 @@ from websockets.sync.client import connect  # noqa: E402
 
 from hypersp.audio.g711 import alaw_encode, mulaw_encode  # noqa: E402
 from hypersp.audio.io import resample  # noqa: E402
-from hypersp.serve.testing import ServerProcess  # noqa: E402
+from hypersp.testing import ServerProcess  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a server process
 

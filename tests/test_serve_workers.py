@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("sanic")
-from hypersp.serve.testing import ServerProcess  # noqa: E402
+from hypersp.testing import ServerProcess  # noqa: E402
 
 pytestmark = pytest.mark.slow  # server processes
 

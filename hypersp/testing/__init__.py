@@ -5,6 +5,12 @@ Everything here is generated on the fly (no downloads, no committed audio)::
     from hypersp.testing import tiny_synthetic_corpus, TINY_JASPER
     corpus = tiny_synthetic_corpus(tmp_path, hours=0.02)   # eSpeak NG Korean speech
     corpus["train"]  # path of train.jsonl
+
+    from hypersp.testing import ServerProcess, make_tiny_checkpoint
+    ckpt = make_tiny_checkpoint(tmp_path / "tiny.pt")         # untrained, deterministic, < 1 s
+    with ServerProcess(ckpt, "minutes") as srv: ...          # a real hypersp-serve on a free port
+
+Importing this package is cheap (no numpy, torch or Sanic until a helper runs).
 """
 from __future__ import annotations
 
@@ -12,7 +18,11 @@ import json
 from pathlib import Path
 from typing import Dict, List
 
-import numpy as np
+from hypersp.testing.checkpoints import make_tiny_checkpoint
+from hypersp.testing.server import ServerProcess, free_port
+
+__all__ = ["TINY_JASPER", "ServerProcess", "free_port", "make_tiny_checkpoint", "sine_wave", "tiny_synthetic_corpus",
+           "write_manifest_lines"]
 
 # A jasper config small enough to train a few steps in a test (about 30 k parameters, stride 4).
 TINY_JASPER: List[str] = [
@@ -32,8 +42,10 @@ def tiny_synthetic_corpus(out_dir: str | Path, hours: float = 0.02, seed: int = 
     return {split: out_dir / f"{split}.jsonl" for split in ("train", "dev", "test")}
 
 
-def sine_wave(seconds: float, sample_rate: int = 16000, freq: float = 440.0, amplitude: float = 0.3) -> np.ndarray:
+def sine_wave(seconds: float, sample_rate: int = 16000, freq: float = 440.0, amplitude: float = 0.3) -> "np.ndarray":
     """A float32 sine tone, shape (S,)."""
+    import numpy as np
+
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 

@@ -1,5 +1,10 @@
-"""Helpers for testing and benchmarking the server: a tiny untrained checkpoint and a real server
-process on a free port (Sanic in single-process mode, as ``hypersp-serve`` runs it)."""
+"""A real ``hypersp-serve`` process on a free port, for tests and benchmarks (Sanic in single-process mode,
+as the command runs it)::
+
+    from hypersp.testing import ServerProcess, make_tiny_checkpoint
+    with ServerProcess(make_tiny_checkpoint(tmp_path / "tiny.pt"), "online_resp") as srv:
+        requests.get(srv.url + "/healthz")
+"""
 from __future__ import annotations
 
 import os
@@ -10,27 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import List, Optional
-
-
-def make_tiny_checkpoint(path: str | Path, telephone: bool = False, seed: int = 0) -> Path:
-    """An untrained TINY_JASPER checkpoint (``synthetic`` 16 kHz or ``synthetic_tel`` 8 kHz task) in
-    well under a second. Its outputs are meaningless but deterministic: enough for protocol tests."""
-    import torch
-
-    from hypersp.config import compose
-    from hypersp.testing import TINY_JASPER
-    from hypersp.checkpoint import build_model, build_tokenizer_and_task, checkpoint_header
-    from hypersp.checkpoint import save_checkpoint
-
-    torch.manual_seed(seed)
-    cfg = compose(task="synthetic_tel" if telephone else "synthetic", arch="quartznet_small", overrides=TINY_JASPER)
-    tokenizer, task = build_tokenizer_and_task(cfg)
-    tokenizer.fit(["안녕하세요 반갑습니다"])
-    model = build_model(cfg, task)
-    state = checkpoint_header(cfg, tokenizer)
-    state.update(model=model.state_dict(), step=0)
-    save_checkpoint(state, path)
-    return Path(path)
 
 
 def free_port() -> int:
