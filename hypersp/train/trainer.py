@@ -30,6 +30,7 @@ import os
 import random
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -51,6 +52,57 @@ from hypersp.train.schedule import lr_lambda
 log = logging.getLogger("hypersp.train")
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass
+class StepGroup:
+    """This rank's micro-batches of the optimizer step being accumulated (zero-weight passes not counted)."""
+
+    loss: float = 0.0        # sum of the micro-batch losses
+    batches: int = 0
+    audio: float = 0.0       # seconds
+    utterances: int = 0
+
+    def add(self, loss: float, batch) -> None:
+        self.loss += loss
+        self.batches += 1
+        self.audio += float(sum(batch.durations))
+        self.utterances += len(batch)
+
+
+@dataclass
+class LogWindow:
+    """The optimizer steps since the last log line (losses and audio already summed over ranks)."""
+
+    loss: float = 0.0        # sum of the step losses
+    steps: int = 0
+    audio: float = 0.0       # seconds
+    start: float = field(default_factory=time.monotonic)
+
+    def add(self, step_loss: float, audio: float) -> None:
+        self.loss += step_loss
+        self.steps += 1
+        self.audio += audio
+
+
+@dataclass
+class FitSession:
+    """What one ``Trainer.fit`` call carries from step to step (the run's own state lives on the Trainer
+    and in its checkpoints)."""
+
+    start: float                                  # time.monotonic() at the session's start
+    deadline: float                               # trainer.max_minutes as a monotonic time (inf: none)
+    params: List[torch.nn.Parameter]              # what the gradient norm is clipped over
+    bar: Any = None                               # tqdm bar (rank 0 with trainer.progress_bar)
+    window: LogWindow = field(default_factory=LogWindow)
+    group: StepGroup = field(default_factory=StepGroup)
+    micro: int = 0                                # micro-batches in the current accumulation group
+    last_batch: Any = None                        # repeated with weight 0 for an empty batch (distributed)
+    data_wait: float = 0.0                        # seconds spent waiting for batches
+    checkpoint_seconds: float = 0.0               # seconds spent validating and saving in the loop
+    audio: float = 0.0                            # audio seconds trained in this session, all ranks
+    metrics: Dict[str, Any] = field(default_factory=dict)  # the last validation's
+    stop_reason: str = "max_steps"
 
 
 def _rng_state() -> Dict[str, Any]:
@@ -323,161 +375,199 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
     def fit(self) -> Dict[str, Any]:
+        """Train until ``max_steps``, early stopping or ``max_minutes``; validate and checkpoint at the end."""
+        run = self._start_session()
+        while self.step < self.cfg.trainer.max_steps and run.stop_reason == "max_steps":
+            if not self._train_epoch(run):
+                break
+        return self._end_session(run)
+
+    def _start_session(self) -> FitSession:
         tc = self.cfg.trainer
-        accum = tc.accumulate_grad
-        deadline = time.monotonic() + tc.max_minutes * 60 if tc.max_minutes else math.inf
         n_params = sum(p.numel() for p in self.model.parameters())
         log.info("model %s: %.2f M parameters; %d training utterances (%.2f h); device %s; %d rank(s); precision %s; "
                  "accumulate_grad %d", self.cfg.model.name, n_params / 1e6, len(self.train_set),
-                 sum(self.train_set.durations) / 3600, self.device, self.dist.world_size, tc.precision, accum)
+                 sum(self.train_set.durations) / 3600, self.device, self.dist.world_size, tc.precision,
+                 tc.accumulate_grad)
         bar = None
         if tc.progress_bar and self.is_main:
             from tqdm import tqdm
 
             bar = tqdm(total=tc.max_steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
-        window = {"loss": 0.0, "n": 0, "audio": 0.0, "t": time.monotonic()}
-        train_start = self.session_start = time.monotonic()
-        checkpoint_seconds = 0.0
-        data_wait = 0.0
-        session_audio = 0.0  # audio seconds trained in this session, all ranks
-        metrics: Dict[str, Any] = {}
-        stop_reason = "max_steps"
-        last_batch = None
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        window = LogWindow()
+        self.session_start = time.monotonic()
+        run = FitSession(start=self.session_start,
+                         deadline=self.session_start + tc.max_minutes * 60 if tc.max_minutes else math.inf,
+                         params=[p for p in self.model.parameters() if p.requires_grad], bar=bar, window=window)
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        while self.step < tc.max_steps and stop_reason == "max_steps":
-            # Accumulation groups never straddle epochs: the group is aligned to this rank's batch index.
-            self.train_loader.batch_sampler.set_epoch(self.epoch, self.batch_in_epoch)
-            micro = 0
-            group = {"loss": 0.0, "n": 0, "audio": 0.0, "utts": 0}
+        return run
+
+    def _train_epoch(self, run: FitSession) -> bool:
+        """This rank's remaining batches of the epoch. True: the epoch ended; False: training stops."""
+        # Accumulation groups never straddle epochs: the group is aligned to this rank's batch index.
+        self.train_loader.batch_sampler.set_epoch(self.epoch, self.batch_in_epoch)
+        run.micro = 0
+        run.group = StepGroup()
+        fetch_start = time.monotonic()
+        for batch in self.train_loader:
+            run.data_wait += time.monotonic() - fetch_start
+            if self._accumulate(run, batch) and self._step(run):
+                return False
             fetch_start = time.monotonic()
-            for batch in self.train_loader:
-                data_wait += time.monotonic() - fetch_start
-                self.batch_in_epoch += 1
-                for utt_id, reason in batch.skipped:
-                    self.skipped[reason.split(":")[0]] += 1
-                    log.warning("skipped utterance %s (%s)", utt_id, reason)
-                weight = 1.0
-                if len(batch) == 0:
-                    if not self.dist.distributed:  # an empty batch is simply not a micro-batch
-                        fetch_start = time.monotonic()
-                        continue
-                    if last_batch is None:
-                        raise RuntimeError("the first training batch of this rank has no usable utterance; "
-                                           "check the manifest (see the skipped-utterance warnings above)")
-                    batch, weight = last_batch, 0.0  # keep ranks in lockstep: a zero-weight pass
-                else:
-                    batch = batch.to(self.device)
-                    last_batch = batch
-                D.seed_step(tc.seed, self.step, self.dist.rank * accum + micro)
-                batch = self.task.augment(batch)
-                sync = micro == accum - 1
-                no_sync = self.net.no_sync() if (self.dist.distributed and not sync) else contextlib.nullcontext()
-                with no_sync:
-                    with self._autocast():
-                        loss, _stats = self.criterion(self.net, batch)
-                    self.scaler.scale(loss * (weight / accum)).backward()
-                if weight:
-                    group["loss"] += float(loss.detach())
-                    group["n"] += 1
-                    group["audio"] += float(sum(batch.durations))
-                    group["utts"] += len(batch)
-                micro += 1
-                if not sync:
-                    fetch_start = time.monotonic()
-                    continue
+        # Epoch done; a trailing incomplete accumulation group is dropped (as DDP drops the
+        # remainder batches), so N ranks x A micro-batches always equal one rank x N*A.
+        self.optimizer.zero_grad(set_to_none=True)
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        return True
 
-                # ---- one optimizer step (grads are identical on every rank after DDP's all-reduce)
-                self.scaler.unscale_(self.optimizer)
-                max_norm = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else math.inf
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-                finite = math.isfinite(grad_norm)
-                if self.scaler.is_enabled():
-                    self.scaler.step(self.optimizer)  # skips the update itself on inf/NaN
-                    self.scaler.update()
-                elif finite:
-                    self.optimizer.step()
-                if not finite and not self.scaler.is_enabled():
-                    self.skipped["non-finite loss"] += group["utts"]
-                    log.warning("step %d: non-finite loss/gradient, update skipped", self.step)
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scheduler.step()
-                if self.ema is not None:
-                    self.ema.update(self.model)
-                self.step += 1
-                micro = 0
+    def _accumulate(self, run: FitSession, batch) -> bool:
+        """Forward and backward of one micro-batch; True when it completes an accumulation group."""
+        self.batch_in_epoch += 1
+        for utt_id, reason in batch.skipped:
+            self.skipped[reason.split(":")[0]] += 1
+            log.warning("skipped utterance %s (%s)", utt_id, reason)
+        batch, weight = self._usable_batch(run, batch)
+        if batch is None:
+            return False
+        tc = self.cfg.trainer
+        accum = tc.accumulate_grad
+        D.seed_step(tc.seed, self.step, self.dist.rank * accum + run.micro)
+        batch = self.task.augment(batch)
+        sync = run.micro == accum - 1
+        no_sync = self.net.no_sync() if (self.dist.distributed and not sync) else contextlib.nullcontext()
+        with no_sync:
+            with self._autocast():
+                loss, _stats = self.criterion(self.net, batch)
+            self.scaler.scale(loss * (weight / accum)).backward()
+        if weight:
+            run.group.add(float(loss.detach()), batch)
+        run.micro += 1
+        return sync
 
-                # ---- metrics, reduced over ranks (one small all-reduce per step)
-                out_of_time = 1.0 if time.monotonic() > deadline else 0.0
-                loss_sum, n, audio, out_of_time = D.all_reduce_sum(
-                    [group["loss"], group["n"], group["audio"], out_of_time], self.dist)
-                group = {"loss": 0.0, "n": 0, "audio": 0.0, "utts": 0}
-                step_loss = loss_sum / max(n, 1)
-                self.audio_seconds += audio
-                session_audio += audio
-                window["loss"] += step_loss
-                window["n"] += 1
-                window["audio"] += audio
-                lr = self.scheduler.get_last_lr()[0]
-                self._log_jsonl({"step": self.step, "epoch": self.epoch, "loss": step_loss, "lr": lr,
-                                 "grad_norm": grad_norm, "audio_seconds": audio,
-                                 "seconds": round(time.monotonic() - train_start, 4),  # since this session's start
-                                 "data_wait_seconds": round(data_wait, 4)})              # cumulative, this session
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{step_loss:.3f}", best_cer=f"{self.best_cer:.2f}")
-                if self.step % tc.log_every == 0:
-                    elapsed = time.monotonic() - window["t"]
-                    throughput = window["audio"] / max(elapsed, 1e-9)
-                    avg = window["loss"] / window["n"]
-                    if self.writer is not None:
-                        self.writer.add_scalar("train/loss", avg, self.step)
-                        self.writer.add_scalar("train/lr", lr, self.step)
-                        self.writer.add_scalar("train/grad_norm", grad_norm, self.step)
-                        self.writer.add_scalar("train/audio_seconds_per_second", throughput, self.step)
-                        self.writer.add_scalar("train/data_wait_fraction",
-                                               data_wait / max(time.monotonic() - train_start, 1e-9), self.step)
-                        if self.device.type == "cuda":
-                            self.writer.add_scalar("train/gpu_max_memory_gb",
-                                                   torch.cuda.max_memory_allocated(self.device) / 2**30, self.step)
-                    msg = (f"step {self.step} epoch {self.epoch} loss {avg:.4f} lr {lr:.2e} "
-                           f"grad_norm {grad_norm:.2f} audio_s/s {throughput:.1f} skipped {sum(self.skipped.values())}")
-                    if self.is_main:
-                        (bar.write(msg) if bar is not None else log.info(msg))
-                    window = {"loss": 0.0, "n": 0, "audio": 0.0, "t": time.monotonic()}
-                if self.step % tc.val_every == 0:
-                    t0 = time.monotonic()
-                    metrics = self.checkpoint()
-                    checkpoint_seconds += time.monotonic() - t0
-                    if tc.early_stopping_patience and self.bad_validations >= tc.early_stopping_patience:
-                        stop_reason = "early_stopping"
-                        log.info("early stopping: no better validation CER in %d validations", self.bad_validations)
-                if self.step >= tc.max_steps or stop_reason != "max_steps":
-                    break
-                if out_of_time:
-                    stop_reason = "max_minutes"
-                    break
-                fetch_start = time.monotonic()
-            else:
-                # Epoch done; a trailing incomplete accumulation group is dropped (as DDP drops the
-                # remainder batches), so N ranks x A micro-batches always equal one rank x N*A.
-                self.optimizer.zero_grad(set_to_none=True)
-                self.epoch += 1
-                self.batch_in_epoch = 0
-                continue
-            break
-        if bar is not None:
-            bar.close()
-        loop_seconds = time.monotonic() - train_start
-        if self.step % tc.val_every != 0 or not metrics:
-            metrics = self.checkpoint()
-        train_seconds = time.monotonic() - train_start
-        compute_seconds = max(loop_seconds - checkpoint_seconds, 1e-9)
-        summary = {
+    def _usable_batch(self, run: FitSession, batch):
+        """``(batch on the device, weight)``; ``(None, 0)`` for an empty batch in a single process (not a
+        micro-batch). Distributed, an empty batch repeats the last one with weight 0, keeping ranks in lockstep."""
+        if len(batch) > 0:
+            run.last_batch = batch.to(self.device)
+            return run.last_batch, 1.0
+        if not self.dist.distributed:
+            return None, 0.0
+        if run.last_batch is None:
+            raise RuntimeError("the first training batch of this rank has no usable utterance; "
+                               "check the manifest (see the skipped-utterance warnings above)")
+        return run.last_batch, 0.0
+
+    def _step(self, run: FitSession) -> bool:
+        """One optimizer step after a full accumulation group, then its metrics, logs and validation.
+        True when training stops here."""
+        tc = self.cfg.trainer
+        grad_norm = self._optimizer_step(run)
+        # metrics, reduced over ranks (one small all-reduce per step)
+        out_of_time = 1.0 if time.monotonic() > run.deadline else 0.0
+        group = run.group
+        loss_sum, n, audio, out_of_time = D.all_reduce_sum([group.loss, group.batches, group.audio, out_of_time],
+                                                           self.dist)
+        run.group = StepGroup()
+        step_loss = loss_sum / max(n, 1)
+        self.audio_seconds += audio
+        run.audio += audio
+        run.window.add(step_loss, audio)
+        lr = self.scheduler.get_last_lr()[0]
+        self._log_jsonl({"step": self.step, "epoch": self.epoch, "loss": step_loss, "lr": lr,
+                         "grad_norm": grad_norm, "audio_seconds": audio,
+                         "seconds": round(time.monotonic() - run.start, 4),  # since this session's start
+                         "data_wait_seconds": round(run.data_wait, 4)})      # cumulative, this session
+        if run.bar is not None:
+            run.bar.update(1)
+            run.bar.set_postfix(loss=f"{step_loss:.3f}", best_cer=f"{self.best_cer:.2f}")
+        if self.step % tc.log_every == 0:
+            self._log_window(run, lr, grad_norm)
+        if self.step % tc.val_every == 0:
+            self._validate_in_loop(run)
+        if self.step >= tc.max_steps or run.stop_reason != "max_steps":
+            return True
+        if out_of_time:
+            run.stop_reason = "max_minutes"
+            return True
+        return False
+
+    def _optimizer_step(self, run: FitSession) -> float:
+        """Clip, step (grads are identical on every rank after DDP's all-reduce), schedule, EMA. Returns the
+        gradient norm before clipping."""
+        self.scaler.unscale_(self.optimizer)
+        max_norm = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(run.params, max_norm))
+        finite = math.isfinite(grad_norm)
+        if self.scaler.is_enabled():
+            self.scaler.step(self.optimizer)  # skips the update itself on inf/NaN
+            self.scaler.update()
+        elif finite:
+            self.optimizer.step()
+        if not finite and not self.scaler.is_enabled():
+            self.skipped["non-finite loss"] += run.group.utterances
+            log.warning("step %d: non-finite loss/gradient, update skipped", self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self.step += 1
+        run.micro = 0
+        return grad_norm
+
+    def _log_window(self, run: FitSession, lr: float, grad_norm: float) -> None:
+        """TensorBoard scalars and one log line for the steps since the last one; starts a new window."""
+        window = run.window
+        elapsed = time.monotonic() - window.start
+        throughput = window.audio / max(elapsed, 1e-9)
+        avg = window.loss / window.steps
+        if self.writer is not None:
+            self.writer.add_scalar("train/loss", avg, self.step)
+            self.writer.add_scalar("train/lr", lr, self.step)
+            self.writer.add_scalar("train/grad_norm", grad_norm, self.step)
+            self.writer.add_scalar("train/audio_seconds_per_second", throughput, self.step)
+            self.writer.add_scalar("train/data_wait_fraction",
+                                   run.data_wait / max(time.monotonic() - run.start, 1e-9), self.step)
+            if self.device.type == "cuda":
+                self.writer.add_scalar("train/gpu_max_memory_gb",
+                                       torch.cuda.max_memory_allocated(self.device) / 2**30, self.step)
+        msg = (f"step {self.step} epoch {self.epoch} loss {avg:.4f} lr {lr:.2e} "
+               f"grad_norm {grad_norm:.2f} audio_s/s {throughput:.1f} skipped {sum(self.skipped.values())}")
+        if self.is_main:
+            (run.bar.write(msg) if run.bar is not None else log.info(msg))
+        run.window = LogWindow()
+
+    def _validate_in_loop(self, run: FitSession) -> None:
+        t0 = time.monotonic()
+        run.metrics = self.checkpoint()
+        run.checkpoint_seconds += time.monotonic() - t0
+        patience = self.cfg.trainer.early_stopping_patience
+        if patience and self.bad_validations >= patience:
+            run.stop_reason = "early_stopping"
+            log.info("early stopping: no better validation CER in %d validations", self.bad_validations)
+
+    def _end_session(self, run: FitSession) -> Dict[str, Any]:
+        """The final validation and checkpoint (unless this step just had one), then the summary."""
+        if run.bar is not None:
+            run.bar.close()
+        loop_seconds = time.monotonic() - run.start
+        if self.step % self.cfg.trainer.val_every != 0 or not run.metrics:
+            run.metrics = self.checkpoint()
+        summary = self._summary(run, loop_seconds, time.monotonic() - run.start)
+        if self.is_main:
+            (self.out_dir / "train_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+            self.writer.close()
+            self.jsonl.close()
+        return summary
+
+    def _summary(self, run: FitSession, loop_seconds: float, train_seconds: float) -> Dict[str, Any]:
+        tc = self.cfg.trainer
+        compute_seconds = max(loop_seconds - run.checkpoint_seconds, 1e-9)
+        return {
             "steps": self.step,
             "epochs": self.epoch + self.batch_in_epoch / max(1, len(self.train_loader)),
-            "stop_reason": stop_reason,
+            "stop_reason": run.stop_reason,
             "world_size": self.dist.world_size,
             "precision": tc.precision,
             # whole run, resumed sessions included (audio_seconds_trained counts them too)
@@ -487,19 +577,14 @@ class Trainer:
             "audio_seconds_per_second": round(self.audio_seconds / max(self.earlier_train_seconds + train_seconds, 1e-9), 1),
             # this session only, validation/checkpoint time excluded (what bench/train_throughput.py reads)
             "loop_seconds_without_validation": round(compute_seconds, 3),
-            "loop_audio_seconds_per_second": round(session_audio / compute_seconds, 2),
-            "data_wait_fraction": round(data_wait / compute_seconds, 4),
+            "loop_audio_seconds_per_second": round(run.audio / compute_seconds, 2),
+            "data_wait_fraction": round(run.data_wait / compute_seconds, 4),
             "best_valid_cer": None if math.isinf(self.best_cer) else self.best_cer,
-            "last_valid": {k: v for k, v in metrics.items() if k != "hypotheses"},
+            "last_valid": {k: v for k, v in run.metrics.items() if k != "hypotheses"},
             "skipped": dict(self.skipped),
             "checkpoints": {"best": str(self.out_dir / "best.pt"), "last": str(self.out_dir / "last.pt"),
                             "steps": [str(self.out_dir / c["path"]) for c in self.step_checkpoints]},
         }
-        if self.is_main:
-            (self.out_dir / "train_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
-            self.writer.close()
-            self.jsonl.close()
-        return summary
 
 
 def train(cfg: DictConfig) -> Dict[str, Any]:

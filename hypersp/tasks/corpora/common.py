@@ -253,7 +253,7 @@ def pair_by_key(audio: List[Item], labels: List[Item]) -> Iterator[Tuple[str, Op
         yield key, (a[0] if a else None), (l[0] if l else None), a[1:] + l[1:]
 
 
-def in_bounds(duration: float, options: Any) -> bool:
+def in_bounds(duration: float, options: PrepareOptions) -> bool:
     return float(options.min_duration) <= duration <= float(options.max_duration)
 
 
@@ -286,7 +286,10 @@ class Preparer:
 
     corpus: str = ""
 
-    def __init__(self, root: Path, options: Any):
+    def __init__(self, root: Path, options: PrepareOptions):
+        if not isinstance(options, PrepareOptions):
+            raise TypeError(f"{type(self).__name__} options must be a PrepareOptions dataclass, got "
+                            f"{type(options).__name__}: build them with coerce_options(ConfigClass, options)")
         self.root = Path(root).resolve()
         self.options = options
         self.state: Dict[str, Any] = {}  # set from discovery (persisted for resumed runs)
@@ -375,14 +378,20 @@ def _process_shard(shard: int) -> Dict[str, Any]:
     return summary
 
 
-def _options_dict(options: Any) -> Dict[str, Any]:
-    return dataclasses.asdict(options) if dataclasses.is_dataclass(options) else dict(options)
+def _options_dict(options: PrepareOptions) -> Dict[str, Any]:
+    return dataclasses.asdict(options)
 
 
-def _progress(options: Any, **kw):
+def _progress(options: PrepareOptions, **kw):
     from tqdm import tqdm
 
-    return tqdm(disable=not bool(getattr(options, "progress", True)), dynamic_ncols=True, **kw)
+    return tqdm(disable=not options.progress, dynamic_ncols=True, **kw)
+
+
+def _write_json_atomic(path: Path, obj: Any, indent: Optional[int] = None) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=indent), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = False) -> Dict[str, Any]:
@@ -390,77 +399,114 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
     t0 = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    options = preparer.options
-    shards = max(1, int(getattr(options, "shards", 64)))
-    opts = {k: v for k, v in _options_dict(options).items() if k != "progress"}
-    fingerprint = hashlib.sha1(
+    shards = max(1, int(preparer.options.shards))
+    fingerprint = _fingerprint(preparer)
+    old = _read_report(out_dir / "report.json")
+    if not force and _is_complete(old, fingerprint, out_dir):
+        log.info("%s: already prepared in %s (same root and options); nothing to do", preparer.corpus, out_dir)
+        old["resumed"] = "already complete"
+        return old
+    work = _work_dir(out_dir, fingerprint, force)
+    discovery, resumed_discovery = _discover(preparer, work, shards)
+    preparer.state = discovery.get("state", {})
+    summaries, resumed_shards = _process_shards(preparer, work, shards, jobs, discovery["items"])
+    merged = _merge_counts(discovery, summaries)
+    manifests = _write_manifests(out_dir, work, shards, sorted(merged.splits), old.get("manifests") or {})
+    report = _build_report(preparer, out_dir, fingerprint, discovery, merged, manifests, jobs, shards,
+                           resumed_discovery, resumed_shards, time.time() - t0)
+    _write_json_atomic(out_dir / "report.json", report, indent=2)
+    if not preparer.options.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    _log_summary(report)
+    return report
+
+
+def _fingerprint(preparer: Preparer) -> str:
+    """What identifies a preparation: corpus, root, options (progress bars aside) and the format version."""
+    opts = {k: v for k, v in _options_dict(preparer.options).items() if k != "progress"}
+    return hashlib.sha1(
         json.dumps({"corpus": preparer.corpus, "root": str(preparer.root), "options": opts, "v": FORMAT_VERSION},
                    sort_keys=True, ensure_ascii=False).encode("utf-8")
     ).hexdigest()
 
-    report_path = out_dir / "report.json"
-    old: Dict[str, Any] = {}
-    if report_path.exists():
-        try:
-            old = json.loads(report_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            old = {}
-    if not force and old:
-        if old.get("fingerprint") == fingerprint and all((out_dir / m).exists() for m in old.get("manifests", {}).values()):
-            log.info("%s: already prepared in %s (same root and options); nothing to do", preparer.corpus, out_dir)
-            old["resumed"] = "already complete"
-            return old
 
+def _read_report(report_path: Path) -> Dict[str, Any]:
+    """The report of an earlier run in the same folder ({} when there is none or it cannot be read)."""
+    if not report_path.exists():
+        return {}
+    try:
+        return json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _is_complete(old: Dict[str, Any], fingerprint: str, out_dir: Path) -> bool:
+    """An earlier run with the same fingerprint whose manifests are all still there."""
+    return bool(old) and old.get("fingerprint") == fingerprint and \
+        all((out_dir / m).exists() for m in old.get("manifests", {}).values())
+
+
+def _work_dir(out_dir: Path, fingerprint: str, force: bool) -> Path:
+    """``OUT/.work``, kept from an interrupted run with the same fingerprint, otherwise started afresh."""
     work = out_dir / ".work"
     fp_file = work / "fingerprint"
     if work.exists() and (force or not fp_file.exists() or fp_file.read_text() != fingerprint):
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     fp_file.write_text(fingerprint)
+    return work
 
-    # 1. discovery -------------------------------------------------------------------------
+
+def _discover(preparer: Preparer, work: Path, shards: int) -> Tuple[Dict[str, Any], bool]:
+    """Step 1: the walk, written to the shards' item files; or the finished walk of an interrupted run.
+    Returns ``(discovery, resumed)``."""
     disc_file = work / "discovery.done.json"
-    resumed_discovery = disc_file.exists()
-    if resumed_discovery:
-        discovery = json.loads(disc_file.read_text(encoding="utf-8"))
-    else:
-        files: Counter = Counter()
-        pre_skips: Counter = Counter()
-        pre_examples: Dict[str, List[Any]] = defaultdict(list)
-        n_items = 0
-        last_group, last_shard = None, 0
-        handles = [open(work / f"shard-{i:04d}.items.jsonl", "w", encoding="utf-8") for i in range(shards)]
-        try:
-            with _progress(options, desc=f"{preparer.corpus}: scanning", unit=" files") as bar:
-                for item in preparer.discover():
-                    if item.category:
-                        files[item.category] += 1
-                        bar.update(1)
-                    if item.skip:
-                        pre_skips[item.skip] += 1
-                        if len(pre_examples[item.skip]) < MAX_EXAMPLES:
-                            pre_examples[item.skip].append({"path": item.path, "text_raw": item.text, **item.extra})
-                    elif item.group:
-                        if item.group != last_group:  # items arrive folder by folder: hash once per group run
-                            last_group, last_shard = item.group, shard_of(item.group, shards)
-                        handles[last_shard].write(item.to_json() + "\n")
-                        n_items += 1
-        finally:
-            for h in handles:
-                h.close()
-        discovery = {"files": dict(files), "skips": dict(pre_skips), "examples": dict(pre_examples), "items": n_items}
-        discovery["state"] = preparer.after_discovery(discovery)
-        tmp = disc_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(discovery, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, disc_file)
-    preparer.state = discovery.get("state", {})
+    if disc_file.exists():
+        return json.loads(disc_file.read_text(encoding="utf-8")), True
+    discovery = _scan(preparer, work, shards)
+    discovery["state"] = preparer.after_discovery(discovery)
+    _write_json_atomic(disc_file, discovery)
+    return discovery, False
 
-    # 2. processing --------------------------------------------------------------------------
+
+def _scan(preparer: Preparer, work: Path, shards: int) -> Dict[str, Any]:
+    """Count every discovered file, note skips known at discovery, append each item to its group's shard."""
+    files: Counter = Counter()
+    pre_skips: Counter = Counter()
+    pre_examples: Dict[str, List[Any]] = defaultdict(list)
+    n_items = 0
+    last_group, last_shard = None, 0
+    handles = [open(work / f"shard-{i:04d}.items.jsonl", "w", encoding="utf-8") for i in range(shards)]
+    try:
+        with _progress(preparer.options, desc=f"{preparer.corpus}: scanning", unit=" files") as bar:
+            for item in preparer.discover():
+                if item.category:
+                    files[item.category] += 1
+                    bar.update(1)
+                if item.skip:
+                    pre_skips[item.skip] += 1
+                    if len(pre_examples[item.skip]) < MAX_EXAMPLES:
+                        pre_examples[item.skip].append({"path": item.path, "text_raw": item.text, **item.extra})
+                elif item.group:
+                    if item.group != last_group:  # items arrive folder by folder: hash once per group run
+                        last_group, last_shard = item.group, shard_of(item.group, shards)
+                    handles[last_shard].write(item.to_json() + "\n")
+                    n_items += 1
+    finally:
+        for h in handles:
+            h.close()
+    return {"files": dict(files), "skips": dict(pre_skips), "examples": dict(pre_examples), "items": n_items}
+
+
+def _process_shards(preparer: Preparer, work: Path, shards: int, jobs: int,
+                    total_items: int) -> Tuple[List[Dict[str, Any]], int]:
+    """Step 2: every shard without its done marker, in ``jobs`` processes. Returns the summaries of all
+    shards (in shard order) and how many were done before this run."""
     pending = [s for s in range(shards) if not (work / f"shard-{s:04d}.done.json").exists()]
     resumed_shards = shards - len(pending)
     summaries: List[Dict[str, Any]] = [json.loads((work / f"shard-{s:04d}.done.json").read_text(encoding="utf-8"))
                                        for s in range(shards) if s not in set(pending)]
-    with _progress(options, desc=f"{preparer.corpus}: preparing", unit=" items", total=discovery["items"]) as bar:
+    with _progress(preparer.options, desc=f"{preparer.corpus}: preparing", unit=" items", total=total_items) as bar:
         bar.update(sum(s["items"] for s in summaries))
         if jobs <= 1 or len(pending) <= 1:
             _init_worker(preparer, str(work))
@@ -474,8 +520,20 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
                     summaries.append(summary)
                     bar.update(summary["items"])
     summaries.sort(key=lambda s: s["shard"])
+    return summaries, resumed_shards
 
-    # 3. merge ----------------------------------------------------------------------------
+
+@dataclass
+class MergedCounts:
+    """Step 3's sums over the discovery and every shard."""
+
+    counts: Counter                         # outcome reason -> utterances ("kept" and every skip reason)
+    notes: Counter
+    splits: Dict[str, List[float]]          # split -> [utterances, seconds]
+    examples: Dict[str, List[Any]]          # skip reason -> at most MAX_EXAMPLES examples
+
+
+def _merge_counts(discovery: Dict[str, Any], summaries: List[Dict[str, Any]]) -> MergedCounts:
     counts: Counter = Counter(discovery["skips"])
     notes: Counter = Counter()
     split_stats: Dict[str, List[float]] = defaultdict(lambda: [0, 0.0])
@@ -491,9 +549,15 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
         for reason, ex in s["examples"].items():
             room = MAX_EXAMPLES - len(examples[reason])
             examples[reason].extend(ex[:max(0, room)])
+    return MergedCounts(counts, notes, split_stats, examples)
 
+
+def _write_manifests(out_dir: Path, work: Path, shards: int, splits: List[str],
+                     old_manifests: Dict[str, str]) -> Dict[str, str]:
+    """``OUT/<split>.jsonl``: the shard outputs concatenated in shard order; a manifest an earlier run with other
+    options wrote for a split this run does not have is removed. Returns ``{split: file name}``."""
     manifests = {}
-    for split in sorted(split_stats):
+    for split in splits:
         name = f"{split}.jsonl"
         tmp = out_dir / (name + ".tmp")
         with open(tmp, "wb") as dst:
@@ -504,23 +568,27 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
                         shutil.copyfileobj(src, dst)
         os.replace(tmp, out_dir / name)
         manifests[split] = name
-
-    for split, name in (old.get("manifests") or {}).items():
+    for split, name in old_manifests.items():
         if split not in manifests and (out_dir / name).is_file():
             os.remove(out_dir / name)  # a manifest of an earlier run with other options must not linger
+    return manifests
 
+
+def _build_report(preparer: Preparer, out_dir: Path, fingerprint: str, discovery: Dict[str, Any],
+                  merged: MergedCounts, manifests: Dict[str, str], jobs: int, shards: int,
+                  resumed_discovery: bool, resumed_shards: int, elapsed: float) -> Dict[str, Any]:
+    counts = merged.counts
     files = {c: int(discovery["files"].get(c, 0)) for c in FILE_CATEGORIES}
     files["total"] = sum(files.values())
     skipped_counts = {r: int(counts.get(r, 0)) for r in SKIP_REASONS}
     unknown = set(counts) - set(SKIP_REASONS) - {"kept"}
     if unknown:
         raise RuntimeError(f"internal: unknown outcome reasons {sorted(unknown)}")
-    elapsed = time.time() - t0
-    report = {
+    return {
         "corpus": preparer.corpus,
         "root": str(preparer.root),
         "out_dir": str(out_dir.resolve()),
-        "options": _options_dict(options),
+        "options": _options_dict(preparer.options),
         "state": preparer.state,
         "fingerprint": fingerprint,
         "files_on_disk": files,
@@ -530,23 +598,16 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
             "skipped": skipped_counts,
         },
         "splits": {k: {"utterances": int(v[0]), "hours": round(v[1] / 3600.0, 4), "seconds": round(v[1], 2)}
-                   for k, v in sorted(split_stats.items())},
+                   for k, v in sorted(merged.splits.items())},
         "manifests": manifests,
-        "notes": dict(sorted(notes.items())),
-        "examples": dict(examples),
+        "notes": dict(sorted(merged.notes.items())),
+        "examples": dict(merged.examples),
         "jobs": jobs,
         "shards": shards,
         "resumed": {"discovery": resumed_discovery, "shards_done_before": resumed_shards} if (resumed_discovery or resumed_shards) else False,
         "elapsed_s": round(elapsed, 3),
         "files_per_second": round(files["total"] / elapsed, 1) if elapsed > 0 else None,
     }
-    tmp = report_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, report_path)
-    if not bool(getattr(options, "keep_work", False)):
-        shutil.rmtree(work, ignore_errors=True)
-    _log_summary(report)
-    return report
 
 
 def _log_summary(report: Dict[str, Any]) -> None:
