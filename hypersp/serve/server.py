@@ -19,7 +19,6 @@ JSON bodies and messages are written by ``responses.py`` (``json_response``, ``j
 """
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import os

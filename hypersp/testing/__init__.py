@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import TYPE_CHECKING, Dict, List
 
 from hypersp.testing.checkpoints import make_tiny_checkpoint
 from hypersp.testing.server import ServerProcess, free_port
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["TINY_JASPER", "ServerProcess", "free_port", "make_tiny_checkpoint", "sine_wave", "tiny_synthetic_corpus",
            "write_manifest_lines"]
@@ -42,7 +45,7 @@ def tiny_synthetic_corpus(out_dir: str | Path, hours: float = 0.02, seed: int = 
     return {split: out_dir / f"{split}.jsonl" for split in ("train", "dev", "test")}
 
 
-def sine_wave(seconds: float, sample_rate: int = 16000, freq: float = 440.0, amplitude: float = 0.3) -> "np.ndarray":
+def sine_wave(seconds: float, sample_rate: int = 16000, freq: float = 440.0, amplitude: float = 0.3) -> np.ndarray:
     """A float32 sine tone, shape (S,)."""
     import numpy as np
 
