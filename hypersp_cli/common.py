@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +51,18 @@ def user_errors():
     from hypersp.checkpoint import CheckpointError
 
     return (ConfigError, ManifestError, RegistryError, PluginError, CheckpointError, AudioReadError, FileNotFoundError)
+
+
+def require_extra(prog: str, extra: str, modules: Sequence[str]) -> None:
+    """Fail in one line (exit 2) when an optional dependency group is not installed, naming the pip line."""
+    import importlib.util
+
+    from hypersp.config import ConfigError
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"{prog} needs the '{extra}' extra ({', '.join(missing)} not installed): "
+                          f"pip install 'hypersp[{extra}]'")
 
 
 def run(prog: str, body: Callable[[], int]) -> int:

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import logging
 import sys
 from typing import List, Optional
 
 from hypersp_cli.common import (add_common_args, add_decoding_args, decoding_settings, load_requested_plugins,
-                                print_components, run, setup_logging)
+                                print_components, require_extra, run, setup_logging)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,6 +141,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             torch.set_num_threads(args.threads)
         from dataclasses import asdict
 
+        require_extra("hypersp-serve", "serve", ("sanic", "websockets"))
         from hypersp.serve.server import ServerContext, create_app, self_signed_cert
 
         server = ServerContext.load(args.checkpoint, config_files=args.config, overrides=overrides_from(args),

@@ -43,3 +43,20 @@ def test_cuda_only_settings_on_cpu(tmp_path, tiny_manifest, override, fragment):
     one_line_error(cli("hypersp_cli.train", "--task", "synthetic", "--arch", "conformer_tiny",
                        f"task.train_manifest={tiny_manifest}", f"task.valid_manifest={tiny_manifest}",
                        f"trainer.out_dir={tmp_path / 'run'}", "trainer.max_steps=1", override), fragment)
+
+
+@pytest.mark.parametrize("command,argv,module,extra", [
+    ("serve", ["--app", "minutes", "--no-ssl"], "sanic", "serve"),
+    ("export", ["--checkpoint", "demo_ko_16k", "--out", "x.onnx"], "onnx", "export"),
+])
+def test_missing_extras_name_the_pip_line(monkeypatch, capsys, tmp_path, command, argv, module, extra):
+    import importlib
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a))
+    monkeypatch.chdir(tmp_path)
+    main = importlib.import_module(f"hypersp_cli.{command}").main
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"pip install 'hypersp[{extra}]'" in err and module in err and "Traceback" not in err
