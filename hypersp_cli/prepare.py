@@ -84,6 +84,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise FileNotFoundError(f"--root {args.root!r} is not a folder")
         report = task_cls.prepare(root, Path(args.out), args.jobs, options)
         print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+        kept = (report.get("utterances") or {}).get("kept") if isinstance(report, dict) else None
+        if kept == 0:  # nothing usable: say so instead of exiting 0 with empty manifests
+            files = (report.get("files_on_disk") or {}).get("total")
+            seen = f"{files} file(s) found there" if files is not None else "nothing usable found there"
+            raise ConfigError(f"no utterances prepared from --root {args.root}: {seen}; is it the raw "
+                              f"{args.corpus} download (layout: examples/{args.corpus}/README.md)? "
+                              f"details: {Path(args.out) / 'report.json'}")
         return 0
 
     return run("hypersp-prepare", body)

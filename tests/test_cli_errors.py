@@ -60,3 +60,10 @@ def test_missing_extras_name_the_pip_line(monkeypatch, capsys, tmp_path, command
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"pip install 'hypersp[{extra}]'" in err and module in err and "Traceback" not in err
+
+
+def test_prepare_from_an_empty_root_fails_instead_of_writing_nothing(tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "readme.txt").write_text("not a corpus", encoding="utf-8")
+    one_line_error(cli("hypersp_cli.prepare", "ksponspeech", "--root", str(tmp_path / "raw"), "--out", str(tmp_path / "out")),
+                   "no utterances prepared from --root", "report.json")
