@@ -177,9 +177,11 @@ VADS = Registry("vad")
 
 TEXT_NORMALIZERS = Registry("text_normalizer")  # str -> str functions: training targets
 SCORING_NORMALIZERS = Registry("scoring_normalizer")  # str -> str functions: both sides before CER/WER
+ITNS = Registry("itn", require_config=True, example="hypersp/text/itn.py")  # spoken -> written form, for display
+PUNCTUATORS = Registry("punctuator", require_config=True, example="hypersp/text/punctuation.py")  # display marks
 
 ALL_REGISTRIES = {r.kind: r for r in (TASKS, MODELS, CRITERIONS, DATASETS, TOKENIZERS, APPS, TEXT_NORMALIZERS,
-                                      SCORING_NORMALIZERS, DECODERS, VADS)}
+                                      SCORING_NORMALIZERS, DECODERS, VADS, ITNS, PUNCTUATORS)}
 
 register_task = TASKS.register
 register_model = MODELS.register
@@ -191,3 +193,5 @@ register_decoder = DECODERS.register
 register_vad = VADS.register
 register_text_normalizer = TEXT_NORMALIZERS.register
 register_scoring_normalizer = SCORING_NORMALIZERS.register
+register_itn = ITNS.register
+register_punctuator = PUNCTUATORS.register
