@@ -81,11 +81,7 @@ class Registry:
                             f"dataclass (see {self._example})")
 
         def decorator(cls: type) -> type:
-            if isinstance(self.base, str):  # named lazily, so this module never imports torch itself
-                module, _, attr = self.base.rpartition(".")
-                self.base = getattr(importlib.import_module(module), attr)
-            if self.base is not None and not issubclass(cls, self.base):
-                raise TypeError(f"{self.kind} {name!r}: {cls.__qualname__} must subclass {self.base.__qualname__}")
+            self._check_base(name, cls)
             old = self._entries.get(name)
             if old is not None and _qualified(old.cls) != _qualified(cls):
                 raise RegistryError(
@@ -97,6 +93,16 @@ class Registry:
             return cls
 
         return decorator
+
+    def _check_base(self, name: str, cls: type) -> None:
+        if isinstance(self.base, str):  # named lazily, so this module never imports torch itself
+            module, _, attr = self.base.rpartition(".")
+            if (cls.__module__, cls.__qualname__) == (module, attr):
+                return  # the base registers itself (speech_recognition) while its module is still importing
+            self.base = getattr(importlib.import_module(module), attr)
+        if self.base is not None and not issubclass(cls, self.base):
+            raise TypeError(f"{self.kind} {name!r}: {cls.__qualname__} must subclass {self.base.__qualname__} "
+                            f"({self.base.__module__}); see docs/extending.md")
 
     def entry(self, name: str) -> Entry:
         _ensure_loaded()
@@ -166,14 +172,16 @@ def _ensure_loaded() -> None:
         _LOADING = False
 
 
-TASKS = Registry("task")
+# Each kind's base class (named, resolved on the first registration) is checked when a class registers.
+TASKS = Registry("task", base="hypersp.tasks.speech_recognition.SpeechRecognitionTask")
 MODELS = Registry("model", base="hypersp.models.base.SpeechModel")
-CRITERIONS = Registry("criterion")
-DATASETS = Registry("dataset")
-TOKENIZERS = Registry("tokenizer")
-APPS = Registry("app", require_config=True, example="hypersp/serve/demo_apps.py")
-DECODERS = Registry("decoder")
-VADS = Registry("vad")
+CRITERIONS = Registry("criterion", base="torch.nn.Module")
+DATASETS = Registry("dataset", base="torch.utils.data.Dataset")
+TOKENIZERS = Registry("tokenizer", base="hypersp.tokenizers.base.Tokenizer")
+APPS = Registry("app", base="hypersp.serve.demo_apps.DemoApp", require_config=True,
+                example="hypersp/serve/demo_apps.py")
+DECODERS = Registry("decoder", base="hypersp.decoding.base.Decoder")
+VADS = Registry("vad", base="hypersp.inference.vads.Vad")
 
 TEXT_NORMALIZERS = Registry("text_normalizer")  # str -> str functions: training targets
 SCORING_NORMALIZERS = Registry("scoring_normalizer")  # str -> str functions: both sides before CER/WER

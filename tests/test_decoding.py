@@ -113,6 +113,13 @@ def test_attention_decoder_needs_a_model_with_a_decoder():
     tok = char_tokenizer()
     with pytest.raises(ValueError, match="decoder_forward"):
         build_decoder("attention", tok, model=torch.nn.Linear(2, 2))
+
+    class DuckTyped(torch.nn.Module):  # has decoder_forward but does not declare an attention decoder
+        def decoder_forward(self, enc, enc_lengths, ys):
+            raise AssertionError("never called")
+
+    with pytest.raises(ValueError, match="has_attention_decoder"):
+        build_decoder("attention", tok, model=DuckTyped())
     with pytest.raises(ValueError, match="attention decoder"):
         build_decoder("attention", tok)
     assert DECODERS.get("attention").needs_model and not DECODERS.get("ctc_beam").needs_model

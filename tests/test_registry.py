@@ -70,3 +70,19 @@ def test_builtins_are_registered():
     assert {"jasper"} <= set(MODELS.names())
     assert {"speech_recognition", "synthetic", "synthetic_tel"} <= set(TASKS.names())
     assert {"char", "jamo", "english_char"} <= set(TOKENIZERS.names())
+
+
+def test_every_kind_with_a_base_checks_it():
+    """Not only models: a criterion, tokenizer, task, decoder, VAD, app or dataset that does not subclass its
+    kind's base is refused in one line naming the base (and nothing is registered)."""
+    from hypersp.registry import ALL_REGISTRIES
+
+    bases = {"criterion": "Module", "tokenizer": "Tokenizer", "task": "SpeechRecognitionTask", "decoder": "Decoder",
+             "vad": "Vad", "app": "DemoApp", "dataset": "Dataset", "model": "SpeechModel"}
+    for kind, base in bases.items():
+        registry = ALL_REGISTRIES[kind]
+        registry.names()  # built-ins loaded: the base is resolved as it is in use
+        with pytest.raises(TypeError, match=f"must subclass {base} ") as err:
+            registry.register(f"not_a_{kind}", config=_Cfg)(type("Plain", (), {}))
+        assert "\n" not in str(err.value)
+        assert f"not_a_{kind}" not in registry.names()

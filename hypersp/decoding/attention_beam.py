@@ -210,17 +210,18 @@ def _search_one(model, enc, ctc_lp, beam, ctc_weight, length_bonus, nbest, gramm
 @register_decoder("attention", config=DecodingConfig)
 class AttentionDecoder(base.Decoder):
     """Attention beam search with CTC prefix scores (``beam_size``, ``ctc_weight``, ``length_bonus``,
-    ``nbest``) on a model with an attention decoder (``decoder_forward``: the ``transformer``
-    family), always with the tokenizer's Hangul grammar. ``needs_model``: the engine calls
+    ``nbest``) on a model with an attention decoder (``has_attention_decoder``, an ``AttentionSpeechModel``
+    such as the ``transformer`` family), always with the tokenizer's Hangul grammar. ``needs_model``: the engine calls
     :meth:`decode_features`. ``acoustic_score`` of a hypothesis is its CTC log-probability."""
 
     needs_model = True
 
     def __init__(self, cfg, *, tokenizer, model=None):
         super().__init__(cfg, tokenizer=tokenizer, model=model)
-        if model is None or not hasattr(model, "decoder_forward"):
-            raise ValueError(f"decoding.name=attention needs a model with an attention decoder (decoder_forward, e.g. "
-                             f"transformer), not {type(model).__name__}; use greedy or ctc_beam")
+        if model is None or not getattr(model, "has_attention_decoder", False):  # the model contract (models/base.py)
+            raise ValueError(f"decoding.name=attention needs a model with an attention decoder (has_attention_decoder: "
+                             f"an AttentionSpeechModel with decoder_forward, e.g. transformer), not "
+                             f"{type(model).__name__}; use greedy or ctc_beam")
 
     def decode_features(self, features, lengths) -> List[List[base.Hypothesis]]:
         c = self.cfg
