@@ -139,12 +139,12 @@ def _digit_prefix(word: str) -> Optional[Tuple[str, str]]:
 
 # --------------------------------------------------------------------------- counters and particles
 
-SINO_COUNTERS = ("킬로미터", "센티미터", "밀리미터", "킬로그램", "영업일", "퍼센트", "페이지", "개월", "학년",
+SINO_COUNTERS = ("킬로미터", "센티미터", "밀리미터", "킬로그램", "영업일", "호선", "인치", "퍼센트", "페이지", "개월", "학년",
                  "교시", "단계", "미터", "그램", "리터", "킬로", "쪽", "원", "년", "월", "일", "분", "초", "층",
                  "호", "번", "장", "점", "주", "도", "세", "회", "차", "등", "위")
 # counters a large Sino number may also take (삼십 명, 백 개, 이십사 시간): 2+ syllables or >= 100
 SINO_LARGE_COUNTERS = ("시간", "명", "개", "가지", "살", "대", "권", "마리", "병", "곳", "잔")
-NATIVE_COUNTERS = ("시간", "가지", "마리", "시", "명", "개", "살", "잔", "권", "대", "병", "곳")
+NATIVE_COUNTERS = ("시간", "가지", "마리", "시", "명", "개", "살", "잔", "권", "대", "병", "곳", "배")
 # after 이 (two / this) these counters read as "this ...": 이 쪽, 이 번, 이 분, 이 점
 _THIS_COUNTERS = {"쪽", "번", "장", "점", "분", "주", "일", "도", "세", "층", "호", "월", "초", "차", "등", "위",
                   "회", "단계", "페이지"}
@@ -170,6 +170,7 @@ def _split_counter(word: str, counters: Sequence[str]) -> Optional[Tuple[str, st
 _MONTH_WORDS = {"일월": 1, "이월": 2, "삼월": 3, "사월": 4, "오월": 5, "유월": 6, "칠월": 7, "팔월": 8, "구월": 9,
                 "시월": 10, "십일월": 11, "십이월": 12}
 _MONTH_READING = {v: k for k, v in _MONTH_WORDS.items()}
+_MONTH_WORDS.update({"육월": 6, "십월": 10})  # as the korean normalizer reads 6월, 10월
 _REGULAR_MONTHS = {v: f"{read_integer(str(v))}월" for v in range(1, 13)}  # what the korean normalizer reads
 
 
@@ -249,7 +250,8 @@ class KoreanITN:
         if parse_sino(w[i]) is None:
             return 0, None, ""
         j, text = i + 1, w[i]
-        while j < len(w) and text[-1] in "만억" and parse_sino(text + w[j]) is not None:
+        # 만 육 세 (age "full 6") is not 10006: a lone digit does not join a 만/억 group
+        while j < len(w) and text[-1] in "만억" and len(w[j]) > 1 and parse_sino(text + w[j]) is not None:
             text += w[j]
             j += 1
         return j - i, parse_sino(text), text
@@ -270,7 +272,8 @@ class KoreanITN:
         for k in range(len(w[i]) - 1, 1, -1):
             value = parse_sino(w[i][:k])
             hit = value is not None and _split_counter(w[i][k:], SINO_COUNTERS)
-            if hit and hit[0] not in ("월", "일"):  # dates have their own rule
+            if hit and hit[0] not in ("월", "일") and not (k == 2 and w[i][0] in "만억"):  # 만육세: age
+                # (dates have their own rule)
                 return 1, [self._counter_text(_write_number(value, self.cfg.large_numbers), *hit)]
         return 0, []
 

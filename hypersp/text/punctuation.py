@@ -52,7 +52,9 @@ class EndingPunctuator:
             if last.endswith("니까") and not (len(last) >= 3 and _hangul_b_final(last[-3])):
                 return "."
             return "?"
-        if self.cfg.question_words and last.endswith("요") and any(w in _QUESTION_WORDS for w in text.split()[:-1]):
+        if self.cfg.question_words and last.endswith("요") and (
+                any(w in _QUESTION_WORDS for w in text.split()[:-1])
+                or last.startswith(("언제", "어디", "누구", "얼마", "무엇", "뭐"))):  # 언제세요, 얼마예요
             return "?"
         if _STATEMENT.search(last):
             return "."
