@@ -291,7 +291,8 @@ class Trainer:
         limit = self.cfg.trainer.max_valid_utterances
         world = self.dist.world_size
         result = evaluate(model, self.task, self.valid_loader, self.device, self.scoring_normalizer,
-                          max_utterances=math.ceil(limit / world) if limit else 0, keep_hypotheses=world > 1)
+                          max_utterances=math.ceil(limit / world) if limit else 0, keep_hypotheses=True)
+        result["loss"] = self._validation_loss(model, math.ceil(limit / world) if limit else 0)
         if world == 1:
             return result
         parts = D.all_gather_objects({"hyps": result.pop("hypotheses"), "audio": result["audio_seconds"],
@@ -303,12 +304,61 @@ class Trainer:
         audio = sum(p["audio"] for p in parts)
         seconds = max(p["seconds"] for p in parts)
         pooled: Dict[str, Any] = scores.result()
+        losses = D.all_gather_objects(result["loss"], self.dist)
+        pooled["loss"] = float(np.mean([x for x in losses if np.isfinite(x)])) if any(np.isfinite(losses)) else float("nan")
+        pooled["hypotheses"] = [h for part in parts for h in part["hyps"]]
         pooled.update(audio_seconds=round(audio, 2), decode_seconds=round(seconds, 3),
                       rtf=round(seconds / max(audio, 1e-9), 5), skipped=sum(p["skipped"] for p in parts))
         return pooled
 
+    def _validation_loss(self, model: torch.nn.Module, max_utterances: int = 0) -> float:
+        """The training criterion on this rank's validation shard (mean over utterances, no gradients)."""
+        was_training = model.training
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for batch in self.valid_loader:
+                if len(batch) == 0:
+                    continue
+                _, stats = self.criterion(model, batch.to(self.device))
+                if np.isfinite(stats["loss"]):
+                    total += stats["loss"] * len(batch)
+                    count += len(batch)
+                if max_utterances and count >= max_utterances:
+                    break
+        model.train(was_training)
+        return total / count if count else float("nan")
+
+    def _log_validation_pictures(self, model: torch.nn.Module, hyps: List[Dict[str, Any]]) -> None:
+        """TensorBoard: a few reference/hypothesis pairs and the first validation utterance's features with
+        its CTC posteriors (hypersp.train.pictures)."""
+        from hypersp.train.pictures import alignment_image
+
+        if hyps:
+            rows = "\n".join(f"| {h['utt_id']} | {h['ref']} | {h['hyp']} |" for h in hyps[:5])
+            self.writer.add_text("valid/samples", "| utterance | reference | hypothesis |\n|---|---|---|\n" + rows,
+                                 self.step)
+        batch = next((b for b in self.valid_loader if len(b)), None)
+        if batch is None:
+            return
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            b = batch.to(self.device)
+            out = model(b.features[:1], b.feature_lengths[:1])
+        model.train(was_training)
+        log_probs, out_lengths = out[0], out[1]
+        if log_probs.dim() != 3:
+            return
+        n, m = int(b.feature_lengths[0]), int(out_lengths[0])
+        feats = b.features[0].float().cpu().numpy()
+        feats = feats[:n] if feats.shape[0] >= n else feats[:, :n].T  # (T, F) whichever layout the batch uses
+        self.writer.add_image("valid/features_and_ctc_posteriors",
+                              alignment_image(feats, log_probs[0, :m].float().cpu().numpy()), self.step)
+
     def checkpoint(self) -> Dict[str, Any]:
         metrics = self.validate()  # every rank (collective); identical results everywhere
+        samples = metrics.pop("hypotheses", None) if metrics else None  # for TensorBoard, not the checkpoint
         improved = bool(metrics) and metrics["cer"] < self.best_cer
         if improved:
             self.best_cer = metrics["cer"]
@@ -334,9 +384,13 @@ class Trainer:
         if improved or not metrics:
             self._publish(last, self.out_dir / "best.pt")
         if metrics:
-            for k in ("cer", "cer_with_spaces", "wer"):
-                self.writer.add_scalar(f"valid/{k}", metrics[k], self.step)
-            self._log_jsonl({"step": self.step, "valid": {k: metrics[k] for k in ("cer", "cer_with_spaces", "wer", "num_utterances")}})
+            for k in ("cer", "cer_with_spaces", "wer", "loss"):
+                if k in metrics:
+                    self.writer.add_scalar(f"valid/{k}", metrics[k], self.step)
+            if self.is_main:
+                self._log_validation_pictures(self.ema.module if self.ema is not None else self.model, samples or [])
+            self._log_jsonl({"step": self.step, "valid": {k: metrics[k] for k in ("cer", "cer_with_spaces", "wer", "loss",
+                                                                                  "num_utterances") if k in metrics}})
             log.info("step %d validation: CER %.2f%% (best %.2f%%) WER %.2f%% on %d utterances",
                      self.step, metrics["cer"], self.best_cer, metrics["wer"], metrics["num_utterances"])
         return metrics
@@ -559,6 +613,9 @@ class Trainer:
             (self.out_dir / "train_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
             self.writer.close()
             self.jsonl.close()
+            from hypersp.train.pictures import write_training_curves
+
+            write_training_curves(self.out_dir / "train_log.jsonl", self.out_dir / "curves.png")
         return summary
 
     def _summary(self, run: FitSession, loop_seconds: float, train_seconds: float) -> Dict[str, Any]:
