@@ -346,18 +346,24 @@ class KoreanITN:
 
     # --- digit by digit
     def _digits(self, w: List[str], i: int, out: List[str]) -> Tuple[int, List[str]]:
-        if not self.cfg.digit_sequences or not _is_digit_word(w[i]):
+        if not self.cfg.digit_sequences or not _digit_prefix(w[i]):
             return 0, []
-        j = i
-        while j < len(w) and _is_digit_word(w[j]) and len(w[j]) >= 3:
+        j, tail = i, ""
+        while j < len(w) and len(w[j]) >= 3:
+            split = _digit_prefix(w[j])  # 오육칠팔입니다: the last group may carry particles or copula
+            if not split or len(split[0]) < 3:
+                break
             j += 1
+            if split[1]:
+                tail = split[1]
+                break
         if j == i:
             return 0, []
-        groups = ["".join(_DIGIT_SYLLABLE[c] for c in word) for word in w[i:j]]
+        groups = ["".join(_DIGIT_SYLLABLE[c] for c in _digit_prefix(word)[0]) for word in w[i:j]]
         total = sum(len(g) for g in groups)
         cued = bool(out) and any(out[-1].endswith(c) or out[-1].startswith(c) for c in NUMBER_CUES)
         if (w[i][0] == "공" and total >= 7 and j - i >= 2) or (cued and total >= 3):
-            return j - i, ["-".join(groups)]
+            return j - i, ["-".join(groups) + tail]
         return 0, []
 
     # --- decimals: N 점 D [counter]
@@ -397,9 +403,10 @@ def spoken_form(text: str) -> str:
     i = 0
     while i < len(words):
         word = words[i]
-        if re.fullmatch(r"\d+(-\d+)+|\d{3,}", word) and (re.fullmatch(r"\d+(-\d+)+", word) or (
+        m = re.fullmatch(r"(\d+(?:-\d+)+|\d{3,})(.*)", word)
+        if m and _SUFFIX.match(m.group(2)) and ("-" in m.group(1) or (
                 out and any(out[-1].endswith(c) or out[-1].startswith(c) for c in NUMBER_CUES))):
-            out.append(" ".join("".join(_DIGIT_WORD[c] for c in g) for g in word.split("-")))
+            out.append(" ".join("".join(_DIGIT_WORD[c] for c in g) for g in m.group(1).split("-")) + m.group(2))
             i += 1
             continue
         # a number spoken in 만/억 groups: "3만 5000원" is one number
