@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List
 
-from hypersp.config import ConfigError
 from hypersp.registry import register_tokenizer
 from hypersp.text.hangul import compose, decompose, normalize_spaces
 from hypersp.tokenizers.base import BLANK, Tokenizer, TokenizerConfig
@@ -91,6 +90,8 @@ class SentencePieceTokenizer(Tokenizer):
                 minloglevel=2,
             )
         except RuntimeError as err:
+            from hypersp.config import ConfigError  # here: the ONNX-only runtime imports this module without omegaconf
+
             msg = str(err)
             if "smaller than required_chars" in msg:
                 raise ConfigError(f"tokenizer.vocab_size={self.cfg.vocab_size} is smaller than the number of distinct "
