@@ -15,9 +15,18 @@ A checkpoint is a dict of tensors and plain Python values::
      "optimizer": ..., "scheduler": ..., "rng": {...}}   # training state (absent in exported models)
 
 It is loaded with ``torch.load(weights_only=True)``: a checkpoint is data, never code.
+
+Integrity: :func:`save_checkpoint` records ``"integrity": {"algorithm": ..., "sha256": ...}``, a
+SHA-256 over every tensor (key path, dtype, shape, bytes) and plain value of the checkpoint in
+sorted key order (:func:`content_hash`); :func:`load_checkpoint` recomputes it and refuses a file
+whose content differs (``CheckpointError``: "FILE is damaged: ..."), as it refuses one that cannot
+be unpickled ("FILE is damaged or not a hypersp checkpoint: ..."). A checkpoint saved before the
+hash existed loads with a logged warning (re-save it to add one: :func:`add_content_hash`).
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +41,11 @@ from hypersp.plugins import PluginError, check_checkpoint_modules, load_plugins,
 from hypersp.registry import CRITERIONS, MODELS, TASKS, TOKENIZERS
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "pretrained"
+INTEGRITY_KEY = "integrity"
+HASH_ALGORITHM = "hypersp-content-sha256-v1"
+
+log = logging.getLogger(__name__)
+_warned_unhashed: set = set()
 
 
 class CheckpointError(ValueError):
@@ -57,15 +71,66 @@ def resolve_checkpoint(name_or_path: str) -> Path:
     raise CheckpointError(f"checkpoint {name_or_path!r} is neither a file nor a shipped model (shipped: {names})")
 
 
+def _tensor_bytes(t: torch.Tensor):
+    t = t.detach().cpu().contiguous().reshape(-1)
+    try:
+        return t.view(torch.uint8).numpy()
+    except (RuntimeError, TypeError):  # dtypes numpy or view() cannot take: hash the values
+        return repr(t.tolist()).encode()
+
+
+def content_hash(state: Dict[str, Any]) -> str:
+    """SHA-256 (hex) over the checkpoint's content, its ``integrity`` entry aside: every tensor as
+    key path, dtype, shape and raw bytes, and every plain value (str, number, bool, None, numpy array)
+    by its path and value, dicts in sorted key order. Equal for a state before ``torch.save`` and after
+    ``torch.load``; any changed tensor byte or value changes it."""
+    import numpy as np
+
+    h = hashlib.sha256()
+
+    def visit(path: str, obj: Any) -> None:
+        if isinstance(obj, torch.Tensor):
+            h.update(f"T{path}\0{obj.dtype}\0{tuple(obj.shape)}\0".encode())
+            if obj.numel():
+                h.update(_tensor_bytes(obj))
+        elif isinstance(obj, dict):
+            keys = sorted((k for k in obj if not (path == "" and k == INTEGRITY_KEY)),
+                          key=lambda k: (type(k).__name__, str(k)))
+            h.update(f"D{path}\0{len(keys)}\0".encode())
+            for k in keys:
+                visit(f"{path}/{k!r}", obj[k])
+        elif isinstance(obj, (list, tuple)):
+            h.update(f"L{path}\0{len(obj)}\0".encode())
+            for i, v in enumerate(obj):
+                visit(f"{path}/{i}", v)
+        elif isinstance(obj, np.ndarray):
+            h.update(f"A{path}\0{obj.dtype}\0{obj.shape}\0".encode())
+            h.update(np.ascontiguousarray(obj).tobytes())
+        elif obj is None or isinstance(obj, (str, bytes, bool, int, float, np.generic)):
+            h.update(f"V{path}\0{type(obj).__name__}\0{obj!r}\0".encode())
+        else:  # a type whose repr may not survive a round trip: its name only
+            h.update(f"O{path}\0{type(obj).__name__}\0".encode())
+
+    visit("", state)
+    return h.hexdigest()
+
+
 def save_checkpoint(state: Dict[str, Any], path: str | Path) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``.
+    """Write ``state`` plus its ``integrity`` entry (:func:`content_hash`) to a temporary file in the same
+    folder, fsync, then rename over ``path``.
 
     A crash at any instant leaves either the old file or the new one, never a partial file.
+    ``state`` itself is not modified.
     """
     path = Path(path)
+    state = {k: v for k, v in state.items() if k != INTEGRITY_KEY}
+    state[INTEGRITY_KEY] = {"algorithm": HASH_ALGORITHM, "sha256": content_hash(state)}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # the mode a plain open() gives, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
             f.flush()
@@ -75,17 +140,74 @@ def save_checkpoint(state: Dict[str, Any], path: str | Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (no-op where directories cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
+
+
+def verify_content_hash(state: Dict[str, Any], path: str | Path) -> bool:
+    """Check ``state`` against its recorded content hash. True: verified; False: no hash recorded (legacy
+    file; a warning is logged once per file). Raises CheckpointError naming ``path`` on a mismatch."""
+    record = state.get(INTEGRITY_KEY)
+    if not isinstance(record, dict) or record.get("algorithm") != HASH_ALGORITHM or "sha256" not in record:
+        if record is not None and isinstance(record, dict) and "algorithm" in record:
+            why = f"its content hash uses algorithm {record.get('algorithm')!r}, unknown to this hypersp"
+        else:
+            why = "it has no content hash (saved before hypersp recorded one)"
+        if str(path) not in _warned_unhashed:
+            _warned_unhashed.add(str(path))
+            log.warning("%s: %s, so its integrity cannot be checked; re-save it to add one: "
+                        "python -c \"from hypersp.checkpoint import add_content_hash; add_content_hash('%s')\"",
+                        path, why, path)
+        return False
+    actual = content_hash(state)
+    if actual != record["sha256"]:
+        raise CheckpointError(f"{path} is damaged: its content does not match the hash recorded when it was saved "
+                              f"(sha256 {actual[:16]}... != {str(record['sha256'])[:16]}...); "
+                              "replace it with an intact copy")
+    return True
 
 
 def load_checkpoint(name_or_path: str | Path, map_location: str | torch.device = "cpu") -> Dict[str, Any]:
+    """Load a checkpoint (a file path or a shipped model name) as data and verify its content hash."""
     path = resolve_checkpoint(str(name_or_path))
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:
-        raise CheckpointError(f"{path}: not a readable hypersp checkpoint ({type(err).__name__}: {err})".split("\n")[0]) from err
+    except Exception as err:  # zip, pickle or storage errors: damaged, truncated or not a checkpoint
+        raise CheckpointError(f"{path} is damaged or not a hypersp checkpoint: {_one_line(err)}") from err
     if not isinstance(state, dict) or "config" not in state or "model" not in state:
-        raise CheckpointError(f"{path}: not a hypersp checkpoint (no 'config'/'model' entries)")
+        raise CheckpointError(f"{path} is damaged or not a hypersp checkpoint: no 'config'/'model' entries")
+    verify_content_hash(state, path)
     return state
+
+
+def add_content_hash(path: str | Path) -> bool:
+    """Re-save a checkpoint file saved without a content hash, with one; its tensors and values are unchanged.
+    Returns False (and writes nothing) when it already has a valid hash."""
+    path = Path(path)
+    state = load_checkpoint(path)
+    record = state.get(INTEGRITY_KEY)
+    if isinstance(record, dict) and record.get("algorithm") == HASH_ALGORITHM:
+        return False
+    save_checkpoint(state, path)
+    return True
 
 @dataclass
 class Components:

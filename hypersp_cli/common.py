@@ -49,8 +49,10 @@ def user_errors():
     from hypersp.plugins import PluginError
     from hypersp.registry import RegistryError
     from hypersp.checkpoint import CheckpointError
+    from hypersp.export.sidecar import ExportError
 
-    return (ConfigError, ManifestError, RegistryError, PluginError, CheckpointError, AudioReadError, FileNotFoundError)
+    return (ConfigError, ManifestError, RegistryError, PluginError, CheckpointError, ExportError, AudioReadError,
+            FileNotFoundError)
 
 
 def require_extra(prog: str, extra: str, modules: Sequence[str]) -> None:

@@ -13,8 +13,10 @@ attention) that is the CTC head only: the attention decoder and its beam search 
 Beside the model file ``FILE`` a JSON sidecar ``FILE.json`` (:func:`sidecar_path`) holds what a
 recognizer needs to run the export without the checkpoint: the task's sample rate and feature
 config, the subsampling factor, the tokenizer's config, state (vocabulary) and module, the text
-normalizer's name and where the export came from. ``load_sidecar`` reads and checks it; it and
-``build_tokenizer`` live in the torch-free ``hypersp.export.sidecar`` (re-exported here).
+normalizer's name, where the export came from and ``integrity`` (SHA-256 of the model file and
+of the sidecar, checked when a backend opens the export: ``verify_export``). ``load_sidecar``
+reads and checks it; it, ``verify_export`` and ``build_tokenizer`` live in the torch-free
+``hypersp.export.sidecar`` (re-exported here).
 
 Both formats are produced by tracing (``torch.jit.trace``; ONNX through PyTorch's TorchScript-based
 exporter, ``dynamo=False``, which needs neither ``onnx`` nor ``onnxscript``). Tracing fixes Python
@@ -35,13 +37,16 @@ from torch import nn
 
 from hypersp.export.sidecar import (  # noqa: F401  (torch-free; re-exported here where they used to live)
     FORMATS,
+    INTEGRITY_KEY,
     SIDECAR_FORMAT,
     SIDECAR_VERSION,
     ExportError,
     build_tokenizer,
+    integrity_record,
     load_sidecar,
     sidecar_path,
     tokenizer_origin,
+    verify_export,
 )
 
 INPUT_NAMES = ["features", "lengths"]
@@ -218,6 +223,7 @@ def export_components(comp: Any, fmt: str, out: str | Path, source: str = "", op
     out = Path(out)
     export_model(comp.model, fmt, out, input_dim=comp.task.input_dim, opset=opset)
     meta = build_sidecar(comp, fmt, out, source=source)
+    meta[INTEGRITY_KEY] = integrity_record(out, meta)  # checked by the backends when the export is opened
     side = sidecar_path(out)
     side.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     return {**meta, "sidecar": str(side)}

@@ -11,11 +11,18 @@ Tokenizer classes are found without the registry's full load (which imports ever
 module, torch models included): the module recorded in the sidecar (``tokenizer.module``, written
 since this file exists), else ``hypersp.tokenizers.<name>``, else hypersp's built-in tokenizer
 modules; only a name none of these registers falls back to the registry (plugins).
+
+Integrity: the sidecar's ``integrity`` entry holds the SHA-256 of the model file and of the
+sidecar's own content (canonical JSON, that entry aside), written by ``hypersp-export``;
+:func:`verify_export` checks both when a backend opens the export, and refuses a damaged file
+in one line naming it. An export written before the hash existed opens with a logged warning.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
+import logging
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +31,11 @@ from typing import Any, Dict, Optional
 SIDECAR_FORMAT = "hypersp-export"
 SIDECAR_VERSION = 1
 FORMATS = ("onnx", "torchscript")
+INTEGRITY_KEY = "integrity"
+HASH_ALGORITHM = "sha256"
+
+log = logging.getLogger(__name__)
+_warned_unhashed: set = set()
 
 
 class ExportError(ValueError):
@@ -53,6 +65,49 @@ def load_sidecar(model_file: str | Path) -> Dict[str, Any]:
         raise ExportError(f"{side}: sidecar version {meta.get('version')} is newer than this hypersp reads "
                           f"({SIDECAR_VERSION}); upgrade hypersp")
     return meta
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sidecar_sha256(meta: Dict[str, Any]) -> str:
+    """SHA-256 of the sidecar's content without its ``integrity`` entry (canonical JSON: sorted keys)."""
+    body = {k: v for k, v in meta.items() if k != INTEGRITY_KEY}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+                          .encode("utf-8")).hexdigest()
+
+
+def integrity_record(model_file: str | Path, meta: Dict[str, Any]) -> Dict[str, str]:
+    """The ``integrity`` entry of a sidecar for ``model_file`` (written by the exporter)."""
+    return {"algorithm": HASH_ALGORITHM, "model_sha256": file_sha256(model_file), "sidecar_sha256": sidecar_sha256(meta)}
+
+
+def verify_export(model_file: str | Path, meta: Dict[str, Any]) -> bool:
+    """Check ``model_file`` and its sidecar ``meta`` against the hashes recorded at export. True: verified;
+    False: none recorded (an older export; a warning is logged once per file). Raises ExportError naming the
+    damaged file."""
+    record = meta.get(INTEGRITY_KEY)
+    side = sidecar_path(model_file)
+    if not isinstance(record, dict) or record.get("algorithm") != HASH_ALGORITHM:
+        if str(model_file) not in _warned_unhashed:
+            _warned_unhashed.add(str(model_file))
+            log.warning("%s: its sidecar records no content hash (exported before hypersp recorded one), so its "
+                        "integrity cannot be checked; re-export it with hypersp-export to add one", model_file)
+        return False
+    if sidecar_sha256(meta) != record.get("sidecar_sha256"):
+        raise ExportError(f"{side} is damaged: its content does not match the hash recorded at export; "
+                          "re-export the model with hypersp-export")
+    actual = file_sha256(model_file)
+    if actual != record.get("model_sha256"):
+        raise ExportError(f"{model_file} is damaged: its sha256 {actual[:16]}... is not the "
+                          f"{str(record.get('model_sha256'))[:16]}... recorded in {side.name} at export; "
+                          "replace it with an intact copy or re-export it")
+    return True
 
 
 def feature_config(meta: Dict[str, Any]):

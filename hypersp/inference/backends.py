@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from hypersp.audio.features_numpy import NumpyLogMelFeatures
-from hypersp.export.sidecar import ExportError, build_tokenizer, feature_config, load_sidecar
+from hypersp.export.sidecar import ExportError, build_tokenizer, feature_config, load_sidecar, verify_export
 
 
 class Backend:
@@ -159,6 +159,7 @@ class _ExportedBackend(Backend):
         if not self.model_file.is_file():
             raise ExportError(f"{self.model_file}: exported model file not found")
         self.meta: Dict[str, Any] = load_sidecar(model_file)
+        verify_export(self.model_file, self.meta)  # a damaged model file or sidecar: one-line ExportError
         found = self.meta.get("model_format", fmt)
         if found != fmt:
             raise ExportError(f"{self.model_file}: its sidecar says model_format={found!r}, not {fmt!r}; "
