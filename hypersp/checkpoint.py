@@ -275,6 +275,37 @@ def build_from_checkpoint(state: Dict[str, Any], overrides=(), device: str | tor
     tokenizer.load_state_dict(state["tokenizer"])
     task = TASKS.build(cfg.task, tokenizer=tokenizer)
     model = build_model(cfg, task)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], cfg, overrides=list(overrides) + [str(f) for f in config_files])
     model.to(device).eval()
     return Components(cfg, tokenizer, task, model)
+
+
+def load_weights(model: torch.nn.Module, weights: Dict[str, Any], cfg: DictConfig, overrides=()) -> None:
+    """``model.load_state_dict(weights)`` (strict); weights that do not fit the model the config builds
+    (other shapes, missing or extra names) raise a one-line CheckpointError instead of torch's report."""
+    expected = model.state_dict()
+    wrong = [f"{k}: {tuple(v.shape)} in the checkpoint, {tuple(expected[k].shape)} in the model"
+             for k, v in weights.items()
+             if k in expected and hasattr(v, "shape") and tuple(v.shape) != tuple(expected[k].shape)]
+    missing = [k for k in expected if k not in weights]
+    extra = [k for k in weights if k not in expected]
+
+    def listed(names, sep=", "):
+        return sep.join(names[:3]) + (f"{sep}..." if len(names) > 3 else "")
+
+    problems = []
+    if wrong:
+        problems.append(f"{len(wrong)} tensor(s) of another shape ({listed(wrong, '; ')})")
+    if missing:
+        problems.append(f"{len(missing)} the model needs are missing ({listed(missing)})")
+    if extra:
+        problems.append(f"{len(extra)} the model does not have ({listed(extra)})")
+    if not problems:
+        try:
+            model.load_state_dict(weights)
+            return
+        except RuntimeError as err:
+            problems.append(_one_line(err))
+    given = f" with {' '.join(overrides)}" if overrides else ""
+    raise CheckpointError(f"the checkpoint's weights do not fit the model its config builds "
+                          f"(model {cfg.model.get('name', '?')}{given}): " + "; ".join(problems))

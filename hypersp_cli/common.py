@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 
@@ -51,8 +52,61 @@ def user_errors():
     from hypersp.checkpoint import CheckpointError
     from hypersp.export.sidecar import ExportError
 
+    # OSErrors about a path the user named (their message names it): missing, unwritable, a file where a
+    # folder is needed or the reverse.
+    path_errors = (FileNotFoundError, PermissionError, FileExistsError, IsADirectoryError, NotADirectoryError)
     return (ConfigError, ManifestError, RegistryError, PluginError, CheckpointError, ExportError, AudioReadError,
-            FileNotFoundError)
+            *path_errors)
+
+
+def _writable_folder(path: Path, flag: str, given: str) -> None:
+    """``path`` (an existing folder) accepts new files: try to create one, as the command will."""
+    import os
+    import tempfile
+
+    from hypersp.config import ConfigError
+
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".hypersp-write-test-", dir=path)
+    except OSError as err:
+        raise ConfigError(f"{flag} {given}: cannot write in {path} ({err.strerror or err}); "
+                          "choose a folder you can write to") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _nearest_existing(path: Path, flag: str, given: str) -> Path:
+    """The closest existing folder at or above ``path`` (where the command would create it)."""
+    from hypersp.config import ConfigError
+
+    probe = path.absolute()
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{flag} {given}: {probe} is a file, not a folder")
+    return probe
+
+
+def check_output_dir(out: str, flag: str = "--out") -> None:
+    """Fail in one line (exit 2) before any work when ``out`` cannot be an output folder: it is an existing
+    file, lies under a file, or is not writable (it is created if missing)."""
+    from hypersp.config import ConfigError
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {out}: is an existing file; name a folder (it is created if missing)")
+    _writable_folder(_nearest_existing(path, flag, out), flag, out)
+
+
+def check_output_file(out: str, flag: str = "--out") -> None:
+    """Fail in one line (exit 2) before any work when ``out`` cannot be written as a file: it is a folder,
+    lies under a file, or its folder is not writable (an existing file is replaced)."""
+    from hypersp.config import ConfigError
+
+    path = Path(out)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {out}: is a folder; name the file to write, e.g. {path / 'model.onnx'}")
+    _writable_folder(_nearest_existing(path.parent, flag, out), flag, out)
 
 
 def require_extra(prog: str, extra: str, modules: Sequence[str]) -> None:

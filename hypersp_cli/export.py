@@ -17,7 +17,8 @@ import json
 import sys
 from typing import List, Optional
 
-from hypersp_cli.common import add_common_args, load_requested_plugins, print_components, require_extra, run
+from hypersp_cli.common import (add_common_args, check_output_file, load_requested_plugins, print_components,
+                                require_extra, run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         if not args.checkpoint or not args.out:
             parser.error("--checkpoint and --out are required")
+        check_output_file(args.out)
         if args.format == "onnx":
             require_extra("hypersp-export --format onnx", "export", ("onnx",))
         from hypersp.export.export import ExportError, export_components

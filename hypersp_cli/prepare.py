@@ -21,7 +21,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import List, Optional
 
-from hypersp_cli.common import add_common_args, load_requested_plugins, print_components, run
+from hypersp_cli.common import add_common_args, check_output_dir, load_requested_plugins, print_components, run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +82,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         root = Path(args.root) if args.root else None
         if root is not None and not root.is_dir():
             raise FileNotFoundError(f"--root {args.root!r} is not a folder")
+        check_output_dir(args.out)
         report = task_cls.prepare(root, Path(args.out), args.jobs, options)
         print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
         kept = (report.get("utterances") or {}).get("kept") if isinstance(report, dict) else None

@@ -67,3 +67,73 @@ def test_prepare_from_an_empty_root_fails_instead_of_writing_nothing(tmp_path):
     (tmp_path / "raw" / "readme.txt").write_text("not a corpus", encoding="utf-8")
     one_line_error(cli("hypersp_cli.prepare", "ksponspeech", "--root", str(tmp_path / "raw"), "--out", str(tmp_path / "out")),
                    "no utterances prepared from --root", "report.json")
+
+
+# --- issue 15 part 7 -------------------------------------------------------------------------------
+
+def test_weights_of_the_wrong_shape_for_the_config(tmp_path, tiny_manifest):
+    import torch
+
+    from hypersp.checkpoint import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint("demo_ko_16k")
+    name = next(k for k, v in state["model"].items() if v.dim() == 2)
+    state["model"][name] = torch.zeros(state["model"][name].shape[0] + 3, state["model"][name].shape[1])
+    save_checkpoint(state, tmp_path / "wrong.pt")  # intact file (its hash verifies), weights unfit for its config
+    one_line_error(cli("hypersp_cli.eval", "--checkpoint", str(tmp_path / "wrong.pt"), "--manifest", str(tiny_manifest)),
+                   "weights do not fit the model its config builds", name)
+
+
+def unwritable_folder(tmp_path):
+    """A folder this process cannot create files in (a read-only one; /sys/kernel for root)."""
+    import os
+    import tempfile
+
+    if os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o555)
+    else:
+        folder = "/sys/kernel"
+    try:
+        os.close(tempfile.mkstemp(dir=folder)[0])
+    except OSError:
+        return str(folder)
+    pytest.skip("no unwritable folder on this machine")
+
+
+@pytest.mark.parametrize("case", ["existing_file", "under_a_file", "unwritable"])
+def test_prepare_out_that_cannot_be_an_output_folder(tmp_path, capsys, case):
+    from hypersp_cli.prepare import main
+
+    (tmp_path / "afile").write_text("x")
+    out, fragment = {"existing_file": (tmp_path / "afile", "is an existing file"),
+                     "under_a_file": (tmp_path / "afile" / "sub", "is a file, not a folder"),
+                     "unwritable": (f"{unwritable_folder(tmp_path)}/out", "cannot write in")}[case]
+    assert main(["synthetic", "--out", str(out), "hours=0.001"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "hypersp-prepare: error: --out" in err and fragment in err, err
+
+
+@pytest.mark.parametrize("case", ["existing_folder", "under_a_file", "unwritable"])
+def test_export_out_that_cannot_be_written(tmp_path, capsys, case):
+    from hypersp_cli.export import main
+
+    (tmp_path / "afile").write_text("x")
+    out, fragment = {"existing_folder": (tmp_path, "is a folder"),
+                     "under_a_file": (tmp_path / "afile" / "m.onnx", "is a file, not a folder"),
+                     "unwritable": (f"{unwritable_folder(tmp_path)}/m.onnx", "cannot write in")}[case]
+    assert main(["--checkpoint", "demo_ko_16k", "--format", "torchscript", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "hypersp-export: error: --out" in err and fragment in err, err
+
+
+def test_prepare_corpus_without_root(tmp_path):
+    one_line_error(cli("hypersp_cli.prepare", "ksponspeech", "--out", str(tmp_path / "out")),
+                   "--root is required", "examples/ksponspeech/README.md")
+
+
+def test_prepare_synthetic_negative_hours(tmp_path):
+    proc = cli("hypersp_cli.prepare", "synthetic", "--out", str(tmp_path / "out"), "hours=-1")
+    one_line_error(proc, "invalid synthetic corpus options", "hours=-1.0: must be > 0")
+    assert proc.stderr.strip().count("\n") == 0

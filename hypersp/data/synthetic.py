@@ -145,7 +145,7 @@ def as_synthetic_config(cfg: Any) -> SyntheticConfig:
 
 
 def validate_config(cfg: SyntheticConfig) -> None:
-    """Raise ValueError naming every bad field at once."""
+    """Raise ConfigError (a ValueError) naming every bad field at once, in one line."""
     errors = []
     if not cfg.hours > 0:
         errors.append(f"hours={cfg.hours}: must be > 0")
@@ -193,7 +193,9 @@ def validate_config(cfg: SyntheticConfig) -> None:
     if overlap:
         errors.append(f"heldout_variants {overlap} also appear in variants; held-out voices must be unseen")
     if errors:
-        raise ValueError("invalid SyntheticConfig:\n  " + "\n  ".join(errors))
+        from hypersp.config.composition import ConfigError  # a ValueError; hypersp-prepare: one line, exit 2
+
+        raise ConfigError("invalid synthetic corpus options: " + "; ".join(errors))
 
 
 def config_hash(cfg: SyntheticConfig) -> str:

@@ -290,6 +290,9 @@ class Preparer:
         if not isinstance(options, PrepareOptions):
             raise TypeError(f"{type(self).__name__} options must be a PrepareOptions dataclass, got "
                             f"{type(options).__name__}: build them with coerce_options(ConfigClass, options)")
+        if root is None:
+            raise FileNotFoundError(f"--root is required: the folder of the raw download (its layout: "
+                                    f"examples/{self.corpus or '<corpus>'}/README.md)")
         self.root = Path(root).resolve()
         self.options = options
         self.state: Dict[str, Any] = {}  # set from discovery (persisted for resumed runs)
