@@ -20,6 +20,8 @@ setup(
             "models/*/presets/*.yaml",
             "pretrained/*.pt",
             "pretrained/*.md",
+            "pretrained/*.decoding.yaml",
+            "pretrained/*.arpa.gz",
             "serve/static/*",
             "serve/templates/*",
         ]

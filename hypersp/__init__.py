@@ -20,9 +20,10 @@ def load(name_or_path, *, device: str = "cpu", decoding=None, vad=None, threads=
     ``decoding``: a decoder name (``greedy``, ``ctc_beam``, ``attention``), a ``DecodingConfig`` or a dict;
     further keywords set decoding fields (``beam_size=16, lm="lm.arpa", lm_weight=0.5,
     hotwords=["고객센터"], nbest=4``; giving an LM, hotwords or a beam size selects ``ctc_beam``).
-    A checkpoint's own ``decoding`` group is the starting point. ``vad``: a ``VadConfig`` for segmenting
-    long input; ``overrides``: ``key=value`` config overrides for a checkpoint; ``threads``: onnxruntime
-    intra-op threads for an ONNX model.
+    A checkpoint's own ``decoding`` group is the starting point; the shipped demo models start from ctc_beam
+    with the shipped Korean LM (``hypersp/pretrained/NAME.decoding.yaml``; ``decoding="greedy"`` for greedy).
+    ``vad``: a ``VadConfig`` for segmenting long input; ``overrides``: ``key=value`` config overrides for a
+    checkpoint; ``threads``: onnxruntime intra-op threads for an ONNX model.
     """
     from dataclasses import asdict, is_dataclass
 

@@ -141,12 +141,15 @@ def load_requested_plugins(args) -> None:
 
 def add_decoding_args(parser: argparse.ArgumentParser) -> None:
     """The decoding flags shared by hypersp-eval, hypersp-transcribe and hypersp-serve. Each one left out
-    keeps the value from the checkpoint's ``decoding`` group (greedy by default)."""
-    d = parser.add_argument_group("decoding (default: the checkpoint's decoding config, greedy)")
+    keeps the value from the checkpoint's ``decoding`` group (greedy by default; the shipped demo models:
+    ctc_beam with the shipped LM, from ``hypersp/pretrained/NAME.decoding.yaml``)."""
+    d = parser.add_argument_group("decoding (default: the checkpoint's decoding config, greedy; the shipped demo "
+                                  "models: ctc_beam with the shipped Korean LM)")
     d.add_argument("--decoding", help="decoder: greedy | ctc_beam | attention (or a plugin's registered decoder)")
     d.add_argument("--beam-size", type=int, help="beam width (ctc_beam, attention)")
     d.add_argument("--nbest", type=int, help="hypotheses kept per utterance/segment (with scores)")
-    d.add_argument("--lm", metavar="LM.arpa", help="ARPA n-gram LM for ctc_beam shallow fusion (hypersp-prepare lm)")
+    d.add_argument("--lm", metavar="LM.arpa", help="ARPA n-gram LM (.arpa or .arpa.gz) for ctc_beam shallow fusion "
+                                                   "(hypersp-prepare lm); --lm '' decodes without one")
     d.add_argument("--lm-weight", type=float, help="LM weight (ctc_beam)")
     d.add_argument("--word-bonus", type=float, help="score added per word (ctc_beam)")
     d.add_argument("--lm-partial-word-penalty", type=float,

@@ -2,12 +2,16 @@
 
     hypersp-prepare lm --manifest data/synthetic/train.jsonl --out data/lm/word3.arpa --order 3
     hypersp-prepare lm --text corpus.txt --out char6.arpa --order 6 --unit char
+    hypersp-prepare lm --text pool.txt --out jamo6.arpa.gz --order 6 --unit jamo --prune 2
 
 Interpolated Kneser-Ney (see ``hypersp.decoding.ngram``). ``--unit word`` models space-separated
 words (for CTC beam search with any tokenizer); ``char`` / ``jamo`` model characters / jamo
 (with ``<sp>`` for the space) and are applied per token, for the char / jamo tokenizers.
 Text is normalized with ``--text-normalizer`` (use the task's ``text_normalizer`` so that the LM
-sees the same spelling as the model's targets). Prints a JSON summary.
+sees the same spelling as the model's targets). ``--prune N`` drops n-grams of order 3 and above
+seen fewer than N times (``2``: singletons; ``2,3``: 2 for order 3, 3 for order 4 and above) and
+renormalizes the model. An ``--out`` name ending in ``.gz`` is written gzip-compressed (every reader
+of hypersp takes ``.arpa.gz``). Prints a JSON summary.
 """
 from __future__ import annotations
 
@@ -30,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
     p.add_argument("--unit", choices=("word", "char", "jamo"), default="word")
     p.add_argument("--text-normalizer", default="basic", help="normalizer applied to every sentence first")
+    p.add_argument("--prune", default="", metavar="N[,N...]",
+                   help="drop n-grams of order >= 3 seen fewer than N times (one N per order from 3, "
+                        "non-decreasing, the last repeated; default: no pruning)")
     return p
 
 
@@ -38,6 +45,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not args.text and not args.manifest:
         parser.error("give --text FILE and/or --manifest FILE")
+    try:
+        prune = [int(v) for v in args.prune.split(",") if v.strip()] if args.prune else []
+        from hypersp.decoding.ngram import prune_thresholds
+
+        prune_thresholds(prune, max(args.order, 3))
+    except ValueError as err:
+        parser.error(f"--prune {args.prune!r}: {err}")
 
     def body() -> int:
         from hypersp.data.manifest import read_manifest
@@ -54,11 +68,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         for path in args.manifest:
             sentences += [normalize(e.text) for e in read_manifest(path)]
         start = time.perf_counter()
-        lm = build_arpa(sentences, order=args.order, unit=args.unit)
+        lm = build_arpa(sentences, order=args.order, unit=args.unit, prune=prune)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         lm.save(args.out)
         print(json.dumps({"out": args.out, "order": lm.order, "unit": args.unit, "sentences": len(sentences),
                           "ngrams": {str(n): len(v) for n, v in lm.ngrams.items()}, "smoothing": "interpolated Kneser-Ney",
+                          "prune": {str(n): t for n, t in prune_thresholds(prune, lm.order).items()},
+                          "bytes": Path(args.out).stat().st_size,
                           "seconds": round(time.perf_counter() - start, 2)}, ensure_ascii=False, indent=2))
         return 0
 

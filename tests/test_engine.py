@@ -40,7 +40,7 @@ def utterances(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def asr():
-    return hypersp.load("demo_ko_16k", decoding="ctc_beam", beam_size=4)
+    return hypersp.load("demo_ko_16k", decoding="ctc_beam", beam_size=4, lm="")  # without the shipped default LM
 
 
 def cli(name, *args):
@@ -178,8 +178,9 @@ def test_per_call_settings_and_decoder_cache(utterances, asr):
     assert len(t.segments[0].nbest) == 3 and t.segments[0].nbest[0]["text"] == t.segments[0].text
     assert asr.decoder_for(nbest=3) is asr.decoder_for(nbest=3)
     assert asr.decoder_for() is asr.decoder
-    greedy = hypersp.load("demo_ko_16k")
-    assert greedy.decoding.name == "greedy"
+    default = hypersp.load("demo_ko_16k")  # a shipped model: ctc_beam with the shipped LM (its .decoding.yaml)
+    assert default.decoding.name == "ctc_beam" and default.decoding.lm_path.endswith("ko_jamo6.arpa.gz")
+    assert hypersp.load("demo_ko_16k", decoding="greedy").decoding.name == "greedy"
     assert hypersp.load("demo_ko_16k", hotwords=["고객센터"]).decoding.name == "ctc_beam"
     with pytest.raises(ValueError, match="unknown decoding setting"):
         hypersp.load("demo_ko_16k", beam_sise=4)

@@ -124,3 +124,86 @@ def test_load_lm_reads_a_file_once(tmp_path):
     assert b is not a and b.vocab != a.vocab
     with pytest.raises(FileNotFoundError):
         load_lm(tmp_path / "missing.arpa")
+
+
+# ---- pruning (hypersp-prepare lm --prune) and .arpa.gz ------------------------------------------------
+REPEATED = TEXTS + ["나는 학교에 간다", "너는 집에 간다", "나는 학교에 있다"]
+
+
+def _contexts(texts, unit, order):
+    states = set()
+    for t in texts:
+        u = ["<s>"] + text_to_units(t, unit)
+        for i in range(len(u)):
+            for k in range(1, order):
+                if i - k + 1 >= 0:
+                    states.add(tuple(u[i - k + 1:i + 1]))
+    return states
+
+
+@pytest.mark.parametrize("unit,order,prune", [("word", 3, 2), ("char", 4, 2), ("jamo", 5, [2, 3]), ("jamo", 4, 3)])
+def test_pruned_model_drops_rare_ngrams_and_stays_normalized(unit, order, prune):
+    full = build_arpa(REPEATED, order=order, unit=unit)
+    lm = build_arpa(REPEATED, order=order, unit=unit, prune=prune)
+    assert lm.order == order
+    for n in (1, 2):  # orders 1 and 2 are never pruned
+        assert lm.ngrams[n].keys() == full.ngrams[n].keys()
+    assert sum(len(lm.ngrams[n]) for n in range(3, order + 1)) < sum(len(full.ngrams[n]) for n in range(3, order + 1))
+    for n in range(3, order + 1):
+        for gram, (prob, _) in lm.ngrams[n].items():
+            assert gram[:-1] in lm.ngrams[n - 1] and gram[1:] in lm.ngrams[n - 1]  # contexts and suffixes kept
+            assert math.isclose(prob, full.ngrams[n][gram][0], abs_tol=1e-12)  # kept n-grams keep their probability
+    words = sorted(lm.vocab - {"<s>"})
+    for state in _contexts(REPEATED, unit, order):  # every context sums to one, including those that lost n-grams
+        total = sum(math.exp(lm.score(state, w)[0]) for w in words)
+        assert math.isclose(total, 1.0, rel_tol=1e-9), (state, total)
+    seen, scrambled = text_to_units("나는 학교에 간다", unit), text_to_units("간다 학교에 나는", unit)
+    assert lm.sentence_logprob(seen) > lm.sentence_logprob(scrambled) + 5
+
+
+def test_prune_thresholds():
+    from hypersp.decoding.ngram import prune_thresholds
+
+    assert prune_thresholds(None, 6) == {} and prune_thresholds(1, 6) == {} and prune_thresholds(2, 2) == {}
+    assert prune_thresholds(2, 5) == {3: 2, 4: 2, 5: 2}
+    assert prune_thresholds([1, 2, 3], 6) == {4: 2, 5: 3, 6: 3}
+    with pytest.raises(ValueError, match="decrease"):
+        prune_thresholds([3, 2], 4)
+    unpruned = build_arpa(REPEATED, order=3, unit="char")
+    assert build_arpa(REPEATED, order=3, unit="char", prune=1).ngrams == unpruned.ngrams
+
+
+def test_gzip_round_trip_is_deterministic(tmp_path):
+    lm = build_arpa(REPEATED, order=4, unit="jamo", prune=2)
+    a, b, plain = tmp_path / "a.arpa.gz", tmp_path / "b.arpa.gz", tmp_path / "a.arpa"
+    lm.save(a)
+    lm.save(b)
+    lm.save(plain)
+    assert a.read_bytes()[:2] == b"\x1f\x8b" and a.read_bytes() == b.read_bytes()  # gzip, no time stamp
+    assert a.stat().st_size < plain.stat().st_size
+    again = NgramLM.load(a)
+    assert again.unit == "jamo" and again.ngrams == NgramLM.load(plain).ngrams
+    units = text_to_units("나는 학교에 간다", "jamo")
+    assert math.isclose(again.sentence_logprob(units), lm.sentence_logprob(units), abs_tol=1e-4)
+    broken = tmp_path / "broken.arpa.gz"
+    broken.write_bytes(a.read_bytes()[: len(a.read_bytes()) // 2])
+    with pytest.raises(ArpaError, match="broken.arpa.gz"):
+        NgramLM.load(broken)
+    not_gz = tmp_path / "text.arpa.gz"
+    not_gz.write_text(ARPA, encoding="utf-8")
+    with pytest.raises(ArpaError, match="not a readable ARPA file"):
+        NgramLM.load(not_gz)
+
+
+def test_builder_command_prunes_and_writes_gzip(tmp_path, capsys):
+    text = tmp_path / "pool.txt"
+    text.write_text("\n".join(REPEATED) + "\n", encoding="utf-8")
+    out = tmp_path / "jamo4.arpa.gz"
+    assert lm_cli.main(["--text", str(text), "--out", str(out), "--order", "4", "--unit", "jamo", "--prune", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["prune"] == {"3": 2, "4": 2} and summary["bytes"] == out.stat().st_size
+    lm = NgramLM.load(out)
+    assert lm.unit == "jamo" and {n: len(v) for n, v in lm.ngrams.items()} == {int(k): v for k, v in summary["ngrams"].items()}
+    with pytest.raises(SystemExit):
+        lm_cli.main(["--text", str(text), "--out", str(out), "--prune", "3,2"])
+    assert "decrease" in capsys.readouterr().err

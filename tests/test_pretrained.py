@@ -60,3 +60,73 @@ def test_demo_model_recognizes_unseen_voices_and_sentences(name, max_cer, heldou
     scores = json.loads(result.read_text())
     assert scores["num_utterances"] >= 15
     assert scores["cer"] < max_cer, scores
+
+
+# ---- the shipped Korean LM and the demo models' default decoding (issue 13 part 3) ---------------------
+SHIPPED_LM = "ko_jamo6.arpa.gz"
+
+
+def test_shipped_lm_is_small_and_loads():
+    from hypersp.checkpoint import SHIPPED_DIR
+    from hypersp.decoding.ngram import load_lm, text_to_units
+
+    path = SHIPPED_DIR / SHIPPED_LM
+    assert path.stat().st_size <= 20 * 2**20  # issue 13: at most 20 MB
+    assert (SHIPPED_DIR / "ko_jamo6.md").is_file()  # its card: sources, licences, how it was built
+    lm = load_lm(path)
+    assert lm.unit == "jamo" and lm.order == 6
+    good = lm.sentence_logprob(text_to_units("오늘 회의는 세 시에 시작합니다", "jamo"))
+    bad = lm.sentence_logprob(text_to_units("다니합작시 에시 세 는의회 늘오", "jamo"))
+    assert good > bad + 20
+
+
+@pytest.mark.parametrize("name", DEMO_MODELS)
+def test_demo_models_decode_with_the_shipped_lm_by_default(name):
+    import hypersp
+    from hypersp.checkpoint import SHIPPED_DIR, shipped_decoding
+
+    defaults = shipped_decoding(name)
+    assert defaults["name"] == "ctc_beam" and defaults["lm_path"] == str((SHIPPED_DIR / SHIPPED_LM).resolve())
+    assert shipped_decoding(shipped_models()[name]) == defaults  # the shipped file by its path: the same model
+    asr = hypersp.load(name)
+    assert asr.decoding.name == "ctc_beam" and asr.decoding.lm_path == defaults["lm_path"]
+    assert asr.decoder.search.lm is not None and asr.decoder.search.lm.unit == "jamo"
+    # whatever the caller gives wins
+    assert hypersp.load(name, decoding="greedy").decoding.name == "greedy"
+    assert hypersp.load(name, overrides=["decoding.name=greedy"]).decoding.name == "greedy"
+    no_lm = hypersp.load(name, lm="")
+    assert no_lm.decoding.name == "ctc_beam" and no_lm.decoding.lm_path == "" and no_lm.decoder.search.lm is None
+    assert hypersp.load(name, lm_weight=0.2).decoding.lm_weight == 0.2
+
+
+def test_a_checkpoint_outside_the_package_keeps_its_own_decoding(tmp_path):
+    import shutil
+
+    import hypersp
+    from hypersp.checkpoint import shipped_decoding
+
+    copy = tmp_path / "demo_ko_16k.pt"  # a user's copy (or a fine-tuned demo model): no sidecar applies
+    shutil.copy(shipped_models()["demo_ko_16k"], copy)
+    assert shipped_decoding(copy) == {}
+    assert hypersp.load(str(copy)).decoding.name == "greedy"
+
+
+def test_eval_cli_default_is_the_shipped_lm_and_greedy_still_works(tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    wav = tmp_path / "tone.wav"
+    t = np.arange(16000) / 16000.0
+    sf.write(wav, (0.3 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32), 16000)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio_filepath": str(wav), "duration": 1.0, "text": "가"}, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+    for extra, decoder in (([], "ctc_beam"), (["--decoding", "greedy"], "greedy")):
+        out = tmp_path / f"{decoder}.json"
+        assert eval_cli.main(["--checkpoint", "demo_ko_16k", "--manifest", str(manifest), "--no-progress",
+                              "--output-json", str(out), *extra]) == 0
+        result = json.loads(out.read_text())
+        assert result["decoding"] == decoder
+        if decoder == "ctc_beam":
+            assert result["decoding_config"]["lm_path"].endswith(SHIPPED_LM)
+    capsys.readouterr()

@@ -6,7 +6,8 @@
 #   PATH="$PWD/.venv/bin:$PATH" bash examples/synthetic/open_test.sh [DATA_DIR] [OUT_DIR]
 #
 # Environment: MODEL16, MODEL8 (checkpoints, default the shipped demo_ko_16k / demo_ko_8k), JOBS,
-# DECODING (extra hypersp-eval arguments, e.g. "--decoding ctc_beam --lm lm.arpa").
+# DECODING (extra hypersp-eval arguments: the shipped models decode with CTC beam search and the shipped LM
+# hypersp/pretrained/ko_jamo6.arpa.gz by default; "--decoding greedy" for greedy, "--lm other.arpa" for another LM).
 set -euo pipefail
 DATA=${1:-data/open_test}
 OUT=${2:-runs/open_test}

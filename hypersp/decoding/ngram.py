@@ -20,6 +20,19 @@ uniform one over the vocabulary plus ``<unk>``, so every word has non-zero proba
 interpolation weights gamma(h) are written as ARPA back-off weights, which makes the ARPA model
 compute exactly the interpolated probabilities.
 
+Pruning (``prune``, ``hypersp-prepare lm --prune N``): n-grams of order 3 and above seen fewer than
+N times in the text are dropped (``prune=2`` drops singletons; a sequence gives one threshold per
+order from 3 on, non-decreasing, the last one repeated). Discounts and continuation counts come from
+the full counts, so a kept n-gram keeps its interpolated probability; the probability mass of the
+dropped ones goes back to the lower order through the back-off weight, recomputed per context as in
+SRILM: ``bow(h) = (1 - sum_kept p(w|h)) / (1 - sum_kept p_lower(w|h'))`` over the kept words w after
+h, with ``p_lower`` the pruned model's own lower order. Every distribution still sums to one. Raw
+counts only fall as an n-gram grows (c(abc) >= c(abcd), c(bcd) >= c(abcd)), so with non-decreasing
+thresholds the context and the suffix of every kept n-gram are kept too, as ARPA requires.
+
+Files: ``.arpa`` or gzip-compressed ``.arpa.gz`` (read and written by suffix; the writer sets no
+time stamp in the gzip header, so the same model gives the same bytes).
+
 Word prefixes: :meth:`NgramLM.word_prefixes` answers "is this text the beginning of a word the LM
 knows?" for the beam search's partial-word penalty. Words are compared as jamo
 (:func:`~hypersp.text.hangul.decompose`), so a partial word that ends inside a syllable
@@ -29,13 +42,16 @@ knows?" for the beam search's partial-word penalty. Words are compared as jamo
 from __future__ import annotations
 
 import bisect
+import gzip
+import io
 import math
 import os
 import re
 import threading
+import zlib
 from collections import Counter, OrderedDict
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from hypersp.text.hangul import decompose
 
@@ -156,50 +172,60 @@ class NgramLM:
     # ---- ARPA I/O --------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path) -> "NgramLM":
-        """Read an ARPA file. The unit is taken from a ``# hypersp-lm unit=...`` comment line
-        before ``\\data\\`` (written by :func:`build_arpa`); other ARPA files are ``word``."""
+        """Read an ARPA file (``.gz``: gzip-compressed). The unit is taken from a ``# hypersp-lm unit=...``
+        comment line before ``\\data\\`` (written by :func:`build_arpa`); other ARPA files are ``word``."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"language model {str(path)!r} does not exist")
         if path.suffix in (".bin", ".binary", ".klm"):
             raise ArpaError(f"{path}: binary KenLM models are not supported; pass the .arpa text file")
-        unit = "word"
-        ngrams: Dict[int, Dict[Tuple[str, ...], Tuple[float, float]]] = {}
-        section = 0
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                if section == 0:
-                    m = re.match(r"#\s*hypersp-lm\s+unit=(\w+)", line)
-                    if m:
-                        unit = m.group(1)
-                if line.startswith("\\"):
-                    m = re.match(r"\\(\d+)-grams:", line)
-                    section = int(m.group(1)) if m else (-1 if line == "\\data\\" else 0)
-                    if section > 0:
-                        ngrams[section] = {}
-                    continue
-                if section <= 0:
-                    continue
-                parts = line.split()
-                if len(parts) < section + 1:
-                    raise ArpaError(f"{path}:{lineno}: expected 'log10prob {section} words [backoff]', got {line!r}")
-                try:
-                    prob = float(parts[0])
-                    backoff = float(parts[section + 1]) if len(parts) > section + 1 else 0.0
-                except ValueError:
-                    raise ArpaError(f"{path}:{lineno}: bad number in {line!r}") from None
-                ngrams[section][tuple(parts[1:section + 1])] = (prob, backoff)
+        try:
+            with _open_text(path, "r") as f:
+                unit, ngrams = cls._read(f, path)
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:  # a damaged .gz, not UTF-8 text
+            raise ArpaError(f"{path}: not a readable ARPA file ({type(err).__name__}: {err})") from None
         if not ngrams:
             raise ArpaError(f"{path}: no \\N-grams: sections found; is this an ARPA file?")
         if unit not in UNITS:
             raise ArpaError(f"{path}: unknown unit {unit!r} in the hypersp-lm header; choose one of {', '.join(UNITS)}")
         return cls(ngrams, unit)
 
+    @staticmethod
+    def _read(f, path: Path) -> Tuple[str, Dict[int, Dict[Tuple[str, ...], Tuple[float, float]]]]:
+        unit = "word"
+        ngrams: Dict[int, Dict[Tuple[str, ...], Tuple[float, float]]] = {}
+        section = 0
+        units: Dict[str, str] = {}  # one string object per unit: a 6-gram key then costs one tuple, not 6 strings
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            if section == 0:
+                m = re.match(r"#\s*hypersp-lm\s+unit=(\w+)", line)
+                if m:
+                    unit = m.group(1)
+            if line.startswith("\\"):
+                m = re.match(r"\\(\d+)-grams:", line)
+                section = int(m.group(1)) if m else (-1 if line == "\\data\\" else 0)
+                if section > 0:
+                    ngrams[section] = {}
+                continue
+            if section <= 0:
+                continue
+            parts = line.split()
+            if len(parts) < section + 1:
+                raise ArpaError(f"{path}:{lineno}: expected 'log10prob {section} words [backoff]', got {line!r}")
+            try:
+                prob = float(parts[0])
+                backoff = float(parts[section + 1]) if len(parts) > section + 1 else 0.0
+            except ValueError:
+                raise ArpaError(f"{path}:{lineno}: bad number in {line!r}") from None
+            ngrams[section][tuple([units.setdefault(w, w) for w in parts[1:section + 1]])] = (prob, backoff)
+        return unit, ngrams
+
     def save(self, path: str | Path) -> None:
-        with open(path, "w", encoding="utf-8") as f:
+        """Write ARPA text (``.gz``: gzip-compressed, no time stamp in the header)."""
+        with _open_text(path, "w") as f:
             f.write(f"# hypersp-lm unit={self.unit}\n\n\\data\\\n")
             for n in sorted(self.ngrams):
                 f.write(f"ngram {n}={len(self.ngrams[n])}\n")
@@ -211,6 +237,31 @@ class NgramLM:
                         line += f"\t{backoff:.6f}"
                     f.write(line + "\n")
             f.write("\n\\end\\\n")
+
+
+def _open_text(path: str | Path, mode: str):
+    """A UTF-8 text stream over ``path``; gzip when the name ends in ``.gz``."""
+    if str(path).endswith(".gz"):
+        if mode == "r":
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+        raw = open(path, "wb")
+        gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+        return _ClosingTextWrapper(gz, raw)
+    return open(path, mode, encoding="utf-8")
+
+
+class _ClosingTextWrapper(io.TextIOWrapper):
+    """A text stream over a GzipFile that also closes the file object under it."""
+
+    def __init__(self, gz: gzip.GzipFile, raw):
+        super().__init__(gz, encoding="utf-8")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
 
 
 _LM_CACHE: "OrderedDict[Tuple[str, int, int], NgramLM]" = OrderedDict()
@@ -239,10 +290,30 @@ def load_lm(path: str | Path) -> NgramLM:
     return lm
 
 
-def build_arpa(sentences: Iterable[str], order: int = 3, unit: str = "word") -> NgramLM:
-    """Interpolated Kneser-Ney n-gram model of ``sentences`` (see the module docstring)."""
+PruneSpec = Union[int, Sequence[int], None]
+
+
+def prune_thresholds(prune: PruneSpec, order: int) -> Dict[int, int]:
+    """``prune`` (see the module docstring) -> {order n >= 3: minimum raw count}; empty when nothing is pruned."""
+    if prune is None:
+        return {}
+    values = [int(prune)] if isinstance(prune, (int, float)) else [int(v) for v in prune]
+    if not values:
+        return {}
+    if any(v < 0 for v in values):
+        raise ValueError(f"prune thresholds must be >= 0, got {values}")
+    if any(b < a for a, b in zip(values, values[1:])):
+        raise ValueError(f"prune thresholds must not decrease with the order (orders 3, 4, ...), got {values}")
+    out = {n: values[min(n - 3, len(values) - 1)] for n in range(3, order + 1)}
+    return {n: t for n, t in out.items() if t > 1}
+
+
+def build_arpa(sentences: Iterable[str], order: int = 3, unit: str = "word", prune: PruneSpec = None) -> NgramLM:
+    """Interpolated Kneser-Ney n-gram model of ``sentences``; ``prune`` drops rare n-grams of order >= 3
+    and renormalizes (see the module docstring)."""
     if order < 1:
         raise ValueError(f"order must be >= 1, got {order}")
+    thresholds = prune_thresholds(prune, order)
     counts: Dict[int, Counter] = {n: Counter() for n in range(1, order + 1)}
     n_sentences = 0
     for text in sentences:
@@ -298,13 +369,50 @@ def build_arpa(sentences: Iterable[str], order: int = 3, unit: str = "word") -> 
             lower = _interp(probs, gammas, gram[1:])
             probs[n][gram] = max(c - D, 0.0) / ctx_total[h] + gammas[h] * lower
     ngrams: Dict[int, Dict[Tuple[str, ...], Tuple[float, float]]] = {}
-    for n in range(1, order + 1):
-        ngrams[n] = {}
+    if not thresholds:
+        for n in range(1, order + 1):
+            ngrams[n] = {}
+            for gram, p in probs[n].items():
+                backoff = math.log10(gammas[gram]) if gram in gammas else 0.0
+                ngrams[n][gram] = (math.log10(p), backoff)
+        ngrams[1][(BOS,)] = (-99.0, math.log10(gammas[(BOS,)]) if (BOS,) in gammas else 0.0)
+        return NgramLM(ngrams, unit)
+    # Pruned: keep the interpolated probabilities of the n-grams seen often enough (computed above from
+    # the full counts), then give each context the back-off weight that renormalizes it.
+    for n, t in thresholds.items():
+        probs[n] = {g: p for g, p in probs[n].items() if counts[n][g] >= t}
+    ngrams[1] = {g: (math.log10(p), 0.0) for g, p in probs[1].items()}
+    ngrams[1][(BOS,)] = (-99.0, 0.0)
+    for n in range(2, order + 1):
+        ngrams[n] = {g: (math.log10(p), 0.0) for g, p in probs[n].items()}
+        kept_p: Dict[Tuple[str, ...], float] = {}
+        kept_lower: Dict[Tuple[str, ...], float] = {}
         for gram, p in probs[n].items():
-            backoff = math.log10(gammas[gram]) if gram in gammas else 0.0
-            ngrams[n][gram] = (math.log10(p), backoff)
-    ngrams[1][(BOS,)] = (-99.0, math.log10(gammas[(BOS,)]) if (BOS,) in gammas else 0.0)
+            h = gram[:-1]
+            kept_p[h] = kept_p.get(h, 0.0) + p
+            # orders < n are final here (their probabilities and their contexts' back-off weights)
+            kept_lower[h] = kept_lower.get(h, 0.0) + 10.0 ** _backoff_log10(ngrams, h[1:], gram[-1])
+        for h, mass in kept_p.items():
+            den = 1.0 - kept_lower[h]
+            bow = max(1.0 - mass, 1e-12) / den if den > 1e-9 else 1.0
+            prob, _ = ngrams[n - 1][h]
+            ngrams[n - 1][h] = (prob, math.log10(bow))
     return NgramLM(ngrams, unit)
+
+
+def _backoff_log10(ngrams: Dict[int, Dict[Tuple[str, ...], Tuple[float, float]]], context: Tuple[str, ...],
+                   word: str) -> float:
+    """log10 p(word | context) of the back-off model ``ngrams`` (as :meth:`NgramLM._log10`)."""
+    backoff = 0.0
+    for start in range(len(context) + 1):
+        ctx = context[start:]
+        entry = ngrams.get(len(ctx) + 1, {}).get(ctx + (word,))
+        if entry is not None:
+            return entry[0] + backoff
+        ctx_entry = ngrams.get(len(ctx), {}).get(ctx) if ctx else None
+        if ctx_entry is not None:
+            backoff += ctx_entry[1]
+    return backoff - 100.0
 
 
 def _interp(probs, gammas, gram: Tuple[str, ...]) -> float:

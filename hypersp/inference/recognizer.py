@@ -190,14 +190,20 @@ class Recognizer:
     @classmethod
     def from_checkpoint(cls, name_or_path: str, device: str = "cpu", decoding: Any = None,
                         overrides: Sequence[str] = (), config_files: Sequence[str] = (), **kwargs) -> "Recognizer":
-        """From a checkpoint file or shipped model name. The checkpoint's config, then ``config_files`` (YAML),
-        then ``overrides`` (``key=value``, e.g. ``vad.max_segment_s=15``) give ``decoding.*`` and ``vad.*``;
-        ``decoding`` (a config or dict of fields) is applied last."""
+        """From a checkpoint file or shipped model name. The checkpoint's config, then a shipped model's default
+        decoding (``hypersp/pretrained/NAME.decoding.yaml``, :func:`hypersp.checkpoint.shipped_decoding`), then
+        ``config_files`` (YAML), then ``overrides`` (``key=value``, e.g. ``vad.max_segment_s=15``) give
+        ``decoding.*`` and ``vad.*``; ``decoding`` (a config or dict of fields) is applied last."""
         from hypersp.inference.backends import TorchBackend
-        from hypersp.checkpoint import build_from_checkpoint
-        from hypersp.checkpoint import load_checkpoint
+        from hypersp.checkpoint import build_from_checkpoint, load_checkpoint, shipped_decoding
 
-        comp = build_from_checkpoint(load_checkpoint(name_or_path), overrides=list(overrides), device=device,
+        state = load_checkpoint(name_or_path)
+        defaults = shipped_decoding(name_or_path)
+        if defaults:
+            config = dict(state["config"])
+            config["decoding"] = {**dict(config.get("decoding") or {}), **defaults}
+            state = {**state, "config": config}
+        comp = build_from_checkpoint(state, overrides=list(overrides), device=device,
                                      config_files=list(config_files))
         given = (asdict(decoding) if is_dataclass(decoding) else dict(decoding)) if decoding is not None else {}
         base = make_decoding_config(comp.cfg.get("decoding"), **given)
