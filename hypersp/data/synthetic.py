@@ -27,6 +27,15 @@ gain from its own generator seeded with ``(cfg.seed, utterance index)``; eSpeak 
 from a clean state per utterance (see :mod:`hypersp.data.espeak`). The output is therefore
 byte-identical for any number of worker processes. A finished corpus with the same
 config hash is reused; an interrupted run resumes, keeping the wavs already written.
+
+Interruption (Ctrl-C, a kill, a crash): every file is published only when complete
+(:mod:`hypersp.data.atomic`: a hidden temporary name in the same folder, fsync, rename), the
+manifests and ``report.json`` (written last, it marks the corpus complete) likewise. Workers ignore
+SIGINT: on Ctrl-C the parent cancels the utterances not started, lets each worker finish the one it is
+on and raises KeyboardInterrupt (with ``jobs=1`` the interrupt waits for the current utterance).
+A rerun removes leftover temporary files, keeps the wavs that are complete (header and size agree)
+and makes the rest, so its output is byte-identical to an uninterrupted run
+(``tests/test_prepare_interrupt.py`` interrupts at random points and compares).
 """
 from __future__ import annotations
 
@@ -36,7 +45,8 @@ import json
 import logging
 import math
 import multiprocessing
-import os
+import signal
+import threading
 import time
 import wave
 from concurrent.futures import ProcessPoolExecutor
@@ -46,9 +56,9 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
-import soundfile as sf
 import soxr
 
+from hypersp.data.atomic import fsync_dir, publish, remove_temporaries, write_text_atomic
 from hypersp.data.espeak import EspeakSynthesizer, available_variants
 from hypersp.data.korean_text import REGISTERS, babble_sentence, generate_sentences
 
@@ -376,13 +386,10 @@ def render_utterance(samples: np.ndarray, source_rate: int, cfg: SyntheticConfig
     return np.clip(np.round(np.asarray(x, np.float64) * 32767.0), -32768, 32767).astype(np.int16)
 
 
-def write_pcm16_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
-    """Write int16 mono samples as a canonical 44-byte-header WAV file.
-
-    The stdlib writer is used rather than soundfile because soundfile fsyncs every file on close,
-    which costs more than synthesizing the utterance.
-    """
-    with wave.open(str(path), "wb") as w:
+def write_pcm16_wav(path, samples: np.ndarray, sample_rate: int) -> None:
+    """Write int16 mono samples as a canonical 44-byte-header WAV file (``path``: a path or a binary file
+    opened for writing, which stays open)."""
+    with wave.open(path if hasattr(path, "write") else str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(int(sample_rate))
@@ -394,7 +401,9 @@ def write_pcm16_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
 _worker_state: Dict[str, Any] = {}
 
 
-def _init_worker(out_dir: str, cfg_dict: Dict[str, Any]) -> None:
+def _init_worker(out_dir: str, cfg_dict: Dict[str, Any], worker_process: bool = True) -> None:
+    if worker_process:  # Ctrl-C is the parent's to handle: an interrupt inside eSpeak would cut an utterance short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_state["out_dir"] = Path(out_dir)
     _worker_state["cfg"] = SyntheticConfig(**cfg_dict)
     _worker_state["synth"] = EspeakSynthesizer()
@@ -404,22 +413,34 @@ def _espeak_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
+def complete_wav_frames(path: Path, sample_rate: int) -> int | None:
+    """Frames of a finished wav written by :func:`write_pcm16_wav` at ``sample_rate``; None when the file is
+    missing, unreadable or not complete (its size disagrees with its header)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            frames, rate, channels, width = w.getnframes(), w.getframerate(), w.getnchannels(), w.getsampwidth()
+        size = path.stat().st_size
+    except (OSError, EOFError, wave.Error):
+        return None
+    if (rate, channels, width) != (int(sample_rate), 1, 2) or size != 44 + 2 * frames:
+        return None
+    return frames
+
+
 def _make_utterance(item: Dict[str, Any]) -> Dict[str, Any]:
-    """Write one wav (unless a finished one exists) and return its manifest line."""
+    """Write one wav (unless a complete one exists) and return its manifest line."""
     out_dir, cfg = _worker_state["out_dir"], _worker_state["cfg"]
     rel = f"wavs/{item['utt_id']}.wav"
     path = out_dir / rel
-    if path.exists():  # written by an interrupted run with the same config (files appear atomically)
-        num_frames = sf.info(str(path)).frames
-    else:
+    num_frames = complete_wav_frames(path, cfg.output_rate)  # written by an interrupted run with the same config
+    if num_frames is None:
         samples, rate = _worker_state["synth"].synthesize(
             item["text"], variant=item["speaker"], rate_wpm=item["rate"], pitch=item["pitch"],
             pitch_range=item["pitch_range"], seed=_espeak_seed(cfg.seed, item["index"]),
         )
         audio = render_utterance(samples, rate, cfg, item["index"])
-        tmp = path.with_name(path.stem + ".tmp.wav")
-        write_pcm16_wav(tmp, audio, cfg.output_rate)
-        os.replace(tmp, path)
+        with publish(path) as f:  # a wav exists under its name only when complete
+            write_pcm16_wav(f, audio, cfg.output_rate)
         num_frames = len(audio)
     return {
         "audio_filepath": rel,
@@ -463,6 +484,91 @@ def _clear_stale(out_dir: Path) -> None:
             p.unlink()
 
 
+class _DeferredInterrupt:
+    """In the main thread, a Ctrl-C only sets ``hit`` (checked between utterances) instead of raising inside
+    eSpeak's audio callback, where the interrupt would be swallowed and the utterance cut short. Elsewhere:
+    nothing changes."""
+
+    def __init__(self):
+        self.hit = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        self.hit = True
+
+    def check(self) -> None:
+        if self.hit:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+class _SigintHeld:
+    """SIGINT blocked (held pending, not lost) in this thread while worker processes are started: they inherit
+    the blocked signal from their first instruction on (their initializer then ignores it), so a Ctrl-C during
+    their start-up cannot kill them half-way; here it is delivered when the block ends."""
+
+    def __enter__(self):
+        self._held = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+        if self._held:
+            self._old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        return self
+
+    def __exit__(self, *exc):
+        if self._held:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
+        return False
+
+
+def _synthesize_all(plan: List[Dict[str, Any]], init_args, jobs: int, bar) -> List[Dict[str, Any]]:
+    """Every utterance of ``plan`` (its manifest lines, in plan order), in ``jobs`` worker processes."""
+    lines: List[Dict[str, Any]] = []
+    if jobs <= 1:
+        _init_worker(*init_args, worker_process=False)
+        with _DeferredInterrupt() as interrupt:
+            for item in plan:
+                lines.append(_make_utterance(item))
+                if bar:
+                    bar.update(1)
+                interrupt.check()
+        return lines
+    # spawn: workers start clean (no inherited eSpeak or torch thread state) on every platform.
+    # ProcessPoolExecutor rather than Pool: a worker killed by a crash in eSpeak raises
+    # BrokenProcessPool here instead of leaving the run waiting forever for its lost task.
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=init_args)
+    try:
+        with _SigintHeld():  # the first submission starts the workers
+            results = pool.map(_make_utterance, plan)  # one at a time: Ctrl-C waits for few
+        for line in results:
+            lines.append(line)
+            if bar:
+                bar.update(1)
+    except KeyboardInterrupt:
+        # Workers ignore SIGINT: each finishes the utterance it is on (a complete wav or none), the rest is dropped.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    except BrokenProcessPool as err:
+        done = len(lines)
+        raise RuntimeError(
+            f"a synthesis worker died (eSpeak NG crashed) near utterance {done} of {len(plan)} "
+            f"(voice variants around it: {sorted({p['speaker'] for p in plan[done:done + 32]})}); "
+            f"the wavs already written are kept and a rerun resumes; leave the crashing variant out of "
+            f"`variants`"
+        ) from err
+    finally:
+        pool.shutdown(wait=True)
+    return lines
+
+
 def generate_corpus(out_dir: Path, cfg: Any = None, jobs: int = 1, progress: bool = True) -> Dict[str, Any]:
     """Write the synthetic corpus into ``out_dir`` (see the module docstring) and return its report.
 
@@ -486,52 +592,33 @@ def generate_corpus(out_dir: Path, cfg: Any = None, jobs: int = 1, progress: boo
     # The config hash of the wavs in out_dir; kept after completion so a run whose report was
     # lost also resumes instead of starting over.
     stamp = out_dir / ".synthetic_config_hash"
+    # half-written files of an interrupted run (and the names of earlier hypersp versions)
+    for folder in (out_dir, out_dir / "wavs"):
+        remove_temporaries(folder)
+    for tmp in (out_dir / "wavs").glob("*.tmp.wav"):
+        tmp.unlink()
     if not (stamp.exists() and stamp.read_text().strip() == digest):
         _clear_stale(out_dir)  # wavs from another config must not be resumed
-        stamp.write_text(digest + "\n")
-    for tmp in (out_dir / "wavs").glob("*.tmp.wav"):  # half-written by an interrupted run
-        tmp.unlink()
+        write_text_atomic(stamp, digest + "\n")
 
     plan = plan_corpus(cfg)
     init_args = (str(out_dir), dataclasses.asdict(cfg))
-    lines: List[Dict[str, Any]] = []
     try:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
         tqdm = None
     bar = tqdm(total=len(plan), desc="synthesizing", unit="utt", disable=not progress) if tqdm else None
-    if jobs <= 1:
-        _init_worker(*init_args)
-        for item in plan:
-            lines.append(_make_utterance(item))
-            if bar:
-                bar.update(1)
-    else:
-        # spawn: workers start clean (no inherited eSpeak or torch thread state) on every platform.
-        # ProcessPoolExecutor rather than Pool: a worker killed by a crash in eSpeak raises
-        # BrokenProcessPool here instead of leaving the run waiting forever for its lost task.
-        ctx = multiprocessing.get_context("spawn")
-        try:
-            with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=init_args) as pool:
-                for line in pool.map(_make_utterance, plan, chunksize=16):
-                    lines.append(line)
-                    if bar:
-                        bar.update(1)
-        except BrokenProcessPool as err:
-            done = len(lines)
-            raise RuntimeError(
-                f"a synthesis worker died (eSpeak NG crashed) near utterance {done} of {len(plan)} "
-                f"(voice variants around it: {sorted({p['speaker'] for p in plan[done:done + 32]})}); "
-                f"the wavs already written are kept and a rerun resumes; leave the crashing variant out of "
-                f"`variants`"
-            ) from err
-    if bar:
-        bar.close()
+    try:
+        lines = _synthesize_all(plan, init_args, jobs, bar)
+    finally:
+        if bar:
+            bar.close()
+    fsync_dir(out_dir / "wavs")  # the wavs' renames are durable before a manifest names them
 
     splits: Dict[str, Dict[str, Any]] = {}
     for split in SPLITS:
         rows = [line for line, item in zip(lines, plan) if item["split"] == split]
-        with open(out_dir / f"{split}.jsonl", "w", encoding="utf-8") as f:
+        with publish(out_dir / f"{split}.jsonl", "w") as f:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
         seconds = sum(r["duration"] for r in rows)
@@ -551,7 +638,8 @@ def generate_corpus(out_dir: Path, cfg: Any = None, jobs: int = 1, progress: boo
         "config": dataclasses.asdict(cfg),
     }
     # report.json last: its presence (with the hash) marks the corpus as complete
-    (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(out_dir / "report.json", json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    fsync_dir(out_dir)
     elapsed = time.time() - start
     log.info("synthetic corpus: %d utterances, %.2f h in %.1f s -> %s", len(plan), report["total_hours"], elapsed, out_dir)
     return {**report, "reused": False, "seconds": round(elapsed, 2)}

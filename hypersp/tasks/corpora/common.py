@@ -17,8 +17,12 @@ How one ``hypersp-prepare CORPUS --root RAW --out OUT --jobs N`` runs:
    counts summed into ``OUT/report.json``.
 
 **Resumable**: an interrupted run keeps ``OUT/.work``; rerunning with the same root and
-options skips the walk if it finished and every shard that has its done marker. A finished
-run is recognised by ``report.json``'s fingerprint and not redone (``force=True`` redoes it).
+options skips the walk if it finished and every shard that has its done marker. Every file is
+published only when complete (a temporary name, fsync, rename: :mod:`hypersp.data.atomic`), so
+a kill at any instant leaves no partial shard, marker, manifest or report under its final name;
+a rerun removes the temporary files left behind. Workers ignore SIGINT; on Ctrl-C the parent
+stops them (their unfinished shards are redone by the rerun) and raises KeyboardInterrupt.
+A finished run is recognised by ``report.json``'s fingerprint and not redone (``force=True`` redoes it).
 Different options invalidate the work folder.
 
 **Accounting** (``report.json``): ``utterances.found`` equals ``kept`` plus the sum of
@@ -34,12 +38,14 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from hypersp.data.atomic import fsync_dir, publish, remove_temporaries, write_text_atomic
 from hypersp.text.kspon import MalformedTranscript, clean_etri
 from hypersp.text.normalize import normalize_korean
 
@@ -328,7 +334,9 @@ class Preparer:
 _WORKER: Dict[str, Any] = {}
 
 
-def _init_worker(preparer: Preparer, work: str) -> None:
+def _init_worker(preparer: Preparer, work: str, worker_process: bool = True) -> None:
+    if worker_process:  # Ctrl-C is the parent's to handle (it stops the pool)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER["preparer"] = preparer
     _WORKER["work"] = work
 
@@ -368,16 +376,20 @@ def _process_shard(shard: int) -> Dict[str, Any]:
                     splits[out.split][1] += float(out.record["duration"])
                 elif len(examples[out.reason]) < MAX_EXAMPLES and out.example is not None:
                     examples[out.reason].append(out.example)
-    finally:
+    except BaseException:
         for w in writers.values():
             w.close()
+        raise
+    for w in writers.values():
+        w.flush()
+        os.fsync(w.fileno())
+        w.close()
     for split in writers:
         os.replace(work / f"shard-{shard:04d}.{split}.jsonl.tmp", work / f"shard-{shard:04d}.{split}.jsonl")
     summary = {"shard": shard, "items": n_items, "counts": dict(counts), "notes": dict(notes),
                "splits": {k: v for k, v in splits.items()}, "examples": dict(examples)}
-    tmp = done.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, done)
+    fsync_dir(work)  # the shard outputs' renames are durable before the done marker
+    write_text_atomic(done, json.dumps(summary, ensure_ascii=False))
     return summary
 
 
@@ -392,9 +404,7 @@ def _progress(options: PrepareOptions, **kw):
 
 
 def _write_json_atomic(path: Path, obj: Any, indent: Optional[int] = None) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=indent), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=indent))
 
 
 def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = False) -> Dict[str, Any]:
@@ -402,6 +412,7 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
     t0 = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(out_dir)  # manifests or report half-written by an interrupted run
     shards = max(1, int(preparer.options.shards))
     fingerprint = _fingerprint(preparer)
     old = _read_report(out_dir / "report.json")
@@ -418,6 +429,7 @@ def run_prepare(preparer: Preparer, out_dir: Path, jobs: int = 1, force: bool = 
     report = _build_report(preparer, out_dir, fingerprint, discovery, merged, manifests, jobs, shards,
                            resumed_discovery, resumed_shards, time.time() - t0)
     _write_json_atomic(out_dir / "report.json", report, indent=2)
+    fsync_dir(out_dir)
     if not preparer.options.keep_work:
         shutil.rmtree(work, ignore_errors=True)
     _log_summary(report)
@@ -456,7 +468,10 @@ def _work_dir(out_dir: Path, fingerprint: str, force: bool) -> Path:
     if work.exists() and (force or not fp_file.exists() or fp_file.read_text() != fingerprint):
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
-    fp_file.write_text(fingerprint)
+    remove_temporaries(work)
+    for tmp in work.glob("*.tmp"):  # shard outputs of a shard that did not finish
+        tmp.unlink()
+    write_text_atomic(fp_file, fingerprint)
     return work
 
 
@@ -495,9 +510,14 @@ def _scan(preparer: Preparer, work: Path, shards: int) -> Dict[str, Any]:
                         last_group, last_shard = item.group, shard_of(item.group, shards)
                     handles[last_shard].write(item.to_json() + "\n")
                     n_items += 1
-    finally:
+    except BaseException:
         for h in handles:
             h.close()
+        raise
+    for h in handles:  # on disk before discovery.done.json says the walk is finished
+        h.flush()
+        os.fsync(h.fileno())
+        h.close()
     return {"files": dict(files), "skips": dict(pre_skips), "examples": dict(pre_examples), "items": n_items}
 
 
@@ -512,16 +532,30 @@ def _process_shards(preparer: Preparer, work: Path, shards: int, jobs: int,
     with _progress(preparer.options, desc=f"{preparer.corpus}: preparing", unit=" items", total=total_items) as bar:
         bar.update(sum(s["items"] for s in summaries))
         if jobs <= 1 or len(pending) <= 1:
-            _init_worker(preparer, str(work))
+            _init_worker(preparer, str(work), worker_process=False)
             for s in pending:
                 summaries.append(_process_shard(s))
                 bar.update(summaries[-1]["items"])
         else:
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-            with ctx.Pool(min(jobs, len(pending)), initializer=_init_worker, initargs=(preparer, str(work))) as pool:
+            held = hasattr(signal, "pthread_sigmask")
+            if held:  # workers start with SIGINT held, then ignore it; here it is delivered after the start
+                old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                pool = ctx.Pool(min(jobs, len(pending)), initializer=_init_worker, initargs=(preparer, str(work)))
+            finally:
+                if held:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            try:
                 for summary in pool.imap_unordered(_process_shard, pending):
                     summaries.append(summary)
                     bar.update(summary["items"])
+                pool.close()
+            except BaseException:  # Ctrl-C or an error: stop the workers (nothing they leave is published)
+                pool.terminate()
+                raise
+            finally:
+                pool.join()
     summaries.sort(key=lambda s: s["shard"])
     return summaries, resumed_shards
 
@@ -562,14 +596,12 @@ def _write_manifests(out_dir: Path, work: Path, shards: int, splits: List[str],
     manifests = {}
     for split in splits:
         name = f"{split}.jsonl"
-        tmp = out_dir / (name + ".tmp")
-        with open(tmp, "wb") as dst:
+        with publish(out_dir / name) as dst:
             for s in range(shards):
                 part = work / f"shard-{s:04d}.{split}.jsonl"
                 if part.exists():
                     with open(part, "rb") as src:
                         shutil.copyfileobj(src, dst)
-        os.replace(tmp, out_dir / name)
         manifests[split] = name
     for split, name in old_manifests.items():
         if split not in manifests and (out_dir / name).is_file():
