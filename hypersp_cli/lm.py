@@ -40,6 +40,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _refuse_manifest_as_text(path: str, first_lines: List[str]) -> None:
+    """``--text`` takes plain sentences, one per line. A manifest given there would silently become an LM of
+    JSON syntax (``{"audio_filepath": ...``), so it is refused with the flag that reads it."""
+    from hypersp.config import ConfigError
+
+    for line in first_lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(record, dict) and ("text" in record or "audio_filepath" in record):
+            raise ConfigError(f"--text {path}: this is a manifest (JSON lines with audio_filepath/text), not plain "
+                              f"text; give it as --manifest {path}")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -64,7 +79,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             if not Path(path).is_file():
                 raise FileNotFoundError(f"--text {path!r} does not exist")
             with open(path, encoding="utf-8") as f:
-                sentences += [normalize(line) for line in f if line.strip()]
+                lines = [line for line in f if line.strip()]
+            _refuse_manifest_as_text(path, lines[:5])
+            sentences += [normalize(line) for line in lines]
         for path in args.manifest:
             sentences += [normalize(e.text) for e in read_manifest(path)]
         start = time.perf_counter()

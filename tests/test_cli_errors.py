@@ -36,6 +36,18 @@ def test_sentencepiece_vocab_too_large(tmp_path, tiny_manifest):
                        "type=unigram", "vocab_size=500"), "tokenizer.vocab_size=500", "lower tokenizer.vocab_size")
 
 
+def test_lm_text_refuses_a_manifest(tmp_path, tiny_manifest):
+    """--text takes plain sentences; a manifest there would become an LM of JSON syntax."""
+    one_line_error(cli("hypersp_cli.prepare", "lm", "--text", str(tiny_manifest), "--out", str(tmp_path / "lm.arpa")),
+                   f"--manifest {tiny_manifest}")
+    assert not (tmp_path / "lm.arpa").exists()
+    text = tmp_path / "sentences.txt"
+    text.write_text("안녕하세요\n감사합니다\n", encoding="utf-8")
+    ok = cli("hypersp_cli.prepare", "lm", "--text", str(text), "--out", str(tmp_path / "lm.arpa"), "--unit", "char")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "\\data\\" in (tmp_path / "lm.arpa").read_text(encoding="utf-8")
+
+
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="the machine has CUDA")
 @pytest.mark.parametrize("override,fragment", [("trainer.precision=fp16", "fp16 needs CUDA"),
                                                ("trainer.device=cuda", "CUDA is not available")])
