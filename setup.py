@@ -47,7 +47,7 @@ setup(
         # The optional VAD (vad.name=silero; hypersp.inference.vads). silero-vad ships its ONNX model (no
         # download) and is run on onnxruntime; its own torch requirement is met by the torch hypersp already uses.
         "vad": ["silero-vad>=6.2.3", "onnxruntime"],
-        # Broad Korean text for the synthetic corpus (hypersp.data.broad_text; text=broad): real sentences and
+        # Broad Korean text for the synthetic corpus (hypersp.prepare.synthetic.broad_text; text=broad): real sentences and
         # lexicons read from installed package data, nothing downloaded at run time. Licences (recorded in the
         # module): konlpy GPL-3.0+ (its law/bill corpora are not copyrighted / public works), wordfreq code
         # Apache-2.0 + data CC-BY-SA 4.0, kiwipiepy-model Apache-2.0. About 165 MB of wheels: not in make test.

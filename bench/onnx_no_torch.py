@@ -17,7 +17,7 @@ is the largest log-probability difference. When torch cannot be imported the tor
 
 Audio: ``--audio FILE.npz`` (written by ``--save-audio``, readable without torch or eSpeak), or
 ``--manifest FILE.jsonl`` (needs soundfile + soxr), else about ``--seconds`` of synthetic Korean
-speech from eSpeak NG (sentences from ``hypersp.data.korean_text``, several voices, a -50 dB
+speech from eSpeak NG (sentences from ``hypersp.prepare.synthetic.korean_text``, several voices, a -50 dB
 noise floor, resampled to the model's rate).
 
     # main venv (torch installed): export demo_ko_16k, both sides, keep the audio for the other venv
@@ -90,8 +90,8 @@ def torch_available() -> Tuple[bool, str]:
 def synthetic_audio(seconds: float, rate: int, seed: int = 0) -> Tuple[List[np.ndarray], List[str]]:
     """About ``seconds`` of eSpeak NG Korean speech at ``rate`` (float32 waves) and the sentences spoken."""
     from hypersp.audio.io import resample
-    from hypersp.data.espeak import EspeakSynthesizer
-    from hypersp.data.korean_text import generate_sentences
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.korean_text import generate_sentences
 
     synth = EspeakSynthesizer()
     variants = ["m1", "f2", "m3", "f4", "m5", "f1"]

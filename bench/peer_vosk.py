@@ -91,7 +91,7 @@ def load_utterances(manifest: str, max_utts: int, rate: int):
 
 
 def generate_heldout(out_dir: Path, seed: int, hours: float) -> str:
-    from hypersp.data.synthetic import SyntheticConfig, generate_corpus
+    from hypersp.prepare.synthetic.generator import SyntheticConfig, generate_corpus
 
     generate_corpus(out_dir, SyntheticConfig(hours=hours, seed=seed, dev_fraction=0.0, test_fraction=0.5),
                     jobs=1, progress=False)

@@ -115,9 +115,9 @@ def main() -> None:
     import hypersp
     from hypersp.audio.io import resample
     from hypersp.config.schema import VadConfig
-    from hypersp.data.espeak import EspeakSynthesizer
-    from hypersp.data.korean_text import generate_sentences
-    from hypersp.data.synthetic import trim_silence
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.korean_text import generate_sentences
+    from hypersp.prepare.synthetic.generator import trim_silence
     from hypersp.inference.vads import available_vads, build_vad
     from hypersp.metrics import ErrorRates
     from hypersp.text.normalize import get_scoring_normalizer, get_text_normalizer

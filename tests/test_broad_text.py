@@ -1,4 +1,4 @@
-"""The broad text pool (hypersp.data.broad_text) and the reserved open-vocabulary test (issue 13 parts 1-2).
+"""The broad text pool (hypersp.prepare.synthetic.broad_text) and the reserved open-vocabulary test (issue 13 parts 1-2).
 
 Tests that read the pool need the optional extra ``hypersp[broadtext]`` (konlpy, wordfreq,
 kiwipiepy-model) and skip without it; the open test and the error for a missing package do not.
@@ -7,10 +7,10 @@ import importlib.util
 
 import pytest
 
-from hypersp.data import broad_text as bt
-from hypersp.data.korean_text import MAX_WORDS, generate_sentences, is_clean_sentence
-from hypersp.data.open_test_text import OPEN_TEST_REGISTERS, open_test_sentences, unseen_word_fraction
-from hypersp.data.synthetic import SyntheticConfig, config_hash, plan_corpus, validate_config
+from hypersp.prepare.synthetic import broad_text as bt
+from hypersp.prepare.synthetic.korean_text import MAX_WORDS, generate_sentences, is_clean_sentence
+from hypersp.prepare.synthetic.open_test_text import OPEN_TEST_REGISTERS, open_test_sentences, unseen_word_fraction
+from hypersp.prepare.synthetic.generator import SyntheticConfig, config_hash, plan_corpus, validate_config
 
 DEMO_HELDOUT = ["m8", "f5", "steph2", "klatt4", "iven3", "Andrea", "benjamin", "aunty"]
 

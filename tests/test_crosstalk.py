@@ -20,7 +20,7 @@ TEXTS = ["안녕하세요 고객센터입니다", "네 주문 확인 부탁드�
 
 @pytest.fixture(scope="module")
 def turns():
-    from hypersp.data.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
 
     synth = EspeakSynthesizer()
     out = []

@@ -256,8 +256,8 @@ def demo_outputs():
     """CTC log-probs of demo_ko_16k for synthetic sentences, the same cut off mid-word, and noise."""
     import soxr
 
-    from hypersp.data.espeak import EspeakSynthesizer
-    from hypersp.data.korean_text import generate_sentences
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.korean_text import generate_sentences
     from hypersp.checkpoint import build_from_checkpoint
     from hypersp.checkpoint import load_checkpoint
 

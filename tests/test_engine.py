@@ -20,7 +20,7 @@ BEAM = ["--decoding", "ctc_beam", "--beam-size", "4"]
 @pytest.fixture(scope="module")
 def utterances(tmp_path_factory):
     """Three eSpeak NG utterances at 16 kHz as wav files, plus a manifest of them."""
-    from hypersp.data.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
 
     out = tmp_path_factory.mktemp("engine")
     synth = EspeakSynthesizer()

@@ -39,7 +39,7 @@ def test_breakdown_groups_and_worst():
 
 
 def test_hypersp_eval_reports_breakdown_and_skipped_audio(tmp_path):
-    from hypersp.data.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
 
     synth = EspeakSynthesizer()
     lines = []

@@ -4,8 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from hypersp.data.korean_text import _SLOT, _TEMPLATES, generate_sentences, hand_written_sentences, render_template
-from hypersp.data.open_test_text import open_test_sentences
+from hypersp.prepare.synthetic.korean_text import _SLOT, _TEMPLATES, generate_sentences, hand_written_sentences, render_template
+from hypersp.prepare.synthetic.open_test_text import open_test_sentences
 from hypersp.registry import ITNS, PUNCTUATORS
 from hypersp.text.display import display_form
 from hypersp.text.itn import KoreanITNConfig, get_itn, itn, parse_native, parse_sino, spoken_form

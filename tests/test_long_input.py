@@ -83,8 +83,8 @@ def sentences():
     """Three eSpeak sentences (16 kHz) and the demo model."""
     import hypersp
     from hypersp.audio.io import resample
-    from hypersp.data.espeak import EspeakSynthesizer
-    from hypersp.data.synthetic import trim_silence
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.generator import trim_silence
 
     synth = EspeakSynthesizer()
     waves = []

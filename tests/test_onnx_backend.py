@@ -52,7 +52,7 @@ def torch_backends():
 
 def speech(rate: int):
     """Synthetic Korean utterances (eSpeak NG) at ``rate``, a short noise burst and an empty wave."""
-    from hypersp.data.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
 
     synth = EspeakSynthesizer()
     rng = np.random.default_rng(0)

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from hypersp.registry import TASKS
-from hypersp.tasks.corpora.aihub import AIHubPrepareConfig, is_test_session, parse_location, split_of
+from hypersp.prepare.aihub import AIHubPrepareConfig, is_test_session, parse_location, split_of
 from hypersp.testing.corpus_fixtures import AIHUB_CORPORA, assert_prepared, make_aihub, read_manifests
 
 FAST = {"progress": False, "shards": 8}

@@ -5,8 +5,8 @@ import os
 import pytest
 
 from hypersp.registry import TASKS
-from hypersp.tasks.corpora import common
-from hypersp.tasks.corpora.common import decode_text, is_os_junk, read_transcript
+from hypersp.prepare import framework
+from hypersp.prepare.framework import decode_text, is_os_junk, read_transcript
 from hypersp.testing.corpus_fixtures import assert_prepared, make_aihub, make_aihub_bulk, read_manifests
 
 FAST = {"progress": False, "shards": 8}
@@ -34,7 +34,7 @@ def test_resume_skips_finished_shards(tmp_path, monkeypatch):
     out = tmp_path / "out"
     opts = {**FAST, "keep_work": True}
     calls = []
-    real = common._process_shard
+    real = framework._process_shard
 
     def crash_after_three(shard):
         calls.append(shard)
@@ -42,14 +42,14 @@ def test_resume_skips_finished_shards(tmp_path, monkeypatch):
             raise KeyboardInterrupt("simulated interruption")
         return real(shard)
 
-    monkeypatch.setattr(common, "_process_shard", crash_after_three)
+    monkeypatch.setattr(framework, "_process_shard", crash_after_three)
     with pytest.raises(KeyboardInterrupt):
         TASKS.get("ktelspeech").prepare(tmp_path / "raw", out, 1, opts)
     assert len(list((out / ".work").glob("shard-*.done.json"))) == 3
     assert not (out / "report.json").exists()
 
     calls.clear()
-    monkeypatch.setattr(common, "_process_shard", lambda s: (calls.append(s), real(s))[1])
+    monkeypatch.setattr(framework, "_process_shard", lambda s: (calls.append(s), real(s))[1])
     report = TASKS.get("ktelspeech").prepare(tmp_path / "raw", out, 1, opts)
     assert len(calls) == 8 - 3                                   # finished shards were not redone
     assert report["resumed"] == {"discovery": True, "shards_done_before": 3}

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from hypersp.data.atomic import TMP_SUFFIX, publish, remove_temporaries, temporary_name
+from hypersp.prepare.atomic import TMP_SUFFIX, publish, remove_temporaries, temporary_name
 
 HOURS = 0.08  # ~85 utterances: with 2 workers, synthesis spans roughly 0.5-3 s after the start
 DRIVER = """
 import signal, sys
 try:
-    from hypersp.data.synthetic import SyntheticConfig, generate_corpus
+    from hypersp.prepare.synthetic.generator import SyntheticConfig, generate_corpus
     generate_corpus(sys.argv[1], SyntheticConfig(hours=float(sys.argv[2]), seed=3), jobs=int(sys.argv[3]),
                     progress=False)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: a Ctrl-C during interpreter exit changes nothing
@@ -118,7 +118,7 @@ def test_publish_leaves_nothing_or_the_complete_file(tmp_path):
 
 
 def test_incomplete_wavs_are_made_again(tmp_path):
-    from hypersp.data.synthetic import SyntheticConfig, generate_corpus
+    from hypersp.prepare.synthetic.generator import SyntheticConfig, generate_corpus
 
     cfg = SyntheticConfig(hours=0.003, seed=4)
     generate_corpus(tmp_path / "ref", cfg, progress=False)
@@ -137,16 +137,16 @@ def test_incomplete_wavs_are_made_again(tmp_path):
 CORPUS_DRIVER = """
 import signal, sys, time
 try:
-    from hypersp.tasks.corpora import common
+    from hypersp.prepare import framework
     from hypersp.tasks.corpora.ktelspeech import KtelSpeechTask
 
-    real = common._process_shard
+    real = framework._process_shard
 
     def slow(shard):  # spread the work over ~1 s so that interrupts land inside it
         time.sleep(0.2)
         return real(shard)
 
-    common._process_shard = slow
+    framework._process_shard = slow
     KtelSpeechTask.prepare(sys.argv[1], sys.argv[2], 2, {"progress": False, "shards": 8})
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 except KeyboardInterrupt:

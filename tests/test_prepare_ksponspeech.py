@@ -4,7 +4,7 @@ import json
 import pytest
 
 from hypersp.registry import TASKS
-from hypersp.tasks.corpora.ksponspeech import KsponPrepareConfig, split_from_path
+from hypersp.prepare.ksponspeech import KsponPrepareConfig, split_from_path
 from hypersp.testing.corpus_fixtures import assert_prepared, make_ksponspeech, read_manifests
 
 FAST = {"progress": False, "shards": 8}

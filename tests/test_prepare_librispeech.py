@@ -1,6 +1,6 @@
 """LibriSpeech preparer: flac + *.trans.txt, standard split names."""
 from hypersp.registry import TASKS
-from hypersp.tasks.corpora.librispeech import LibriPrepareConfig
+from hypersp.prepare.librispeech import LibriPrepareConfig
 from hypersp.testing.corpus_fixtures import assert_prepared, make_librispeech, read_manifests
 
 FAST = {"progress": False, "shards": 4}

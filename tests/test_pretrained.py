@@ -36,7 +36,7 @@ def test_serve_picks_the_8khz_model_for_the_telephone_apps():
 
 @pytest.fixture(scope="module")
 def heldout_corpora(tmp_path_factory):
-    from hypersp.data.synthetic import SyntheticConfig, generate_corpus
+    from hypersp.prepare.synthetic.generator import SyntheticConfig, generate_corpus
 
     out = {}
     for name, telephone in (("demo_ko_16k", False), ("demo_ko_8k", True)):

@@ -48,7 +48,7 @@ PYTHON_REPR = re.compile(r"b'|b\"|Error\(|<[_a-zA-Z.]+ object|Traceback|\\x[0-9a
 
 
 def korean_wav(path):
-    from hypersp.data.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
 
     samples, rate = EspeakSynthesizer().synthesize(SENTENCE)
     x = samples.astype(np.float32) / 32768.0

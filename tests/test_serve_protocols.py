@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # a server process
 
 @pytest.fixture(scope="module")
 def utterance():
-    from hypersp.data.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
 
     x, rate = EspeakSynthesizer().synthesize("주문하신 물건은 내일 도착합니다", rate_wpm=165)
     return resample(x.astype(np.float32) / 32768.0, rate, 16000)

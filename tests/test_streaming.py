@@ -106,7 +106,7 @@ def session():
     1.0 and 1.3 s pauses, plus the shipped demo model."""
     import hypersp
     from hypersp.audio.io import resample
-    from hypersp.data.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
 
     synth = EspeakSynthesizer()
     pieces = []

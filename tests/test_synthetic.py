@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hypersp.data import korean_text as kt
-from hypersp.data.espeak import EspeakError, EspeakSynthesizer
-from hypersp.data.synthetic import SyntheticConfig, generate_corpus
+from hypersp.prepare.synthetic import korean_text as kt
+from hypersp.prepare.synthetic.espeak import EspeakError, EspeakSynthesizer
+from hypersp.prepare.synthetic.generator import SyntheticConfig, generate_corpus
 
 MANIFEST_KEYS = {"audio_filepath", "duration", "text", "utt_id", "speaker", "corpus"}
 
@@ -231,7 +231,7 @@ def test_babble_covers_every_jamo_and_is_clean():
 
 
 def _demo_plan(**overrides):
-    from hypersp.data.synthetic import plan_corpus
+    from hypersp.prepare.synthetic.generator import plan_corpus
 
     cfg = SyntheticConfig(**{**dict(hours=0.3, seed=1, variants=["all"], heldout_variants=["m8", "f5"],
                                     heldout_test_fraction=1.0, min_rate=110, max_rate=250,
@@ -240,8 +240,8 @@ def _demo_plan(**overrides):
 
 
 def test_all_variants_heldout_rate_band_and_babble_in_the_plan():
-    from hypersp.data.espeak import available_variants
-    from hypersp.data.synthetic import CRASHING_VARIANTS, resolved_variants
+    from hypersp.prepare.synthetic.espeak import available_variants
+    from hypersp.prepare.synthetic.generator import CRASHING_VARIANTS, resolved_variants
 
     cfg, plan = _demo_plan()
     variants = resolved_variants(cfg)
@@ -259,14 +259,14 @@ def test_all_variants_heldout_rate_band_and_babble_in_the_plan():
 
 
 def test_demo_options_leave_the_default_plan_unchanged():
-    from hypersp.data.synthetic import plan_corpus
+    from hypersp.prepare.synthetic.generator import plan_corpus
 
     base = plan_corpus(SyntheticConfig(hours=0.1, seed=3))
     assert plan_corpus(SyntheticConfig(hours=0.1, seed=3, heldout_rate_band=[], babble_fraction=0.0)) == base
 
 
 def test_demo_options_are_validated():
-    from hypersp.data.synthetic import validate_config
+    from hypersp.prepare.synthetic.generator import validate_config
 
     with pytest.raises(ValueError) as err:
         validate_config(SyntheticConfig(variants=["all", "m1"], heldout_variants=["all"],

@@ -25,7 +25,7 @@ RATE = 16000
 def audio(tmp_path_factory):
     """Two espeak utterances as a/utt.wav, b/utt.wav (same name), a/sub/deep.flac; both.wav (one after the
     other, 0.5 s apart); stereo.wav (one per channel); a manifest line for the second half of both.wav."""
-    from hypersp.data.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
 
     root = tmp_path_factory.mktemp("tx")
     synth = EspeakSynthesizer()

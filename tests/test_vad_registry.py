@@ -35,8 +35,8 @@ def speech16():
     """Two eSpeak Korean utterances with 1 s of silence around and 0.8 s between, at 16 kHz, and their true
     speech intervals (seconds)."""
     from hypersp.audio.io import resample
-    from hypersp.data.espeak import EspeakSynthesizer
-    from hypersp.data.synthetic import trim_silence
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.generator import trim_silence
 
     synth = EspeakSynthesizer()
     waves = []

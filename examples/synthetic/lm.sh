@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The general Korean LM shipped with the demo models (issue 13 part 3): hypersp/pretrained/ko_jamo6.arpa.gz,
-# an order-6 jamo Kneser-Ney model of the broad text pool (hypersp/data/broad_text.py) without the GPL-3.0
+# an order-6 jamo Kneser-Ney model of the broad text pool (hypersp/prepare/synthetic/broad_text.py) without the GPL-3.0
 # JHannanum dictionary, n-grams of order >= 3 seen once pruned. About 2 minutes on one core.
 #
 #   pip install 'hypersp[broadtext]'; PATH="$PWD/.venv/bin:$PATH" bash examples/synthetic/lm.sh [OUT] [WORK_DIR]
@@ -12,6 +12,6 @@ WORK=${2:-data/lm}
 # Sources: every broad text source except "hannanum" (GPL-3.0); see hypersp/pretrained/ko_jamo6.md.
 SOURCES=kolaw,kobill,wordfreq,kiwi
 mkdir -p "$WORK"
-python -m hypersp.data.broad_text --out "$WORK/broad_pool_nogpl.txt" --sources "$SOURCES" > "$WORK/broad_pool_nogpl.json"
+python -m hypersp.prepare.synthetic.broad_text --out "$WORK/broad_pool_nogpl.txt" --sources "$SOURCES" > "$WORK/broad_pool_nogpl.json"
 hypersp-prepare lm --text "$WORK/broad_pool_nogpl.txt" --out "$OUT" --order 6 --prune 2 --unit jamo \
     --text-normalizer korean

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The open-vocabulary test (issue 13 part 2): 240 reserved sentences (hypersp/data/open_test_text.py,
+# The open-vocabulary test (issue 13 part 2): 240 reserved sentences (hypersp/prepare/synthetic/open_test_text.py,
 # never training text) spoken by the demo recipe's 8 held-out eSpeak NG voices at 125-195 wpm, at
 # 16 kHz and through the 8 kHz telephone channel, then the shipped demo models evaluated on them:
 #
@@ -33,8 +33,8 @@ hypersp-eval --checkpoint "$MODEL8" --manifest "$DATA/8k/test.jsonl" --output-js
 
 python - "$OUT" "$DATA" <<'PY'
 import json, sys
-from hypersp.data.open_test_text import open_test_sentences, unseen_word_fraction
-from hypersp.data.synthetic import SyntheticConfig, plan_corpus
+from hypersp.prepare.synthetic.open_test_text import open_test_sentences, unseen_word_fraction
+from hypersp.prepare.synthetic.generator import SyntheticConfig, plan_corpus
 out, data = sys.argv[1], sys.argv[2]
 # The demo models' training text: the train split of examples/synthetic/run.sh's corpus (a copy of its CORPUS_OPTS).
 demo = SyntheticConfig(hours=14, seed=0, variants=["all"], heldout_variants=["m8", "f5", "steph2", "klatt4", "iven3",

@@ -2,7 +2,7 @@
 
 ``hypersp-prepare synthetic --out data/synthetic [hours=1.5 seed=0]`` writes 16 kHz audio and
 train/dev/test manifests; ``synthetic_tel`` is the 8 kHz telephone variant (band-limited,
-mu-law), trained and evaluated at 8 kHz end to end. See ``hypersp.data.synthetic``.
+mu-law), trained and evaluated at 8 kHz end to end. See ``hypersp.prepare.synthetic.generator``.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from hypersp.audio.config import FeatureConfig, telephone_features
-from hypersp.data.synthetic import SyntheticConfig, generate_corpus
+from hypersp.prepare.synthetic.generator import SyntheticConfig, generate_corpus
 from hypersp.registry import register_task
 from hypersp.tasks.base import SpeechRecognitionConfig
 from hypersp.tasks.speech_recognition import SpeechRecognitionTask

@@ -37,7 +37,7 @@ TINY_JASPER: List[str] = [
 
 def tiny_synthetic_corpus(out_dir: str | Path, hours: float = 0.02, seed: int = 0, telephone: bool = False) -> Dict[str, Path]:
     """Generate a few dozen synthetic Korean utterances; returns ``{"train"|"dev"|"test": manifest path}``."""
-    from hypersp.data.synthetic import SyntheticConfig, generate_corpus
+    from hypersp.prepare.synthetic.generator import SyntheticConfig, generate_corpus
 
     out_dir = Path(out_dir)
     generate_corpus(out_dir, SyntheticConfig(hours=hours, seed=seed, telephone=telephone,

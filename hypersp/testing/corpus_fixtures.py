@@ -154,7 +154,7 @@ def make_ksponspeech(root: Path) -> CorpusFixture:
 # ------------------------------------------------------------------------------------------
 def find_session(corpus: str, domain: str, start: int, want_test: bool, digits: int, fraction: float = 0.01) -> str:
     """First session name ``S<digits>`` from ``start`` whose carve-out is (or is not) test."""
-    from hypersp.tasks.corpora.aihub import is_test_session
+    from hypersp.prepare.aihub import is_test_session
 
     i = start
     while True:
@@ -204,7 +204,7 @@ def make_aihub(root: Path, corpus: str) -> CorpusFixture:
     ktelspeech and kconfspeech use separate 라벨링데이터/원천데이터 trees; klecspeech and
     krespspeech one shared folder per session. ktelspeech audio is 8 kHz.
     """
-    from hypersp.tasks.corpora.aihub import split_of
+    from hypersp.prepare.aihub import split_of
 
     if corpus not in AIHUB_CORPORA:
         raise ValueError(f"corpus {corpus!r}; choose one of {AIHUB_CORPORA}")

@@ -4,7 +4,7 @@
 ``공일공 일이삼사 오육칠팔`` -> ``010-1234-5678``, ``오만 원입니다`` -> ``5만 원입니다``.
 
 It inverts the conventions of hypersp's own readings (:mod:`hypersp.text.numbers`, the sentence
-generator :mod:`hypersp.data.korean_text`):
+generator :mod:`hypersp.prepare.synthetic.korean_text`):
 
 - Sino-Korean cardinals (canonical readings only: ``삼십이``, ``천오백``, ``만``, ``일억``; ``일십`` or
   ``이사`` are not numbers) are converted **only before a counter or unit** (쪽, 원, 년, 월, 일, 분, 초,

@@ -11,8 +11,8 @@ ksponspeech    AIHub 한국어 음성 (KsponSpeech, ETRI)       16000      jamo 
 librispeech    LibriSpeech (OpenSLR 12)                16000      english_char  standard names
 =============  ======================================  =========  ============  =================
 
-\\* test is carved out of AIHub Training by session (see :mod:`hypersp.tasks.corpora.aihub`).
-Shared discovery / parallel / resumable / report machinery: :mod:`hypersp.tasks.corpora.common`.
+\\* test is carved out of AIHub Training by session (see :mod:`hypersp.prepare.aihub`).
+Shared discovery / parallel / resumable / report machinery: :mod:`hypersp.prepare.framework`.
 """
 from hypersp.tasks.corpora import (  # noqa: F401  (imported for their @register_task)
     kconfspeech,

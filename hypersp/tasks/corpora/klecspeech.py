@@ -2,7 +2,7 @@
 
 16 kHz WAV per utterance (the native rate is read from each header and recorded), one
 UTF-8 ``.txt`` per utterance and one session JSON per folder. Preparation, pairing and the
-session-level test carve-out are described in :mod:`hypersp.tasks.corpora.aihub`.
+session-level test carve-out are described in :mod:`hypersp.prepare.aihub`.
 """
 
 from __future__ import annotations

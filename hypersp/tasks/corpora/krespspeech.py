@@ -3,7 +3,7 @@
 16-bit mono 16 kHz WAV. Folders usually hold a single utterance (one ``.wav``, one ``.txt``,
 one ``.json``); when their stems differ they are paired by folder (``notes.paired_by_folder``).
 The speaker's role (``type``) is carried into the manifest where the JSON has it. Preparation, pairing and the
-session-level test carve-out are described in :mod:`hypersp.tasks.corpora.aihub`.
+session-level test carve-out are described in :mod:`hypersp.prepare.aihub`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Labels and audio usually come in separate trees (``라벨링데이터/KtelSpeech
 S00007727/0001.txt`` and ``원천데이터/KtelSpeech_train_D60_wav_0/J91/S00007727/0001.wav``); the
 session JSON's ``audioPath`` (``KtelSpeech/D60/J91/...``) does not match the disk and is only used
 for the speaker of each utterance (file-name stem) and its role ``speaker_type`` (상담원 agent /
-고객 customer). Preparation is described in :mod:`hypersp.tasks.corpora.aihub`.
+고객 customer). Preparation is described in :mod:`hypersp.prepare.aihub`.
 """
 
 from __future__ import annotations

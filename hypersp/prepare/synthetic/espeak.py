@@ -3,7 +3,7 @@
 The shared library and its voice data (Korean included) come from the ``espeakng-loader``
 wheel, so no system package is needed::
 
-    from hypersp.data.espeak import EspeakSynthesizer
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
     synth = EspeakSynthesizer()
     samples, sample_rate = synth.synthesize("안녕하세요", variant="f3", rate_wpm=160, seed=7)
     # samples: np.int16 array (S,), sample_rate: 22050 (Hz)

@@ -2,16 +2,16 @@
 
 240 sentences, 60 in each of the settings of hypersp's demo apps (lecture, meeting, customer
 service, call center), written for this test by hand and independently of the template generator
-(:mod:`hypersp.data.korean_text`): they were not made from its templates or vocabulary, so much of
+(:mod:`hypersp.prepare.synthetic.korean_text`): they were not made from its templates or vocabulary, so much of
 their vocabulary is new to a model trained on that generator (``unseen_word_fraction`` measures
 it: 61.5 % of the 1,450 running words, 72.7 % of the 1,163 distinct words are absent from the
 training text of the demo models shipped before issue 13).
 
 Written in the spoken form the models output: Hangul words separated by single spaces, numbers
 read out (``천오백구십이 년``, ``오후 다섯 시``), no punctuation. Every sentence passes
-:func:`hypersp.data.korean_text.is_clean_sentence`.
+:func:`hypersp.prepare.synthetic.korean_text.is_clean_sentence`.
 
-Reserved: :mod:`hypersp.data.broad_text` drops any of these sentences from its pool, and no
+Reserved: :mod:`hypersp.prepare.synthetic.broad_text` drops any of these sentences from its pool, and no
 training path reads this module. ``hypersp-prepare synthetic text=open`` speaks them (test split
 only) with voices and rates chosen on its command line; ``examples/synthetic/open_test.sh`` makes
 the 16 kHz and 8 kHz telephone copies with the demo recipe's held-out voices.

@@ -1,6 +1,6 @@
 """A broad pool of Korean sentences from real text and real lexicons that PyPI packages ship.
 
-Why. The template generator of :mod:`hypersp.data.korean_text` knows about 3,300 distinct words,
+Why. The template generator of :mod:`hypersp.prepare.synthetic.korean_text` knows about 3,300 distinct words,
 so a model trained on it learns how those words sound, not how unseen words are written (issue
 13). This module builds a sentence pool of real breadth (more than 100,000 distinct
 space-separated words) from text that is installed with ordinary packages; nothing is downloaded
@@ -37,7 +37,7 @@ uses ``sources=("kobill", "kolaw", "wordfreq", "kiwi")`` minus ``hannanum`` — 
 themselves are outside copyright — and gets a smaller pool (see ``pool_report``).
 
 How sentences are made. Two kinds, both returned as Hangul words separated by single spaces,
-passing :func:`hypersp.data.korean_text.is_clean_sentence`:
+passing :func:`hypersp.prepare.synthetic.korean_text.is_clean_sentence`:
 
 1. *Real sentences* (kolaw, kobill). Hard line wraps of the bill files are undone, parenthesized
    asides (references such as ``(안 제3조)``) and item marks (``①``, ``가.``) removed, the text is
@@ -49,7 +49,7 @@ passing :func:`hypersp.data.korean_text.is_clean_sentence`:
 2. *Lexicon sentences*. Hand-written frames (``FRAMES``: lecture, meeting, customer service,
    call center and everyday talk) whose slots take words of the right part of speech from the
    lexicons: nouns with the case particle their final consonant needs
-   (:func:`~hypersp.data.korean_text.josa`), action nouns with 하다, verb and adjective stems
+   (:func:`~hypersp.prepare.synthetic.korean_text.josa`), action nouns with 하다, verb and adjective stems
    with endings that never change the stem (``-습니다/-ㅂ니다``, ``-고``, ``-기``, ``-지``),
    proper nouns, and numbers read out. Half of the slot words are drawn from words that are also
    in wordfreq's list (common words), half uniformly from the whole lexicon (breadth). A fifth
@@ -61,7 +61,7 @@ Korean text); the default pool's 123,000 distinct words come mostly from the 100
 sentences, so most of the breadth is vocabulary in frames, not running text (``pool_report`` gives
 the split). The frames are grammatical, but a random noun in a frame often makes odd sense
 ("이 관찰자는 가격이 이만 오천팔백 원입니다"): good for learning how words are spelled, weak as a
-model of what people say. Sentences of :mod:`hypersp.data.open_test_text` are never in the pool: that
+model of what people say. Sentences of :mod:`hypersp.prepare.synthetic.open_test_text` are never in the pool: that
 text is reserved for the open-vocabulary test.
 
 Determinism: ``broad_sentences(sources, n_lexicon, seed)`` depends only on its arguments and the
@@ -81,7 +81,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from hypersp.data.korean_text import (MAX_WORDS, digits_korean, final_consonant, is_clean_sentence, josa, native_korean,
+from hypersp.prepare.synthetic.korean_text import (MAX_WORDS, digits_korean, final_consonant, is_clean_sentence, josa, native_korean,
                                       sino_korean)
 
 MIN_WORDS = 3  # real-text pieces shorter than this are fragments (item marks, headings)
@@ -514,7 +514,7 @@ def lexicon_sentences(n: int, seed: int = 0, sources: Sequence[str] = DEFAULT_SO
 
 
 def _reserved() -> frozenset:
-    from hypersp.data.open_test_text import open_test_sentences
+    from hypersp.prepare.synthetic.open_test_text import open_test_sentences
 
     return frozenset(open_test_sentences())
 
@@ -573,11 +573,11 @@ def pool_report(sources: Sequence[str] = DEFAULT_SOURCES, seed: int = 0,
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m hypersp.data.broad_text [--out pool.txt] [--report]``: write or describe the pool."""
+    """``python -m hypersp.prepare.synthetic.broad_text [--out pool.txt] [--report]``: write or describe the pool."""
     import argparse
     import json
 
-    p = argparse.ArgumentParser(prog="python -m hypersp.data.broad_text", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m hypersp.prepare.synthetic.broad_text", description=main.__doc__)
     p.add_argument("--out", help="write the pool here, one sentence per line")
     p.add_argument("--sources", default=",".join(DEFAULT_SOURCES))
     p.add_argument("--seed", type=int, default=0)

@@ -9,27 +9,27 @@
                                         "corpus": "synthetic"}
     out_dir/report.json              counts and hours per split, seed, config and its hash
 
-Sentences come from :mod:`hypersp.data.korean_text` (Hangul and spaces only, so the text is the
+Sentences come from :mod:`hypersp.prepare.synthetic.korean_text` (Hangul and spaces only, so the text is the
 training target as is). Splits are by sentence: no dev or test sentence is spoken in train;
 part of test is spoken by voice variants never heard in train or dev (``heldout_variants``).
 
 ``text`` chooses the sentences: ``templates`` (the default, unchanged), ``broad`` (a share
 ``broad_fraction`` of the sentences drawn from the broad pool of real Korean text and lexicons,
-:mod:`hypersp.data.broad_text`, which needs ``pip install hypersp[broadtext]``; the rest from the
+:mod:`hypersp.prepare.synthetic.broad_text`, which needs ``pip install hypersp[broadtext]``; the rest from the
 templates), or ``open`` (the reserved open-vocabulary test sentences of
-:mod:`hypersp.data.open_test_text`, written to ``test.jsonl`` only, every one spoken by a
+:mod:`hypersp.prepare.synthetic.open_test_text`, written to ``test.jsonl`` only, every one spoken by a
 ``heldout_variants`` voice at a rate in ``heldout_rate_band`` or else ``min_rate..max_rate``;
 ``hours`` and the fractions are ignored; train.jsonl and dev.jsonl are empty).
 
 Every random choice is drawn from ``numpy.random.Generator``: the plan (sentence, split, voice,
 rate, pitch) from one generator seeded with ``cfg.seed``, each utterance's padding, noise and
 gain from its own generator seeded with ``(cfg.seed, utterance index)``; eSpeak itself runs
-from a clean state per utterance (see :mod:`hypersp.data.espeak`). The output is therefore
+from a clean state per utterance (see :mod:`hypersp.prepare.synthetic.espeak`). The output is therefore
 byte-identical for any number of worker processes. A finished corpus with the same
 config hash is reused; an interrupted run resumes, keeping the wavs already written.
 
 Interruption (Ctrl-C, a kill, a crash): every file is published only when complete
-(:mod:`hypersp.data.atomic`: a hidden temporary name in the same folder, fsync, rename), the
+(:mod:`hypersp.prepare.atomic`: a hidden temporary name in the same folder, fsync, rename), the
 manifests and ``report.json`` (written last, it marks the corpus complete) likewise. Workers ignore
 SIGINT: on Ctrl-C the parent cancels the utterances not started, lets each worker finish the one it is
 on and raises KeyboardInterrupt (with ``jobs=1`` the interrupt waits for the current utterance).
@@ -58,9 +58,9 @@ from typing import Any, Dict, List
 import numpy as np
 import soxr
 
-from hypersp.data.atomic import fsync_dir, publish, remove_temporaries, write_text_atomic
-from hypersp.data.espeak import EspeakSynthesizer, available_variants
-from hypersp.data.korean_text import REGISTERS, babble_sentence, generate_sentences
+from hypersp.prepare.atomic import fsync_dir, publish, remove_temporaries, write_text_atomic
+from hypersp.prepare.synthetic.espeak import EspeakSynthesizer, available_variants
+from hypersp.prepare.synthetic.korean_text import REGISTERS, babble_sentence, generate_sentences
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def config_hash(cfg: SyntheticConfig) -> str:
         config.pop("broad_fraction")
     payload = {"config": config, "generator_version": GENERATOR_VERSION}
     if cfg.text == "broad":  # the pool depends on the installed text packages
-        from hypersp.data.broad_text import source_versions
+        from hypersp.prepare.synthetic.broad_text import source_versions
 
         payload["broad_text_versions"] = source_versions()
     if list(cfg.variants) == ["all"]:  # what "all" means depends on the installed eSpeak NG data
@@ -230,7 +230,7 @@ def config_hash(cfg: SyntheticConfig) -> str:
 def _broad_mix(cfg: SyntheticConfig, total: int) -> List[str]:
     """text=broad: ``total`` distinct sentences, ``broad_fraction`` of them from the broad pool (in
     the pool's seeded order), the rest from the templates; template sentences first."""
-    from hypersp.data.broad_text import broad_sentences
+    from hypersp.prepare.synthetic.broad_text import broad_sentences
 
     n_broad = round(total * cfg.broad_fraction)
     out = generate_sentences(total - n_broad, seed=cfg.seed, register=cfg.registers or None) if n_broad < total else []
@@ -249,7 +249,7 @@ def _broad_mix(cfg: SyntheticConfig, total: int) -> List[str]:
 
 def _plan_open(cfg: SyntheticConfig) -> List[Dict[str, Any]]:
     """text=open: every reserved open-test sentence once, in the test split, held-out voices only."""
-    from hypersp.data.open_test_text import OPEN_TEST_REGISTERS, open_test_sentences
+    from hypersp.prepare.synthetic.open_test_text import OPEN_TEST_REGISTERS, open_test_sentences
 
     regs = [r for r in cfg.registers if r in OPEN_TEST_REGISTERS] or [None]
     sentences = [s for r in regs for s in open_test_sentences(r)]

@@ -18,7 +18,7 @@ How one ``hypersp-prepare CORPUS --root RAW --out OUT --jobs N`` runs:
 
 **Resumable**: an interrupted run keeps ``OUT/.work``; rerunning with the same root and
 options skips the walk if it finished and every shard that has its done marker. Every file is
-published only when complete (a temporary name, fsync, rename: :mod:`hypersp.data.atomic`), so
+published only when complete (a temporary name, fsync, rename: :mod:`hypersp.prepare.atomic`), so
 a kill at any instant leaves no partial shard, marker, manifest or report under its final name;
 a rerun removes the temporary files left behind. Workers ignore SIGINT; on Ctrl-C the parent
 stops them (their unfinished shards are redone by the rerun) and raises KeyboardInterrupt.
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from hypersp.data.atomic import fsync_dir, publish, remove_temporaries, write_text_atomic
+from hypersp.prepare.atomic import fsync_dir, publish, remove_temporaries, write_text_atomic
 from hypersp.text.kspon import MalformedTranscript, clean_etri
 from hypersp.text.normalize import normalize_korean
 
