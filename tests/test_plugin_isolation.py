@@ -111,6 +111,22 @@ def test_layers_inference_serve_export_do_not_import_train():
     assert offenders == []
 
 
+def test_layers_prepare_writes_manifests_data_reads_them():
+    """Corpus preparation lives in ``hypersp.prepare``; ``hypersp.data`` (manifest -> dataset -> batch) never
+    imports it, and preparation never imports tasks or training (tasks call the preparers, not the reverse)."""
+    import re
+
+    rules = {"data": r"hypersp\.prepare\b", "prepare": r"hypersp\.(tasks|train)\b"}
+    offenders = []
+    for layer, forbidden in rules.items():
+        for path in (PACKAGE / layer).rglob("*.py"):
+            if re.search(rf"^\s*(from|import) {forbidden}", path.read_text(encoding="utf-8"), re.M):
+                offenders.append(str(path.relative_to(PACKAGE)))
+    assert offenders == []
+    assert sorted(p.stem for p in (PACKAGE / "data").glob("*.py")) == [
+        "__init__", "batch", "dataset", "interop", "manifest", "sampler"]
+
+
 def test_the_model_contract_is_checked():
     """Registering a non-SpeechModel fails in one line; a model without subsampling_factor cannot be built."""
     import pytest
