@@ -187,9 +187,10 @@ TEXT_NORMALIZERS = Registry("text_normalizer")  # str -> str functions: training
 SCORING_NORMALIZERS = Registry("scoring_normalizer")  # str -> str functions: both sides before CER/WER
 ITNS = Registry("itn", require_config=True, example="hypersp/text/itn.py")  # spoken -> written form, for display
 PUNCTUATORS = Registry("punctuator", require_config=True, example="hypersp/text/punctuation.py")  # display marks
+SPACERS = Registry("spacer", require_config=True, example="hypersp/text/spacing.py")  # display word spacing
 
 ALL_REGISTRIES = {r.kind: r for r in (TASKS, MODELS, CRITERIONS, DATASETS, TOKENIZERS, APPS, TEXT_NORMALIZERS,
-                                      SCORING_NORMALIZERS, DECODERS, VADS, ITNS, PUNCTUATORS)}
+                                      SCORING_NORMALIZERS, DECODERS, VADS, ITNS, PUNCTUATORS, SPACERS)}
 
 register_task = TASKS.register
 register_model = MODELS.register
@@ -203,3 +204,4 @@ register_text_normalizer = TEXT_NORMALIZERS.register
 register_scoring_normalizer = SCORING_NORMALIZERS.register
 register_itn = ITNS.register
 register_punctuator = PUNCTUATORS.register
+register_spacer = SPACERS.register

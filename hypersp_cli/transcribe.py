@@ -20,6 +20,9 @@ Formats:
          (and "utt_id" for manifest lines): pretty JSON per input on stdout, or DIR/NAME.json
   jsonl  the same, one compact line per input: on stdout, or DIR/transcripts.jsonl
   srt, vtt  subtitle files DIR/NAME.srt / DIR/NAME.vtt (need --output)
+txt, srt and vtt show the display form (written numbers, punctuation, corrected spacing:
+hypersp.text.display); --spoken shows the spoken form the model writes (what CER scores) instead.
+json and jsonl always carry both: "text" (spoken) and "display", for the transcript and each segment.
 NAME is the file name without its extension; the path under a given folder is kept, and inputs that would
 share a name get as many parent folders as tell them apart (a/utt.txt, b/utt.txt). Manifest lines are
 named by utt_id.
@@ -64,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recognize each channel of a multi-channel file separately (default: mix down)")
     p.add_argument("--no-segment", action="store_true", help="recognize each input whole (no VAD segmentation)")
     p.add_argument("--no-words", action="store_true", help="leave word times and confidences out of json/jsonl")
+    p.add_argument("--spoken", action="store_true",
+                   help="txt/srt/vtt: the spoken form (오후 세 시) instead of the display form (오후 3시.)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (checkpoints; default: cpu)")
     p.add_argument("--threads", type=int, metavar="N",
@@ -169,8 +174,9 @@ def output_names(items: Sequence[Item]) -> List[str]:
 class Writer:
     """Writes each transcript in the chosen format to stdout or under ``out_dir``."""
 
-    def __init__(self, fmt: str, out_dir: Optional[Path], stdout: TextIO):
+    def __init__(self, fmt: str, out_dir: Optional[Path], stdout: TextIO, display: bool = True):
         self.fmt, self.out_dir, self.stdout = fmt, out_dir, stdout
+        self.display = display  # txt/srt/vtt: display form (True) or spoken form
         self.jsonl: Optional[TextIO] = None
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -191,17 +197,21 @@ class Writer:
             return
         if self.out_dir is None:
             if self.fmt == "txt":
-                self.stdout.write(f"{item.label}\t{transcript.text}\n")
+                self.stdout.write(f"{item.label}\t{self._text(transcript)}\n")
             else:
                 self.stdout.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
             self.stdout.flush()
             return
-        body = {"txt": lambda: transcript.text + "\n",
+        body = {"txt": lambda: self._text(transcript) + "\n",
                 "json": lambda: json.dumps(record, ensure_ascii=False, indent=2) + "\n",
-                "srt": transcript.to_srt, "vtt": transcript.to_vtt}[self.fmt]()
+                "srt": lambda: transcript.to_srt(display=self.display),
+                "vtt": lambda: transcript.to_vtt(display=self.display)}[self.fmt]()
         target = self.out_dir / f"{name}.{self.fmt}"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(body, encoding="utf-8")
+
+    def _text(self, transcript: Any) -> str:
+        return transcript.display if self.display else transcript.text
 
     def close(self) -> None:
         if self.jsonl is not None:
@@ -281,7 +291,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         load_s = time.perf_counter() - t0
         rate = asr.sample_rate
         words = not args.no_words
-        writer = Writer(args.format, Path(args.output) if args.output else None, sys.stdout)
+        writer = Writer(args.format, Path(args.output) if args.output else None, sys.stdout, display=not args.spoken)
         progress = Progress(sum(it.seconds for it in items), enabled=not args.no_progress)
         failed: List[str] = []
         audio_s = 0.0

@@ -216,3 +216,20 @@ def test_serve_settings_compose_like_training(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "hypersp_cli.serve", "--checkpoint", "demo_ko_16k", "--print-config",
                            "streaming.chunk_sec=1"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "streaming.chunk_s" in proc.stderr
+
+
+def test_transcript_carries_the_spoken_and_the_display_form(utterances, asr):
+    from hypersp.text.display import display_form
+
+    t = asr.transcribe(utterances[0][1])
+    assert t.text == "오늘 회의는 세 시에 시작합니다"              # spoken form: what the model writes, scored
+    assert t.display == "오늘 회의는 3시에 시작합니다."             # written number, sentence-final mark
+    assert t.display == " ".join(display_form(s.text) for s in t.segments)
+    d = t.to_dict(words=False)
+    assert (d["text"], d["display"]) == (t.text, t.display)
+    assert [s["display"] for s in d["segments"]] == [s.display for s in t.segments]
+    assert "3시에 시작합니다." in t.to_srt() and "세 시에" in t.to_srt(display=False)
+    assert "3시에" in t.to_vtt() and "세 시에" in t.to_vtt(display=False)
+    seg = t.segments[0]
+    seg.text = "다섯 명 왔습니다"  # the display form follows the text it was made from
+    assert seg.display == "5명 왔습니다."

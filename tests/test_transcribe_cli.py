@@ -85,10 +85,14 @@ def test_txt_is_the_python_api_text(audio, asr, capsys):
     files = [audio / "a" / "utt.wav", audio / "b" / "utt.wav", audio / "both.wav"]
     code, out, err = cli(capsys, *files)
     assert code == 0, err
-    assert [line.split("\t") for line in out.strip().splitlines()] == [[str(f), asr.transcribe(f).text] for f in files]
+    # txt shows the display form by default (the engine's own), --spoken the spoken form
+    assert [line.split("\t") for line in out.strip().splitlines()] == [[str(f), asr.transcribe(f).display] for f in files]
     assert all(asr.transcribe(f).text for f in files)
     summary = err.strip().splitlines()[-1]
     assert re.search(r"3 of 3 inputs transcribed, [\d.]+ s audio in [\d.]+ s \(RTF [\d.]+", summary), summary
+    code, out, err = cli(capsys, *files, "--spoken")
+    assert [line.split("\t") for line in out.strip().splitlines()] == [[str(f), asr.transcribe(f).text] for f in files]
+    assert any(asr.transcribe(f).display != asr.transcribe(f).text for f in files)  # the switch shows
 
 
 def test_folders_are_searched_recursively_and_names_do_not_collide(audio, asr, capsys, tmp_path):
@@ -121,6 +125,8 @@ def test_jsonl_stdout_and_output_dir(audio, asr, capsys, tmp_path):
     recs = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [r["audio_filepath"] for r in recs] == [str(f) for f in files]
     assert [r["text"] for r in recs] == [asr.transcribe(f).text for f in files]
+    assert [r["display"] for r in recs] == [asr.transcribe(f).display for f in files]  # both forms in JSON
+    assert all(s["display"] for r in recs for s in r["segments"])
     assert all("words" not in s for r in recs for s in r["segments"])
     code, out, err = cli(capsys, *files, "--format", "jsonl", "--output", tmp_path)
     assert code == 0 and out == ""
@@ -148,6 +154,12 @@ def test_srt_and_vtt_files(audio, capsys, tmp_path):
     cues = [b for b in _cue_blocks(vtt)[1:]]
     assert len(cues) == len(srt) and all(any(re.fullmatch(time_line.replace("[,.]", r"\."), x) for x in b) for b in cues)
     assert (tmp_path / "utt.srt").is_file() and (tmp_path / "sub" / "deep.vtt").is_file()
+    shown = " ".join(" ".join(b[2:]) for b in srt)
+    t = hypersp.load("demo_ko_16k").transcribe(audio / "both.wav")
+    assert shown == t.display and shown != t.text  # subtitles show the display form ...
+    code, out, err = cli(capsys, audio / "both.wav", "--format", "srt", "--spoken", "--output", tmp_path)
+    spoken = _cue_blocks((tmp_path / "both.srt").read_text(encoding="utf-8"))
+    assert " ".join(" ".join(b[2:]) for b in spoken) == t.text  # ... or, with --spoken, the spoken form
     code, out, err = cli(capsys, audio / "both.wav", "--format", "srt")  # subtitles need --output
     assert code == 2 and "--output" in err
 
