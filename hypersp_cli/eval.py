@@ -3,9 +3,14 @@
     hypersp-eval --checkpoint runs/quickstart/best.pt --manifest data/synthetic/test.jsonl --output-json result.json
     hypersp-eval --checkpoint CKPT --manifest test.jsonl --decoding ctc_beam --beam-size 16 \
         --lm data/lm/word3.arpa --lm-weight 0.5 --word-bonus 1.0 --hotword 서울역 --nbest 4
+    hypersp-eval --checkpoint demo_ko_16k --manifest written.jsonl --score-display   # "오후 3시에 뵙겠습니다."
 
 CKPT is a path or the name of a shipped model. Prints one JSON object: cer (percent, spaces
 removed), cer_with_spaces, wer, num_utterances, audio_seconds, rtf, and the normalizers used.
+By default the spoken form is scored (references through the task's text normalizer). --score-display
+scores the display form (written numbers, punctuation, corrected spacing; hypersp.text.display) against
+written-form references: the manifest's text with digits and marks, taken as it is; add
+--scoring-normalizer korean_cer_keep_digits to leave punctuation out of the score.
 """
 from __future__ import annotations
 
@@ -26,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hypotheses", metavar="OUT.jsonl", help="write per-utterance ref/hyp lines here")
     p.add_argument("--scoring-normalizer", default=None,
                    help="normalizer applied to ref and hyp before scoring (default: the task's task.scoring_normalizer)")
+    p.add_argument("--score-display", action="store_true",
+                   help="score the display form (3시에 ... .) against written-form references (digits, marks) "
+                        "in the manifest's text, instead of the spoken form")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
     p.add_argument("--num-workers", type=int, default=0, help="(unused; kept for old scripts: audio is read in-process)")
@@ -66,7 +74,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         decoding = rec.decoding
         result = evaluate_manifest(rec, args.manifest, get_text_normalizer(text_norm), get_scoring_normalizer(scoring),
                                    segment=args.segment, batch_seconds=args.batch_seconds,
-                                   keep_hypotheses=bool(args.hypotheses), progress=not args.no_progress)
+                                   keep_hypotheses=bool(args.hypotheses), progress=not args.no_progress,
+                                   score_display=args.score_display)
         hyps = result.pop("hypotheses", None)
         result = {
             **result,
@@ -74,7 +83,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                               else resolve_checkpoint(args.checkpoint)),
             "manifest": args.manifest,
             "segmented": bool(args.segment),
-            "text_normalizer": text_norm,
+            "scored_form": "display" if args.score_display else "spoken",
+            "text_normalizer": "none (written-form references)" if args.score_display else text_norm,
             "scoring_normalizer": scoring,
             "decoding": decoding.name,
         }

@@ -233,3 +233,26 @@ def test_transcript_carries_the_spoken_and_the_display_form(utterances, asr):
     seg = t.segments[0]
     seg.text = "다섯 명 왔습니다"  # the display form follows the text it was made from
     assert seg.display == "5명 왔습니다."
+
+
+def test_eval_scores_the_display_form_against_written_references(utterances, asr, tmp_path, capsys):
+    from hypersp.inference.evaluate import evaluate_manifest
+    from hypersp.text.normalize import get_text_normalizer
+    from hypersp_cli import eval as eval_cli
+
+    paths, manifest = utterances
+    written = ["안녕하세요 고객센터입니다.", "오늘 회의는 3시에 시작합니다.", "주문하신 물건이 내일 도착합니다."]
+    lines = [dict(json.loads(x), audio_filepath=str(p), text=w)
+             for x, p, w in zip(manifest.read_text(encoding="utf-8").splitlines(), paths, written)]
+    wm = tmp_path / "written.jsonl"
+    wm.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    basic = get_text_normalizer("basic")
+    display = evaluate_manifest(asr, str(wm), basic, score_display=True, keep_hypotheses=True)
+    spoken = evaluate_manifest(asr, str(wm), basic)
+    assert [h["hyp"] for h in display["hypotheses"]] == [asr.transcribe(p).display for p in paths]
+    assert [h["ref"] for h in display["hypotheses"]] == written  # written references are not read out
+    assert display["cer_with_spaces"] < spoken["cer_with_spaces"]  # the spoken form misses 3 and the marks
+    assert eval_cli.main(["--checkpoint", "demo_ko_16k", "--manifest", str(wm), "--score-display", "--no-progress",
+                          "--decoding", "ctc_beam", "--beam-size", "4", "--lm", ""]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["scored_form"] == "display" and result["cer"] == display["cer"]

@@ -92,7 +92,7 @@ def evaluate(
 def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[[str], str],
                       scoring_normalizer: Optional[Callable[[str], str]] = None, segment: bool = False,
                       batch_seconds: float = 120.0, keep_hypotheses: bool = False, progress: bool = False,
-                      **decoding: Any) -> Dict[str, Any]:
+                      score_display: bool = False, **decoding: Any) -> Dict[str, Any]:
     """Score ``recognizer`` (the engine) on a NeMo manifest; returns CER/WER, counts, audio seconds, RTF.
 
     Each utterance is read at the engine's rate (``offset``/``duration`` honoured) and recognized whole
@@ -100,7 +100,10 @@ def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[
     offline server does). References go through ``text_normalizer`` (the task's: what training targets
     were made with), then both sides through ``scoring_normalizer``; ``breakdown`` holds the character
     substitutions/deletions/insertions, CER by speaker, domain and length, and the worst utterances
-    (``hypersp.metrics.ErrorBreakdown``). Unreadable audio is skipped, counted
+    (``hypersp.metrics.ErrorBreakdown``). ``score_display=True`` scores the display form instead
+    (``Segment.display``: written numbers, punctuation, spacing) against written-form references: the
+    manifest's ``text`` as it is (``text_normalizer`` is not applied: it would read digits out), then
+    ``scoring_normalizer`` on both sides. Unreadable audio is skipped, counted
     (``skipped``) and listed (``skipped_examples``). RTF = wall seconds (reading, features, model,
     decoding) / audio seconds. Extra keywords are decoding settings for this run.
     """
@@ -127,12 +130,12 @@ def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[
         waves = [w for _, w in pending]
         if segment:
             segs = [recognizer.transcribe(w, words=False, decoder=decoder) for w in waves]
-            texts = [(t.text, []) for t in segs]
+            texts = [(t.display if score_display else t.text, []) for t in segs]
         else:
             found = recognizer.recognize(waves, words=False, decoder=decoder)
-            texts = [(s.text, s.nbest) for s in found]
+            texts = [(s.display if score_display else s.text, s.nbest) for s in found]
         for (e, wave), (hyp, nbest) in zip(pending, texts):
-            ref = text_normalizer(e.text)
+            ref = " ".join(e.text.split()) if score_display else text_normalizer(e.text)
             scores.update(ref, hyp)
             score = scoring_normalizer or (lambda t: t)
             breakdown.update(score(ref), score(hyp), e.utt_id, str(e.extra.get("speaker", "") or ""),
