@@ -153,6 +153,14 @@ class ServeConfig:
     max_batch: int = 32
     max_wait_ms: float = 5.0
     max_jobs: int = 32  # subtitle jobs kept in memory
+    # Uploads (POST /recognize, subtitle jobs): admitted before the body is read, else 503 + Retry-After.
+    max_uploads: int = 4  # uploads being read, decoded or recognized at once
+    max_upload_mb_in_flight: float = 400.0  # their total declared size (MB); one upload alone is always admitted
+    body_timeout_s: float = 20.0  # an upload that sends no byte for this long is dropped (408)
+    decode_workers: int = 1  # processes that parse JSON bodies and decode audio files (ffmpeg included)
+    # Streams are admitted only while the streaming worker keeps up (else close 1013 with the reason):
+    max_stream_lag_s: float = 1.0  # p95 wait of a streaming step in the worker's queue over the last 5 s
+    max_stream_load: float = 0.9  # predicted busy fraction of the streaming worker with one more: rtf x (streams + 1)
 
 
 @dataclass

@@ -105,16 +105,21 @@ class SubtitlesApp(DemoApp):
 
         jobs = server.jobs
 
-        @bp.post("/jobs", name="job_create")
+        @bp.post("/jobs", name="job_create", stream=True)  # the body is read by uploads.Upload
         async def create(request):
+            from hypersp.serve.uploads import Upload, refusal_response
+
+            upload = Upload(request, server, self.sample_rate)  # its slot is held until the job ends
             try:
-                audio, rate, _, settings = request_audio(request, self.sample_rate,
-                                               int(server.cfg.max_json_seconds * self.sample_rate))
+                upload.admit()
+                audio, rate, _, settings = await upload.audio()
             except ProtocolError as err:
-                return error_response(err, server, self.name)
+                upload.release()
+                return refusal_response(err, request, server, self.name)
             while len(jobs) >= server.cfg.max_jobs:  # forget the oldest finished job
                 done = [k for k, j in jobs.items() if j["status"] in ("done", "error")]
                 if not done:
+                    upload.release()
                     return json_response({"error": f"{server.cfg.max_jobs} jobs are running; try again later"},
                                          status=503)
                 jobs.pop(done[0])
@@ -134,6 +139,8 @@ class SubtitlesApp(DemoApp):
                     job["status"], job["progress"] = "done", 1.0
                 except Exception as err:  # reported to the client, the server goes on
                     job["status"], job["error"] = "error", f"{type(err).__name__}: {err}"
+                finally:
+                    upload.release()
 
             asyncio.get_running_loop().create_task(run())
             return json_response({"job": job_id, "status_url": f"jobs/{job_id}"}, status=202)

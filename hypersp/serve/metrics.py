@@ -26,7 +26,17 @@ class Metrics:
         "hypersp_requests_total": ("counter", "HTTP recognize requests and WebSocket sessions, by app and kind"),
         "hypersp_errors_total": ("counter", "rejected requests/messages, by app and status or close code"),
         "hypersp_streams_open": ("gauge", "open streaming sessions"),
-        "hypersp_streams_refused_total": ("counter", "sessions refused because the stream limit was reached"),
+        "hypersp_streams_refused_total": ("counter", "sessions refused (close 1013), by reason: streams (serve.max_streams), "
+                                                       "lag (serve.max_stream_lag_s), load (serve.max_stream_load)"),
+        "hypersp_stream_load": ("gauge", "busy fraction of the streaming worker over the last 5 s"),
+        "hypersp_stream_rtf": ("gauge", "real-time factor of the streaming worker (compute s / audio s), last 5 s"),
+        "hypersp_stream_queue_delay_p95": ("gauge", "p95 wait of a streaming step in the worker queue (s), last 5 s"),
+        "hypersp_uploads_in_flight": ("gauge", "HTTP uploads being read, decoded or recognized"),
+        "hypersp_upload_bytes_in_flight": ("gauge", "declared bytes of those uploads"),
+        "hypersp_uploads_refused_total": ("counter", "uploads refused with 503, by reason: uploads (serve.max_uploads), "
+                                                       "bytes (serve.max_upload_mb_in_flight)"),
+        "hypersp_upload_read_seconds": ("histogram", "time to receive an upload's body (s)"),
+        "hypersp_upload_decode_seconds": ("histogram", "time to parse/decode an upload in a decode process (s)"),
         "hypersp_results_total": ("counter", "streaming results sent, by final"),
         "hypersp_request_seconds": ("histogram", "offline request latency (s)"),
         "hypersp_batch_seconds": ("histogram", "model time per streaming micro-batch (s)"),

@@ -49,6 +49,8 @@ class ServerContext:
 
     def __init__(self, recognizer, cfg: Optional[ServeConfig] = None, streaming_cfg=None):
         from hypersp.inference.streaming import StreamingRecognizer
+        from hypersp.serve.admission import StreamAdmission
+        from hypersp.serve.uploads import DecodePool, UploadGate
         from hypersp.serve.worker import InferenceWorker
 
         self.cfg = cfg or ServeConfig()
@@ -56,6 +58,9 @@ class ServerContext:
         self.streaming = StreamingRecognizer(recognizer, streaming_cfg)
         self.metrics = Metrics()
         self.worker = InferenceWorker(self.streaming, self.metrics, self.cfg.max_batch, self.cfg.max_wait_ms)
+        self.admission = StreamAdmission(self.worker.load, self.cfg.max_stream_lag_s, self.cfg.max_stream_load)
+        self.uploads = UploadGate(self.cfg.max_uploads, self.cfg.max_upload_mb_in_flight * 1e6, self.metrics)
+        self.decoders = DecodePool(self.cfg.decode_workers)  # started with the server (processes)
         self.open_streams = 0
         self.jobs: Dict[str, Dict[str, Any]] = {}
         self.started = time.time()
@@ -176,15 +181,18 @@ def request_audio(request, sample_rate: int, max_samples: int) -> tuple:
 
 # ---- handlers shared by every app -------------------------------------------------------------
 async def offline_recognize(request, server: ServerContext, app) -> Any:
+    """A streaming route: the body is admitted, spooled and decoded off the event loop (``uploads.Upload``)."""
+    from hypersp.serve.uploads import Upload, refusal_response
+
     t0 = time.perf_counter()
     server.metrics.inc("hypersp_requests_total", app=app.name, kind="http")
     try:
-        x, rate, meta, settings = request_audio(request, app.sample_rate,
-                                                int(server.cfg.max_json_seconds * app.sample_rate))
+        async with Upload(request, server, app.sample_rate) as upload:
+            x, rate, meta, settings = await upload.audio()
+            server.metrics.inc("hypersp_audio_seconds_total", x.shape[1] / rate, app=app.name)
+            result = await server.worker.run_offline(app.recognize, server.recognizer, x, rate, settings=settings)
     except ProtocolError as err:
-        return error_response(err, server, app.name)
-    server.metrics.inc("hypersp_audio_seconds_total", x.shape[1] / rate, app=app.name)
-    result = await server.worker.run_offline(app.recognize, server.recognizer, x, rate, settings=settings)
+        return refusal_response(err, request, server, app.name)
     server.metrics.observe("hypersp_request_seconds", time.perf_counter() - t0, app=app.name)
     return json_response({**meta, **result, "final": True})
 
@@ -276,7 +284,8 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
 
 
 class StreamSlot:
-    """Counts a WebSocket session against ``serve.max_streams``; refuses it (close 1013) when full.
+    """Counts a WebSocket session against ``serve.max_streams``; refuses it (close 1013 with the reason) when
+    full, or while the streaming worker does not keep up (``admission.StreamAdmission``: queue delay, load).
     ``async with StreamSlot(...) as admitted``."""
 
     def __init__(self, server: ServerContext, app, ws):
@@ -286,9 +295,11 @@ class StreamSlot:
         from websockets.exceptions import ConnectionClosed
 
         server, metrics = self.server, self.server.metrics
-        if server.open_streams >= server.cfg.max_streams:
-            metrics.inc("hypersp_streams_refused_total", app=self.app.name)
-            reason = f"server busy: {server.cfg.max_streams} streams open; try again later"
+        refusal = (("streams", f"server busy: {server.cfg.max_streams} streams open; try again later")
+                   if server.open_streams >= server.cfg.max_streams else server.admission.refusal(server.open_streams))
+        if refusal is not None:
+            kind, reason = refusal
+            metrics.inc("hypersp_streams_refused_total", app=self.app.name, reason=kind)
             try:
                 await self.ws.send(json_text({"error": reason}))
                 await self.ws.close(WS_TRY_AGAIN_LATER, reason)
@@ -402,19 +413,25 @@ def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp
         return json_response({"status": "ok", "pid": os.getpid(), "apps": [d.name for d in mounted],
                       "sample_rate": server.recognizer.sample_rate,
                       "streams_open": server.open_streams, "max_streams": cfg.max_streams,
+                      "stream_load": server.worker.load.snapshot(), "uploads_in_flight": server.uploads.uploads,
                       "uptime_s": round(time.time() - server.started, 1)})
 
     @sanic_app.get("/metrics", name="metrics")
     async def metrics(request):
+        for key, value in server.worker.load.snapshot().items():  # the admission inputs, as of now
+            if key != "batches":
+                server.metrics.set(f"hypersp_stream_{key}", value)
         return text(server.metrics.render(), content_type="text/plain; version=0.0.4")
 
     @sanic_app.before_server_start
     async def _start(app):
         server.worker.start()
+        server.decoders.start()
 
     @sanic_app.before_server_stop
     async def _stop(app):
         await server.worker.stop()
+        server.decoders.close()
 
     return sanic_app
 
@@ -430,7 +447,7 @@ def _mount(bp, demo, server, html_response) -> None:
             return redirect(request.path + "/")
         return html_response(page)
 
-    @bp.post("/recognize", name="recognize_http")
+    @bp.post("/recognize", name="recognize_http", stream=True)  # the body is read by uploads.Upload
     async def http_handler(request):
         return await offline_recognize(request, server, demo)
 

@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List
 
+from hypersp.serve.admission import StreamLoad
 from hypersp.serve.metrics import Metrics
 
 
@@ -29,6 +30,7 @@ class InferenceWorker:
         self.stream_pool = ThreadPoolExecutor(1, thread_name_prefix="hypersp-stream")
         self.offline_pool = ThreadPoolExecutor(1, thread_name_prefix="hypersp-offline")
         self.queue: "asyncio.Queue" = None
+        self.load = StreamLoad()  # queue delay, busy fraction and real-time factor, for admission (admission.py)
         self._task = None
 
     def start(self) -> None:
@@ -48,7 +50,7 @@ class InferenceWorker:
     async def decode(self, stream, final: bool = False) -> List[Dict[str, Any]]:
         """Queue one decode step for ``stream``; returns its events."""
         fut = asyncio.get_running_loop().create_future()
-        await self.queue.put((stream, final, fut))
+        await self.queue.put((stream, final, fut, time.perf_counter()))
         return await fut
 
     async def run_offline(self, fn: Callable, *args, **kwargs):
@@ -73,15 +75,18 @@ class InferenceWorker:
             streams = [b[0] for b in batch]
             finals = [b[1] for b in batch]
             t0 = time.perf_counter()
+            audio_s = sum(s.inbox_samples for s in streams) / self.recognizer.sample_rate  # what this batch decodes
             try:
                 results = await loop.run_in_executor(self.stream_pool, self.streaming.decode, streams, finals)
             except Exception as err:  # never let one bad batch kill the consumer
-                for _, _, fut in batch:
+                for _, _, fut, _ in batch:
                     if not fut.done():
                         fut.set_exception(err)
                 continue
-            self.metrics.observe("hypersp_batch_seconds", time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            self.load.record(t0, t1, [t0 - b[3] for b in batch], audio_s)
+            self.metrics.observe("hypersp_batch_seconds", t1 - t0)
             self.metrics.observe("hypersp_batch_size", len(batch), buckets=(1, 2, 4, 8, 16, 32, 64))
-            for (_, _, fut), events in zip(batch, results):
+            for (_, _, fut, _), events in zip(batch, results):
                 if not fut.done():
                     fut.set_result(events)
