@@ -15,6 +15,16 @@ searched); and the CTC forced alignment of the greedy output (timestamps). Times
 
     python bench/decode_speed.py [--repeats 5] [--beam 16] [--frames 1000]
 
+With ``--scaling`` it measures how beam search scales with the utterance's length instead: the
+same posterior generator at a constant token rate (14 tokens per 100 frames) for 1000, 2000, 4000
+and 8000 frames (``--scaling-frames``), ``ctc_beam`` with beam ``--beam`` without and with the word
+3-gram LM; runs are interleaved across lengths (fair under a varying machine load), and the report
+gives CPU microseconds per frame (median and best of ``--repeats``; process CPU time, as the
+decode is single-threaded and the machine may be shared) and the ratio of the longest to the
+shortest (1.0 = linear in length)::
+
+    python bench/decode_speed.py --scaling --repeats 5
+
 With ``--manifest`` it measures accuracy instead, on a real model's outputs: the model's CTC
 log-probs for every utterance are computed once, then decoded by greedy, beam, beam + word LM and
 beam + word LM + the partial-word penalty (a grid over ``--lm-weights`` and ``--penalties``);
@@ -92,6 +102,8 @@ def main(argv=None) -> int:
     ap.add_argument("--beam", type=int, default=16)
     ap.add_argument("--frames", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scaling", action="store_true", help="measure cost per frame against utterance length")
+    ap.add_argument("--scaling-frames", default="1000,2000,4000,8000")
     acc = ap.add_argument_group("accuracy mode (real model outputs)")
     acc.add_argument("--manifest", help="JSON-lines manifest to decode; switches to the accuracy mode")
     acc.add_argument("--checkpoint", default="demo_ko_16k", help="checkpoint path or shipped model name")
@@ -104,6 +116,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     if args.manifest:
         return accuracy(args)
+    if args.scaling:
+        return scaling(args)
     rng = random.Random(args.seed)
     words, sentences = make_corpus(rng)
     tok = JamoTokenizer()
@@ -174,6 +188,57 @@ def main(argv=None) -> int:
         "python": sys.version.split()[0], "numpy": np.__version__,
     }
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def scaling(args) -> int:
+    """Beam search cost per frame at several lengths, same token rate (see the module docstring)."""
+    rng = random.Random(args.seed)
+    _, sentences = make_corpus(rng)
+    tok = JamoTokenizer()
+    tok.fit(sentences + ["."])
+    all_ids = tok.encode(" ".join(sentences))
+    frames = [int(f) for f in args.scaling_frames.split(",")]
+    posteriors = {}
+    space = tok.token_to_id(" ")
+    for f in frames:
+        n_tokens = f * 14 // 100  # 14 tokens per 100 frames (1 s), as in the default mode
+        if n_tokens >= len(all_ids):
+            raise SystemExit(f"--scaling-frames {f}: the generated text has only {len(all_ids)} tokens")
+        while all_ids[n_tokens] != space:  # end on a whole word: a cut syllable (a bare initial consonant)
+            n_tokens -= 1                  # would send the search to its grammar fallback (not what is measured)
+        posteriors[f] = synthetic_posteriors(all_ids[:n_tokens], f, tok.vocab_size, np.random.default_rng(args.seed))
+    tmp = Path(tempfile.mkdtemp(prefix="hypersp-bench-"))
+    lm_path = tmp / "word3.arpa"
+    build_arpa(sentences, order=3, unit="word").save(lm_path)
+    configs = {"beam": {}, "beam_lm": dict(lm_path=str(lm_path), lm_weight=0.5, word_bonus=1.0)}
+    results = {}
+    for name, kw in configs.items():
+        search = build_decoder(DecodingConfig(name="ctc_beam", beam_size=args.beam, **kw), tok).search
+        times = {f: [] for f in frames}
+        for _ in range(args.repeats):  # interleaved: a load change on the shared machine hits every length
+            for f in frames:
+                if search.lm is not None:
+                    search.lm._cache.clear()  # cold LM cache every time
+                t0 = time.process_time()  # CPU time: other processes on a shared machine count less
+                search.decode_one(posteriors[f])
+                times[f].append(time.process_time() - t0)
+
+        per_frame = {f: statistics.median(times[f]) / f for f in frames}
+        best_per_frame = {f: min(times[f]) / f for f in frames}
+        results[name] = {
+            "us_per_frame_median": {f: round(1e6 * per_frame[f], 1) for f in frames},
+            "us_per_frame_best": {f: round(1e6 * best_per_frame[f], 1) for f in frames},
+            "seconds_median": {f: round(statistics.median(times[f]), 4) for f in frames},
+            f"ratio_{frames[-1]}_vs_{frames[0]}_median": round(per_frame[frames[-1]] / per_frame[frames[0]], 3),
+            f"ratio_{frames[-1]}_vs_{frames[0]}_best": round(best_per_frame[frames[-1]] / best_per_frame[frames[0]], 3),
+        }
+    print(json.dumps({
+        "benchmark": "ctc_beam_length_scaling", "beam_size": args.beam, "vocab_size": tok.vocab_size,
+        "tokens_per_100_frames": 14, "repeats": args.repeats, "threads": torch.get_num_threads(),
+        "target_ratio_max": 1.3, "clock": "process CPU time (the decode is single-threaded)",
+        "results": results, "python": sys.version.split()[0],
+    }, indent=2))
     return 0
 
 

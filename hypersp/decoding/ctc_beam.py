@@ -12,7 +12,10 @@ Speed (pure Python + numpy; ``bench/decode_speed.py`` measures it):
   log-prob >= ``token_min_logprob`` (its best token always);
 - blank skipping: a frame whose blank probability exceeds ``blank_threshold`` is treated as
   pure blank (every prefix's paths end in blank), and a run of such frames costs one pass;
-- LM and hotword states are computed once per new prefix and cached.
+- prefixes are integer ids in a trie (:class:`PrefixTrie`) that holds only the beam, the current
+  frame's candidates and their ancestors, so a frame costs O(beam x candidates) however long the
+  prefixes are: the time per frame does not grow with the utterance's length;
+- LM and hotword states are computed once per new candidate prefix and kept while it is in the beam.
 
 LM fusion (:class:`~hypersp.decoding.ngram.NgramLM`): a ``word`` LM is applied when a word is
 complete: when the space token is emitted (char/jamo tokenizers) or a token beginning with
@@ -47,7 +50,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -60,7 +63,6 @@ from hypersp.registry import register_decoder
 from hypersp.text.hangul import decompose
 
 NEG_INF = float("-inf")
-Prefix = Tuple[int, ...]
 
 
 def _lse(a: float, b: float) -> float:
@@ -99,6 +101,79 @@ class HotwordTrie:
                 node = nxt
             if node:
                 self.terminal[node] = True
+
+
+class PrefixTrie:
+    """The search's prefixes as integer ids in a trie: equal token sequences share one id, so merging
+    and looking up prefixes costs O(1) whatever their length (tuples would be copied and re-hashed).
+
+    ``nodes[id] = [parent_id, token, refs, state]``; ``child_of[parent_id * vocab_size + token] = id``.
+    The table is bounded: it holds the beam's prefixes, this frame's new candidates and the ancestors
+    of beam prefixes (token ids only, to spell the output and keep ids unique: a prefix whose parent is
+    alive is always found through ``child_of``). ``refs`` counts live children plus one while in the
+    beam; at zero a node is dropped, and its parent with it if that was the parent's last reference.
+    A ``state`` (see ``CTCBeamSearch._initial_state``) is kept only while the prefix is in the beam or
+    a candidate of the current frame; a prefix that comes back gets it recomputed from its parent's.
+    """
+
+    ROOT, PARENT, TOKEN, REFS, STATE = 0, 0, 1, 2, 3
+
+    def __init__(self, vocab_size: int, root_state):
+        self.vocab_size = int(vocab_size)
+        self.nodes: Dict[int, list] = {self.ROOT: [-1, -1, 1, root_state]}  # the root starts in the beam
+        self.child_of: Dict[int, int] = {}
+        self._next = 1
+
+    def add(self, parent: int, token: int) -> int:
+        """A new child of ``parent`` (no state yet, not in the beam)."""
+        nid = self._next
+        self._next += 1
+        self.nodes[nid] = [parent, token, 0, None]
+        self.child_of[parent * self.vocab_size + token] = nid
+        self.nodes[parent][self.REFS] += 1
+        return nid
+
+    def _unref(self, nid: int) -> None:
+        while nid >= 0:
+            rec = self.nodes[nid]
+            rec[self.REFS] -= 1
+            if rec[self.REFS] > 0:
+                return
+            del self.nodes[nid]
+            parent = rec[self.PARENT]
+            if parent >= 0:
+                del self.child_of[parent * self.vocab_size + rec[self.TOKEN]]
+            nid = parent
+
+    def update_beam(self, old: Dict[int, Any], new: Dict[int, Any], fresh: Sequence[int]) -> None:
+        """The beam moved from ``old`` to ``new`` ids; ``fresh``: ids whose state was computed this frame."""
+        nodes, REFS, STATE = self.nodes, self.REFS, self.STATE
+        for nid in new:
+            if nid not in old:
+                nodes[nid][REFS] += 1
+        for nid in old:
+            if nid not in new:
+                nodes[nid][STATE] = None
+                self._unref(nid)
+        for nid in fresh:
+            rec = nodes.get(nid)  # None: an ancestor already dropped with its last child above
+            if rec is not None and nid not in new:
+                rec[STATE] = None
+                if rec[REFS] == 0:  # a candidate that lost and has no children: drop it
+                    rec[REFS] = 1
+                    self._unref(nid)
+
+    def tokens(self, nid: int) -> List[int]:
+        """The token ids of prefix ``nid``, first to last."""
+        out = []
+        while nid != self.ROOT:
+            rec = self.nodes[nid]
+            out.append(rec[self.TOKEN])
+            nid = rec[self.PARENT]
+        return out[::-1]
+
+    def __len__(self) -> int:
+        return len(self.nodes)
 
 
 class CTCBeamSearch:
@@ -172,44 +247,50 @@ class CTCBeamSearch:
             self.unit_text = [decompose(t.replace("\u2581", "")) for t in self.tokens]
 
     # ---- per-prefix state ----------------------------------------------------------------
-    # state = (lm_state, lm_score, n_words, word_start, hot_node, hot_partial, hot_total, extra,
-    #          grammar_state, partial_word_text, unknown_words)
+    # A state describes one prefix completely for scoring and extension (no token sequence needed):
+    # (lm_state, lm_score, n_words, word, hot_node, hot_partial, hot_total, extra, grammar_state,
+    #  partial_word_text, unknown_words, last_token)
+    # ``word``: ids of the current (incomplete) word; ``extra`` (index 7) the ranking bonus;
+    # ``last_token`` -1 for the empty prefix.
+    EXTRA, GRAMMAR = 7, 8
+
     def _initial_state(self):
         lm_state = self.lm.begin_state() if self.lm is not None else None
         g = self.grammar.start if self.grammar is not None else 0
-        return (lm_state, 0.0, 0, 0, 0, 0.0, 0.0, 0.0, g, "", 0)
+        return (lm_state, 0.0, 0, (), 0, 0.0, 0.0, 0.0, g, "", 0, -1)
 
     def _is_word_prefix(self, text: str) -> bool:
         return text in self.lm_prefixes or (self.hot_prefixes is not None and text in self.hot_prefixes)
 
-    def _extend(self, prefix: Prefix, state, c: int):
-        """State of ``prefix + (c,)`` from the state of ``prefix``."""
-        lm_state, lm_score, n_words, word_start, node, partial, total, _, g, part_text, unknown = state
+    def _extend(self, state, c: int):
+        """State of ``prefix + (c,)`` from the state of ``prefix``; O(word length), not O(prefix length)."""
+        lm_state, lm_score, n_words, word, node, partial, total, _, g, part_text, unknown, last = state
         kind = self.kind[c]
-        n = len(prefix)
         if self.grammar is not None:
             g = self.grammar.step(g, c)
         if self.lm is not None and self.token_lm:
             lp, lm_state = self.lm.score(lm_state, self.lm_units[c])
             lm_score += lp
         if kind:  # the word before this token is complete
-            if n > word_start:
+            if word:
                 if self.lm is not None and not self.token_lm:
-                    word = self.decode_word(list(prefix[word_start:]))
-                    lp, lm_state = self.lm.score(lm_state, word)
+                    text = self.decode_word(list(word))
+                    lp, lm_state = self.lm.score(lm_state, text)
                     lm_score += lp
-                    if self.penalty and word not in self.known_words:
+                    if self.penalty and text not in self.known_words:
                         unknown += 1
                 n_words += 1
-            word_start = n + 1 if kind == 1 else n
+            word = ()  # a space is no part of a word; a "▁" token starts the next one (below)
             part_text = ""
-        if self.penalty and kind != 1:
-            part_text += self.unit_text[c]
+        if kind != 1:
+            word = word + (c,)
+            if self.penalty:
+                part_text += self.unit_text[c]
         if self.hot is not None:
             child = self.hot.children[node].get(c) if node else None
             if child is None:
                 partial, node = 0.0, 0  # the match broke off: retract its bonus
-                at_word_start = n == 0 or self.kind[prefix[-1]] == 1 or kind == 2
+                at_word_start = last < 0 or self.kind[last] == 1 or kind == 2
                 child = self.hot.children[0].get(c) if at_word_start else None
             if child is not None:
                 partial += self.hotword_weight
@@ -222,17 +303,17 @@ class CTCBeamSearch:
         if self.penalty:
             bad_partial = 1 if part_text and not self._is_word_prefix(part_text) else 0
             extra += self.penalty * (unknown + bad_partial)
-        return (lm_state, lm_score, n_words, word_start, node, partial, total, extra, g, part_text, unknown)
+        return (lm_state, lm_score, n_words, word, node, partial, total, extra, g, part_text, unknown, c)
 
-    def _final(self, prefix: Prefix, state) -> Tuple[float, float, int]:
+    def _final(self, state) -> Tuple[float, float, int]:
         """(extra score, lm score, words) once the utterance is over: last word, </s>, no partial hotword."""
-        lm_state, lm_score, n_words, word_start, _, _, total, _, _, _, unknown = state
-        if len(prefix) > word_start:
+        lm_state, lm_score, n_words, word, _, _, total, _, _, _, unknown, _ = state
+        if word:
             if self.lm is not None and not self.token_lm:
-                word = self.decode_word(list(prefix[word_start:]))
-                lp, lm_state = self.lm.score(lm_state, word)
+                text = self.decode_word(list(word))
+                lp, lm_state = self.lm.score(lm_state, text)
                 lm_score += lp
-                if self.penalty and word not in self.known_words:
+                if self.penalty and text not in self.known_words:
                     unknown += 1
             n_words += 1
         if self.lm is not None:
@@ -241,10 +322,9 @@ class CTCBeamSearch:
         return extra, lm_score, n_words
 
     def _state_of(self, ids: Sequence[int]):
-        state, prefix = self._initial_state(), ()
+        state = self._initial_state()
         for c in ids:
-            state = self._extend(prefix, state, int(c))
-            prefix = prefix + (int(c),)
+            state = self._extend(state, int(c))
         return state
 
     # ---- search --------------------------------------------------------------------------
@@ -269,13 +349,17 @@ class CTCBeamSearch:
         return skip, cands
 
     def decode_one(self, log_probs: np.ndarray) -> List[BeamHypothesis]:
-        """log_probs (T, V) log-softmax of one utterance (valid frames only) -> N-best, best first."""
+        """log_probs (T, V) log-softmax of one utterance (valid frames only) -> N-best, best first.
+
+        Cost per searched frame is O(beam_size x candidates), independent of the prefix lengths:
+        prefixes are integer ids in a :class:`PrefixTrie` (see there for what it keeps)."""
         log_probs = np.asarray(log_probs, dtype=np.float32)
         skip, cands = self.candidates(log_probs)
         blank_lp = log_probs[:, self.blank_id].astype(np.float64).tolist()
-        beams: Dict[Prefix, Tuple[float, float]] = {(): (0.0, NEG_INF)}
-        states = {(): self._initial_state()}
-        beam_size, extend, lse = self.beam_size, self._extend, _lse
+        trie = PrefixTrie(log_probs.shape[1], self._initial_state())
+        nodes, child_of, V = trie.nodes, trie.child_of, trie.vocab_size
+        beams: Dict[int, Tuple[float, float]] = {PrefixTrie.ROOT: (0.0, NEG_INF)}
+        beam_size, extend, lse, EXTRA, GRAMMAR = self.beam_size, self._extend, _lse, self.EXTRA, self.GRAMMAR
         rows = self.grammar._rows if self.grammar is not None else None
         T = len(blank_lp)
         t = 0
@@ -288,15 +372,17 @@ class CTCBeamSearch:
                 beams = {p: (lse(pb, pnb) + run, NEG_INF) for p, (pb, pnb) in beams.items()}
                 continue
             frame, lb = cands[t], blank_lp[t]
-            nxt: Dict[Prefix, List[float]] = {}
-            for prefix, (pb, pnb) in beams.items():
+            nxt: Dict[int, List[float]] = {}
+            fresh: List[int] = []  # ids whose state was computed in this frame
+            for pid, (pb, pnb) in beams.items():
                 total = lse(pb, pnb)
-                entry = nxt.get(prefix)
+                entry = nxt.get(pid)
                 if entry is None:
-                    nxt[prefix] = entry = [NEG_INF, NEG_INF]
+                    nxt[pid] = entry = [NEG_INF, NEG_INF]
                 entry[0] = lse(entry[0], total + lb)
-                last = prefix[-1] if prefix else -1
-                legal = rows[states[prefix][8]] if rows is not None else None
+                state = nodes[pid][PrefixTrie.STATE]
+                last = state[-1]
+                legal = rows[state[GRAMMAR]] if rows is not None else None
                 for c, lpc in frame:
                     if c == last:
                         entry[1] = lse(entry[1], pnb + lpc)  # repeat collapses into the same prefix
@@ -307,31 +393,39 @@ class CTCBeamSearch:
                         add = total + lpc
                     if legal is not None and legal[c] < 0:
                         continue  # the grammar forbids this token after this prefix
-                    new = prefix + (c,)
-                    e = nxt.get(new)
+                    cid = child_of.get(pid * V + c)
+                    if cid is None:
+                        cid = trie.add(pid, c)
+                    e = nxt.get(cid)
                     if e is None:
-                        nxt[new] = [NEG_INF, add]
-                        if new not in states:
-                            states[new] = extend(prefix, states[prefix], c)
+                        nxt[cid] = [NEG_INF, add]
+                        rec = nodes[cid]
+                        if rec[PrefixTrie.STATE] is None:
+                            rec[PrefixTrie.STATE] = extend(state, c)
+                            fresh.append(cid)
                     else:
                         e[1] = lse(e[1], add)
             if len(nxt) > beam_size:
-                best = heapq.nlargest(beam_size, nxt.items(), key=lambda kv: lse(kv[1][0], kv[1][1]) + states[kv[0]][7])
+                best = heapq.nlargest(beam_size, nxt.items(),
+                                      key=lambda kv: lse(kv[1][0], kv[1][1]) + nodes[kv[0]][PrefixTrie.STATE][EXTRA])
             else:
                 best = nxt.items()
-            beams = {p: (v[0], v[1]) for p, v in best}
+            new_beams = {p: (v[0], v[1]) for p, v in best}
+            trie.update_beam(beams, new_beams, fresh)
+            beams = new_beams
             t += 1
         hyps = []
-        for prefix, (pb, pnb) in beams.items():
-            if self.grammar is not None and not self.grammar.is_final(states[prefix][8]):
+        for pid, (pb, pnb) in beams.items():
+            state = nodes[pid][PrefixTrie.STATE]
+            if self.grammar is not None and not self.grammar.is_final(state[GRAMMAR]):
                 continue  # ends in a bare initial consonant
             am = lse(pb, pnb)
-            extra, lm_score, words = self._final(prefix, states[prefix])
-            hyps.append(BeamHypothesis(list(prefix), am + extra, am, lm_score, words))
+            extra, lm_score, words = self._final(state)
+            hyps.append(BeamHypothesis(trie.tokens(pid), am + extra, am, lm_score, words))
         if not hyps:  # no valid prefix survived the beam: the grammar-constrained best path
             ids, _ = constrained_best_path(log_probs, self.grammar, self.blank_id)
             am = ctc_forward_score(log_probs, ids, self.blank_id)
-            extra, lm_score, words = self._final(tuple(ids), self._state_of(ids))
+            extra, lm_score, words = self._final(self._state_of(ids))
             hyps.append(BeamHypothesis(ids, am + extra, am, lm_score, words))
         hyps.sort(key=lambda h: h.score, reverse=True)
         return hyps[:self.nbest]
