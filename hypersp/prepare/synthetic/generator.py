@@ -21,6 +21,11 @@ templates), or ``open`` (the reserved open-vocabulary test sentences of
 ``heldout_variants`` voice at a rate in ``heldout_rate_band`` or else ``min_rate..max_rate``;
 ``hours`` and the fractions are ignored; train.jsonl and dev.jsonl are empty).
 
+Closer to long, real input (all off by default; training utterances only): ``long_fraction`` joins
+consecutive training sentences into 10-30 s utterances with 0.3-1.2 s pauses (``long_seconds``,
+``long_pause_s``); ``reverb_fraction`` puts utterances in a synthetic room (RT60 from ``rt60_s``);
+``codec_fraction`` passes them through a lossy codec (mp3, vorbis, opus, mu-law, A-law; ``codecs``).
+
 Every random choice is drawn from ``numpy.random.Generator``: the plan (sentence, split, voice,
 rate, pitch) from one generator seeded with ``cfg.seed``, each utterance's padding, noise and
 gain from its own generator seeded with ``(cfg.seed, utterance index)``; eSpeak itself runs
@@ -82,6 +87,16 @@ DEFAULT_HELDOUT_VARIANTS = ["m8", "travis", "f5", "steph2"]
 # pitch settings (found by synthesizing with every variant); ``variants=[all]`` leaves them out.
 CRASHING_VARIANTS = frozenset({"Demonic", "rob"})
 
+# Lossy codecs a training utterance can pass through (codec_fraction): name -> soundfile (format, subtype).
+# All are libsndfile's own, so nothing beyond soundfile is needed; opus runs at 8/16/24/48 kHz only.
+CODECS = {"mp3": ("MP3", "MPEG_LAYER_III"), "vorbis": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS"),
+          "ulaw": ("WAV", "ULAW"), "alaw": ("WAV", "ALAW")}
+# Fields added after corpora were first made: left out of the config hash while they have these values, so
+# those corpora keep their hash (and are reused, not regenerated).
+_HASH_NEUTRAL_DEFAULTS = {"long_fraction": 0.0, "long_seconds": [10.0, 30.0], "long_pause_s": [0.3, 1.2],
+                          "reverb_fraction": 0.0, "rt60_s": [0.2, 0.8], "codec_fraction": 0.0,
+                          "codecs": list(CODECS)}
+
 # Mean utterance length in seconds measured on the default config (speech plus padding); used
 # only to decide how many sentences give ``hours`` of training audio.
 _MEAN_UTTERANCE_SECONDS = 3.9
@@ -121,6 +136,19 @@ class SyntheticConfig:
     # Where sentences come from: "templates" | "broad" | "open" (see the module docstring).
     text: str = "templates"
     broad_fraction: float = 0.5  # text=broad: share of sentences from the broad pool
+    # Long input: this fraction of *training* utterances joins consecutive training sentences, spoken by one
+    # voice with a pause of long_pause_s[0]..[1] s between them, to about long_seconds[0]..[1] s in all (the
+    # models otherwise only hear ~4 s utterances and decode long windows badly). Hours stay as they are: a long
+    # utterance uses up the sentences it joins.
+    long_fraction: float = 0.0
+    long_seconds: List[float] = field(default_factory=lambda: [10.0, 30.0])
+    long_pause_s: List[float] = field(default_factory=lambda: [0.3, 1.2])
+    # Rooms and channels (training utterances only): a synthetic room impulse response with an RT60 drawn
+    # from rt60_s, and a lossy codec round trip (one of `codecs`, see CODECS) after the channel.
+    reverb_fraction: float = 0.0
+    rt60_s: List[float] = field(default_factory=lambda: [0.2, 0.8])
+    codec_fraction: float = 0.0
+    codecs: List[str] = field(default_factory=lambda: list(CODECS))
 
     @property
     def output_rate(self) -> int:
@@ -197,6 +225,18 @@ def validate_config(cfg: SyntheticConfig) -> None:
         errors.append(f"broad_fraction={cfg.broad_fraction}: must be in (0, 1]")
     if cfg.text == "open" and not cfg.heldout_variants:
         errors.append("text=open: heldout_variants is empty; the open test is spoken by held-out voices only")
+    for name in ("long_fraction", "reverb_fraction", "codec_fraction"):
+        if not 0 <= getattr(cfg, name) <= 1:
+            errors.append(f"{name}={getattr(cfg, name)}: must be in [0, 1]")
+    for name, floor in (("long_seconds", 1.0), ("long_pause_s", 0.0), ("rt60_s", 0.05)):
+        pair = list(getattr(cfg, name))
+        if len(pair) != 2 or not floor <= pair[0] <= pair[1]:
+            errors.append(f"{name}={pair}: must be [lo, hi] with {floor} <= lo <= hi (seconds)")
+    unknown_codecs = [c for c in cfg.codecs if c not in CODECS]
+    if unknown_codecs or (cfg.codec_fraction > 0 and not cfg.codecs):
+        errors.append(f"codecs={list(cfg.codecs)}: choose from {', '.join(CODECS)}")
+    if cfg.long_fraction > 0 and cfg.babble_fraction + cfg.long_fraction >= 1:
+        errors.append(f"babble_fraction + long_fraction = {cfg.babble_fraction + cfg.long_fraction}: must be < 1")
     if not 0 <= cfg.babble_fraction < 1:
         errors.append(f"babble_fraction={cfg.babble_fraction}: must be in [0, 1)")
     overlap = sorted(set(cfg.variants) & set(cfg.heldout_variants))
@@ -213,6 +253,9 @@ def config_hash(cfg: SyntheticConfig) -> str:
     if cfg.text == "templates":  # corpora made before `text` existed keep their hash
         config.pop("text")
         config.pop("broad_fraction")
+    for name, default in _HASH_NEUTRAL_DEFAULTS.items():
+        if config[name] == default:
+            config.pop(name)
     payload = {"config": config, "generator_version": GENERATOR_VERSION}
     if cfg.text == "broad":  # the pool depends on the installed text packages
         from hypersp.prepare.synthetic.broad_text import source_versions
@@ -305,24 +348,46 @@ def plan_corpus(cfg: SyntheticConfig) -> List[Dict[str, Any]]:
             if not band[0] <= rate <= band[1]:
                 return rate
 
+    # Separate generators again: long utterances, rooms and codecs leave the plan of a corpus without them as it was.
+    long_rng = np.random.default_rng([cfg.seed, 2])
+    room_rng = np.random.default_rng([cfg.seed, 3])
+
     plan = []
     for split in SPLITS:
-        for k, sentence_index in enumerate(split_slices[split]):
+        slots = [int(i) for i in split_slices[split]]
+        k = 0
+        while slots:
             heldout = split == "test" and k < n_heldout
             voices = cfg.heldout_variants if heldout else variants
-            text = sentences[int(sentence_index)]
-            if split == "train" and cfg.babble_fraction > 0 and babble_rng.random() < cfg.babble_fraction:
-                text = babble_sentence(babble_rng)
-            plan.append({
+            texts = [sentences[slots.pop(0)]]
+            pauses: List[float] = []
+            if split == "train" and cfg.long_fraction > 0 and long_rng.random() < cfg.long_fraction:
+                target = long_rng.uniform(*cfg.long_seconds)
+                mean_pause = sum(cfg.long_pause_s) / 2
+                joined = max(2, round((target + mean_pause) / (_MEAN_UTTERANCE_SECONDS + mean_pause)))
+                while len(texts) < joined and slots:
+                    texts.append(sentences[slots.pop(0)])
+                    pauses.append(round(float(long_rng.uniform(*cfg.long_pause_s)), 3))
+            elif split == "train" and cfg.babble_fraction > 0 and babble_rng.random() < cfg.babble_fraction:
+                texts = [babble_sentence(babble_rng)]
+            item = {
                 "index": len(plan),
                 "utt_id": f"synth-{split}-{k:06d}",
                 "split": split,
-                "text": text,
+                "text": " ".join(texts),
                 "speaker": voices[int(rng.integers(len(voices)))],
                 "rate": draw_rate(heldout),
                 "pitch": int(rng.integers(cfg.min_pitch, cfg.max_pitch + 1)),
                 "pitch_range": int(rng.integers(cfg.min_pitch_range, cfg.max_pitch_range + 1)),
-            })
+            }
+            if pauses:
+                item["sentences"], item["pauses"] = texts, pauses
+            if split == "train" and cfg.reverb_fraction > 0 and room_rng.random() < cfg.reverb_fraction:
+                item["rt60"] = round(float(room_rng.uniform(*cfg.rt60_s)), 3)
+            if split == "train" and cfg.codec_fraction > 0 and room_rng.random() < cfg.codec_fraction:
+                item["codec"] = str(cfg.codecs[int(room_rng.integers(len(cfg.codecs)))])
+            plan.append(item)
+            k += 1
     return plan
 
 
@@ -355,12 +420,56 @@ def _noise(rng: np.random.Generator, n: int, pink: bool) -> np.ndarray:
     return noise / max(np.sqrt(np.mean(noise ** 2)), 1e-12)
 
 
-def render_utterance(samples: np.ndarray, source_rate: int, cfg: SyntheticConfig, index: int) -> np.ndarray:
+def room_impulse_response(rng: np.random.Generator, rt60_s: float, sample_rate: int) -> np.ndarray:
+    """A synthetic room impulse response (float64, unit peak): the direct path, then a few early reflections
+    (5-40 ms) and a diffuse tail of Gaussian noise decaying by 60 dB in ``rt60_s`` seconds. Enough to smear
+    syllables the way a room does; not a geometric room model."""
+    n = max(1, int(rt60_s * sample_rate))
+    t = np.arange(n) / sample_rate
+    tail = rng.standard_normal(n) * np.exp(-6.9078 * t / rt60_s)  # 10^(-60/20) = e^-6.9078 at t = rt60
+    tail[: int(0.004 * sample_rate)] = 0.0  # the diffuse tail starts after the first reflections
+    h = 0.3 * tail / max(np.max(np.abs(tail)), 1e-12)
+    h[0] = 1.0
+    for _ in range(4):
+        delay = int(rng.uniform(0.005, 0.04) * sample_rate)
+        if delay < n:
+            h[delay] += rng.uniform(0.2, 0.6) * rng.choice((-1.0, 1.0))
+    return h
+
+
+def apply_reverb(x: np.ndarray, rng: np.random.Generator, rt60_s: float, sample_rate: int) -> np.ndarray:
+    """``x`` (S,) convolved with :func:`room_impulse_response` and cut back to S samples, RMS kept."""
+    h = room_impulse_response(rng, rt60_s, sample_rate)
+    size = 1 << (len(x) + len(h) - 2).bit_length()
+    y = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h, size), size)[: len(x)]
+    rms_in, rms_out = np.sqrt(np.mean(np.square(x))), np.sqrt(np.mean(np.square(y)))
+    return y * (rms_in / rms_out) if rms_out > 0 else y
+
+
+def codec_round_trip(x: np.ndarray, sample_rate: int, codec: str) -> np.ndarray:
+    """Encode float ``x`` (S,) in [-1, 1] with one of :data:`CODECS` in memory and decode it again: (S,) float32.
+    The decoded signal is cut or zero-padded to S samples (frame codecs add padding)."""
+    import io
+
+    import soundfile as sf
+
+    fmt, subtype = CODECS[codec]
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(x, -1.0, 1.0).astype(np.float32), sample_rate, format=fmt, subtype=subtype)
+    buf.seek(0)
+    y, _ = sf.read(buf, dtype="float32")
+    y = y if y.ndim == 1 else y[:, 0]
+    return np.pad(y[: len(x)], (0, max(0, len(x) - len(y))))
+
+
+def render_utterance(samples: np.ndarray, source_rate: int, cfg: SyntheticConfig, index: int,
+                     rt60: float = 0.0, codec: str = "") -> np.ndarray:
     """eSpeak int16 samples at ``source_rate`` -> int16 (S,) at ``cfg.output_rate``.
 
-    Trims eSpeak's silence, pads ``min_silence..max_silence`` s at each end, adds light noise,
-    resamples (or applies the telephone channel) and scales to a random peak level. Random draws
-    come from a generator seeded with ``(cfg.seed, index)`` in a fixed order.
+    Trims eSpeak's silence, pads ``min_silence..max_silence`` s at each end, applies a room (``rt60`` > 0 s),
+    adds light noise, resamples (or applies the telephone channel), passes a ``codec`` (a :data:`CODECS` name)
+    and scales to a random peak level. Random draws come from a generator seeded with ``(cfg.seed, index)``
+    in a fixed order; the room's from its own, so that an utterance without one is unchanged.
     """
     rng = np.random.default_rng([cfg.seed, index])
     x = trim_silence(samples.astype(np.float32) / 32768.0, source_rate)
@@ -368,6 +477,8 @@ def render_utterance(samples: np.ndarray, source_rate: int, cfg: SyntheticConfig
     speech_rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if len(x) else 0.0
     x = np.concatenate([np.zeros(int(lead * source_rate), np.float32), x,
                         np.zeros(int(trail * source_rate), np.float32)]).astype(np.float64)
+    if rt60 > 0 and speech_rms > 0:
+        x = apply_reverb(x, np.random.default_rng([cfg.seed, index, 3]), rt60, source_rate)
     snr_db = rng.uniform(cfg.noise_snr_db_min, cfg.noise_snr_db_max)
     pink = bool(rng.random() < 0.5)
     if cfg.noise_snr_db_max > 0 and speech_rms > 0:
@@ -380,6 +491,9 @@ def render_utterance(samples: np.ndarray, source_rate: int, cfg: SyntheticConfig
         x = telephone_channel(x * (0.7 / peak) if peak > 0 else x, source_rate)
     elif cfg.output_rate != source_rate:
         x = soxr.resample(x, source_rate, cfg.output_rate, quality="HQ")
+    if codec:
+        peak = float(np.max(np.abs(x))) if len(x) else 0.0
+        x = codec_round_trip(x * (0.7 / peak) if peak > 0 else x, cfg.output_rate, codec)
     peak = float(np.max(np.abs(x))) if len(x) else 0.0
     if peak > 0:
         x = x * (rng.uniform(*_PEAK_RANGE) / peak)
@@ -427,6 +541,22 @@ def complete_wav_frames(path: Path, sample_rate: int) -> int | None:
     return frames
 
 
+def _speak(item: Dict[str, Any], cfg: SyntheticConfig):
+    """eSpeak audio of the item: int16 (S,) and its rate. A long item's sentences are spoken one by one (the
+    same voice, each from its own seed) and joined with its pauses, each sentence's own silence trimmed."""
+    synth = _worker_state["synth"]
+    voice = dict(variant=item["speaker"], rate_wpm=item["rate"], pitch=item["pitch"], pitch_range=item["pitch_range"])
+    if "sentences" not in item:
+        return synth.synthesize(item["text"], seed=_espeak_seed(cfg.seed, item["index"]), **voice)
+    parts, rate = [], None
+    for j, sentence in enumerate(item["sentences"]):
+        samples, rate = synth.synthesize(sentence, seed=_espeak_seed(cfg.seed, item["index"] * 1000 + j), **voice)
+        if j:
+            parts.append(np.zeros(int(item["pauses"][j - 1] * rate), np.int16))
+        parts.append(trim_silence(samples.astype(np.float32), rate).astype(np.int16))
+    return np.concatenate(parts), rate
+
+
 def _make_utterance(item: Dict[str, Any]) -> Dict[str, Any]:
     """Write one wav (unless a complete one exists) and return its manifest line."""
     out_dir, cfg = _worker_state["out_dir"], _worker_state["cfg"]
@@ -434,11 +564,9 @@ def _make_utterance(item: Dict[str, Any]) -> Dict[str, Any]:
     path = out_dir / rel
     num_frames = complete_wav_frames(path, cfg.output_rate)  # written by an interrupted run with the same config
     if num_frames is None:
-        samples, rate = _worker_state["synth"].synthesize(
-            item["text"], variant=item["speaker"], rate_wpm=item["rate"], pitch=item["pitch"],
-            pitch_range=item["pitch_range"], seed=_espeak_seed(cfg.seed, item["index"]),
-        )
-        audio = render_utterance(samples, rate, cfg, item["index"])
+        samples, rate = _speak(item, cfg)
+        audio = render_utterance(samples, rate, cfg, item["index"], rt60=item.get("rt60", 0.0),
+                                 codec=item.get("codec", ""))
         with publish(path) as f:  # a wav exists under its name only when complete
             write_pcm16_wav(f, audio, cfg.output_rate)
         num_frames = len(audio)
