@@ -5,9 +5,10 @@ The event loop only moves bytes. For ``POST /recognize`` (and the subtitle jobs)
 1. asks the :class:`UploadGate` for a slot before reading the body: at most ``serve.max_uploads`` uploads
    and ``serve.max_upload_mb_in_flight`` MB (by Content-Length) are admitted at once, from the first byte
    read until recognition is done; beyond that the client gets 503 with ``Retry-After`` (counted in
-   ``hypersp_uploads_refused_total{reason}``), and the body is not read;
+   ``hypersp_uploads_refused_total{reason}``); its body is not stored (Sanic reads and drops it after the
+   answer, since HTTP/1 clients read the answer only once they have sent the body);
 2. streams the body to a private temporary file, chunk by chunk; a client that sends nothing for
-   ``serve.body_timeout_s`` gets 408 and its connection is closed (a stalled upload holds nothing for long);
+   ``serve.body_timeout_s`` gets 408 and its connection is closed at once (a stalled upload holds nothing for long);
 3. hands the file to the :class:`DecodePool`: ``serve.decode_workers`` processes run JSON parsing, multipart
    parsing, audio decoding, resampling and ffmpeg (``server.request_audio``, unchanged) — in a process,
    because ``json.loads`` of a large body holds the GIL for seconds and would stall a thread's neighbours;
@@ -120,8 +121,8 @@ async def spool_body(request, path: str, max_bytes: int, timeout_s: float) -> in
 def close_after_response(request) -> None:
     """Close the connection once the response is sent, without reading the rest of the body.
 
-    Sanic would otherwise drain an unread body (hundreds of MB after a 503, forever after a stalled upload);
-    ``keep_alive`` and ``request_body`` are the attributes its HTTP/1 loop checks for that."""
+    Sanic would otherwise wait for the rest of a stalled body (up to its keep-alive timeout); ``keep_alive`` and
+    ``request_body`` are the attributes its HTTP/1 loop checks for that."""
     stream = getattr(request, "stream", None)
     if stream is not None and hasattr(stream, "keep_alive"):
         stream.keep_alive = False
@@ -279,12 +280,13 @@ class Upload:
 
 def refusal_response(err: ProtocolError, request, server, app_name: str):
     """The error response of a refused upload: ``{"error"}`` with its status (counted by ``error_response``),
-    ``Retry-After`` on 503; the connection closes after it unless the body was read completely."""
+    ``Retry-After`` on 503. After a 408 the connection is closed; after a 503 or 413 Sanic drops the unread body
+    as it arrives (413: closes), so that a client that sends its whole body before reading still gets the answer."""
     from hypersp.serve.responses import error_response
 
     resp = error_response(err, server, app_name)
     if isinstance(err, Busy):
         resp.headers["Retry-After"] = str(err.retry_after)
-    if err.status in (408, 413, 503):
+    if err.status == 408:
         close_after_response(request)
     return resp
