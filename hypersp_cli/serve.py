@@ -18,8 +18,10 @@ finals) runs the same engine with that config; partials stay greedy for speed.
 
 With one app its API is at /recognize (HTTP POST and WebSocket) and its page at /, as in the
 original toolkit; with ``all`` each app is mounted under /NAME/ on one port. Without --ssl-cert/--ssl-key
-and without --no-ssl a self-signed certificate is generated into a temp dir at start-up (the
-browser's microphone needs HTTPS; accept the certificate warning once). Browsers allow the microphone
+and without --no-ssl a self-signed certificate is made once in --ssl-cert-dir (default
+~/.cache/hypersp/tls, mode 0700) and kept across restarts (the browser's microphone needs HTTPS;
+accept the certificate warning once). WebSockets take pages of the server's own origin and of
+localhost; --allowed-origins adds others. Browsers allow the microphone
 only on HTTPS pages or on http://localhost, so --no-ssl is for a server used on localhost (or through
 an SSH tunnel to it) or behind a reverse proxy that terminates TLS: a microphone page opened over
 plain HTTP from another host cannot record (it says so and how to fix it). Without --app the command
@@ -49,7 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="plain HTTP/WS: only for localhost (or an SSH tunnel to it) or behind a TLS-terminating "
                           "proxy; browsers refuse the microphone on plain HTTP from another host")
     tls.add_argument("--ssl-cert", help="PEM certificate (with --ssl-key)")
+    tls.add_argument("--ssl-cert-dir", metavar="DIR",
+                     help="folder (mode 0700) of the self-signed key and certificate, made once and kept across "
+                          "restarts (default: ~/.cache/hypersp/tls, or $XDG_CACHE_HOME/hypersp/tls)")
     p.add_argument("--ssl-key", help="PEM private key")
+    p.add_argument("--allowed-origins", metavar="LIST",
+                   help="comma-separated origins (https://app.example.com:8443) or host names whose pages may open "
+                        "WebSockets, besides the server's own pages (default: localhost,127.0.0.1,::1; '*': any); "
+                        "others are closed with 1008. Shorthand for serve.allowed_origins")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     p.add_argument("--max-streams", type=int, help="shorthand for serve.max_streams (default 64; more are refused, close 1013)")
@@ -77,6 +86,9 @@ SHORTHANDS = {"max_streams": "serve.max_streams", "max_body_mb": "serve.max_body
 def overrides_from(args) -> List[str]:
     """``key=value`` overrides: the shorthand flags first, then the explicit ones (which win)."""
     out = [f"{key}={getattr(args, flag)}" for flag, key in SHORTHANDS.items() if getattr(args, flag) is not None]
+    if args.allowed_origins is not None:  # a list: JSON quoting keeps '*' and ':' literal in the YAML override
+        origins = [o.strip() for o in args.allowed_origins.split(",") if o.strip()]
+        out.append("serve.allowed_origins=" + json.dumps(origins))
     return out + list(args.overrides)
 
 
@@ -142,7 +154,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         from dataclasses import asdict
 
         require_extra("hypersp-serve", "serve", ("sanic", "websockets"))
-        from hypersp.serve.server import ServerContext, create_app, self_signed_cert
+        from hypersp.serve.security import self_signed_cert
+        from hypersp.serve.server import ServerContext, create_app
 
         server = ServerContext.load(args.checkpoint, config_files=args.config, overrides=overrides_from(args),
                                     decoding=decoding_settings(args), device=args.device,
@@ -169,7 +182,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.ssl_cert:
             ssl = {"cert": args.ssl_cert, "key": args.ssl_key}
         elif not args.no_ssl:
-            ssl = self_signed_cert(args.host)
+            ssl = self_signed_cert(args.host, args.ssl_cert_dir)
         scheme = "https" if ssl else "http"
         for n in names:
             path = "/" if len(names) == 1 else f"/{n}/"

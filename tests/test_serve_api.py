@@ -166,14 +166,14 @@ def test_stream_server_endpoint_on_trailing_silence(server):
 
 
 @pytest.mark.parametrize("message, code, words", [
-    ("{oops", 1003, "not valid JSON"),
-    (json.dumps({"state": 2, "data": [1]}), 1003, "'state'"),
-    (json.dumps({"state": "1", "data": [1]}), 1003, "'state'"),
-    (json.dumps({"state": 1, "data": [1, 2.5]}), 1003, "only integers"),
-    (json.dumps({"state": 1, "data": [70000]}), 1003, "int16"),
-    (json.dumps({"state": 1, "data": []}), 1003, "empty"),
+    ("{oops", 1007, "not valid JSON"),  # 1007: malformed or out-of-range data
+    (json.dumps({"state": 2, "data": [1]}), 1007, "'state'"),
+    (json.dumps({"state": "1", "data": [1]}), 1007, "'state'"),
+    (json.dumps({"state": 1, "data": [1, 2.5]}), 1007, "only integers"),
+    (json.dumps({"state": 1, "data": [70000]}), 1007, "int16"),
+    (json.dumps({"state": 1, "data": []}), 1007, "empty"),
     (json.dumps({"state": 1, "data": [1], "sample_rate": 8000}), 1008, "16000 Hz"),
-    (b"\x01\x02\x03", 1003, "2 bytes each"),
+    (b"\x01\x02\x03", 1007, "2 bytes each"),  # 1003 below: another protocol's messages
     ("Done", 1003, "sherpa-onnx"),
     (json.dumps({"signal": "start", "nbest": 1}), 1003, "WeNet"),
     (json.dumps({"config": {"sample_rate": 16000}}), 1003, "/vosk"),

@@ -138,6 +138,13 @@ class StreamingConfig:
     min_speech_s: float = 0.2  # VAD speech needed before an utterance starts
     preroll_s: float = 0.5  # audio kept before the speech that started an utterance
     final_full_context: bool = True  # the final re-decodes the utterance through the engine (VAD, decoder)
+    # How the model runs on a live stream (hypersp/inference/cached_stream.py): "cached" (models that can
+    # stream: each step costs work proportional to the new audio; others fall back to "window") or "window"
+    # (the whole model re-run on left_context_s + new audio every step).
+    mode: str = "window"
+    cached_left_frames: int = 64  # cached: attention left context per layer, output frames (-1 = all)
+    cached_right_frames: int = 0  # cached: attention lookahead per layer, output frames
+    feature_norm: str = "cumulative"  # cached: per-utterance normalization replaced by "cumulative" or "none"
 
 
 @dataclass
@@ -153,6 +160,9 @@ class ServeConfig:
     max_batch: int = 32
     max_wait_ms: float = 5.0
     max_jobs: int = 32  # subtitle jobs kept in memory
+    # Which form subtitles and the pages show by default (a request's "display" setting overrides it):
+    # the display form (오후 3시에 뵙겠습니다.) or, false, the spoken form (오후 세 시에 뵙겠습니다). JSON carries both.
+    display: bool = True
     # Uploads (POST /recognize, subtitle jobs): admitted before the body is read, else 503 + Retry-After.
     max_uploads: int = 4  # uploads being read, decoded or recognized at once
     max_upload_mb_in_flight: float = 400.0  # their total declared size (MB); one upload alone is always admitted
@@ -161,6 +171,9 @@ class ServeConfig:
     # Streams are admitted only while the streaming worker keeps up (else close 1013 with the reason):
     max_stream_lag_s: float = 1.0  # p95 wait of a streaming step in the worker's queue over the last 5 s
     max_stream_load: float = 0.9  # predicted busy fraction of the streaming worker with one more: rtf x (streams + 1)
+    # Browser pages allowed to open WebSockets, besides the server's own origin (same host:port): full
+    # origins ("https://app.example.com:8443"), host names ("app.example.com", any scheme and port) or "*".
+    allowed_origins: List[str] = field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
 
 
 @dataclass

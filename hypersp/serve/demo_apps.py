@@ -60,10 +60,16 @@ class DemoApp:
         """``audio (C, S)`` float32 at ``rate`` -> the JSON response (without ``final``). Runs on the
         offline worker thread, through the engine (``Recognizer.transcribe``). Default: channels mixed,
         VAD segments with times and words. ``settings``: the client's per-request options
-        (``hotwords``, ``nbest``, ``words``; see ``hypersp.serve.protocol.parse_settings``)."""
+        (``hotwords``, ``nbest``, ``words``, ``display``; see ``hypersp.serve.protocol.parse_settings``).
+        The result carries both forms, ``text`` (spoken) and ``display``, for the whole and each segment."""
         settings = dict(settings or {})
         words = settings.pop("words", True)
+        settings.pop("display", None)  # which form subtitles show (SubtitlesApp); not a decoding setting
         return recognizer.transcribe(audio, rate, progress=progress, words=words, **settings).to_dict(words=words)
+
+    def check_audio(self, audio: np.ndarray, rate: int) -> None:
+        """Refuse audio ``(C, S)`` at ``rate`` Hz that this app cannot take, before any recognition: raise
+        ``hypersp.serve.protocol.ProtocolError`` with the reason. Default: anything decodable goes."""
 
     def add_routes(self, bp, server) -> None:
         """Extra routes beyond the page, POST/WS /recognize and static files."""
@@ -90,8 +96,9 @@ class SubtitlesApp(DemoApp):
     def recognize(self, recognizer, audio, rate, progress=None, settings=None):
         from hypersp.inference.subtitles import make_cues, to_srt, to_vtt
 
+        display = (settings or {}).get("display", True)  # cues of the display form unless asked otherwise
         result = super().recognize(recognizer, audio, rate, progress, settings)
-        cues = make_cues(result["segments"])
+        cues = make_cues([{**s, "text": s["display"] if display else s["text"]} for s in result["segments"]])
         return {**result, "cues": cues, "srt": to_srt(cues), "vtt": to_vtt(cues)}
 
     def add_routes(self, bp, server) -> None:
@@ -101,7 +108,7 @@ class SubtitlesApp(DemoApp):
 
         from hypersp.serve.protocol import ProtocolError
         from hypersp.serve.responses import error_response, json_response
-        from hypersp.serve.server import request_audio
+        from hypersp.serve.server import GET_HEAD, request_audio
 
         jobs = server.jobs
 
@@ -113,6 +120,7 @@ class SubtitlesApp(DemoApp):
             try:
                 upload.admit()
                 audio, rate, _, settings = await upload.audio()
+                settings = {"display": server.cfg.display, **settings}
             except ProtocolError as err:
                 upload.release()
                 return refusal_response(err, request, server, self.name)
@@ -145,7 +153,7 @@ class SubtitlesApp(DemoApp):
             asyncio.get_running_loop().create_task(run())
             return json_response({"job": job_id, "status_url": f"jobs/{job_id}"}, status=202)
 
-        @bp.get("/jobs/<job_id:str>", name="job_status")
+        @bp.route("/jobs/<job_id:str>", methods=GET_HEAD, name="job_status")
         async def status(request, job_id):
             job = jobs.get(job_id)
             if job is None:
@@ -154,11 +162,11 @@ class SubtitlesApp(DemoApp):
             body = {k: v for k, v in job.items() if k != "result"}
             if job["status"] == "done":
                 r = job["result"]
-                body.update(text=r["text"], segments=r["segments"], srt_url=f"jobs/{job_id}/subtitles.srt",
+                body.update(text=r["text"], display=r["display"], segments=r["segments"], srt_url=f"jobs/{job_id}/subtitles.srt",
                             vtt_url=f"jobs/{job_id}/subtitles.vtt")
             return json_response(body)
 
-        @bp.get("/jobs/<job_id:str>/<filename:str>", name="job_file")
+        @bp.route("/jobs/<job_id:str>/<filename:str>", methods=GET_HEAD, name="job_file")
         async def download(request, job_id, filename):
             fmt = filename[len("subtitles."):] if filename.startswith("subtitles.") else filename
             job = jobs.get(job_id)
@@ -231,11 +239,23 @@ class OfflineTelApp(DemoApp):
 
     SPEAKERS = ("agent", "customer")
 
+    def check_audio(self, audio, rate):
+        """A call is mono or stereo (agent, customer): a third channel has no speaker, so it is refused
+        (400) rather than recognized under a made-up label or dropped."""
+        from hypersp.serve.protocol import ProtocolError
+
+        if audio.shape[0] > len(self.SPEAKERS):
+            raise ProtocolError(f"통화 녹음은 모노나 스테레오(채널 0 상담원, 채널 1 고객)여야 합니다: 이 파일은 채널이 "
+                                f"{audio.shape[0]}개입니다 (offline_tel takes at most {len(self.SPEAKERS)} channels, "
+                                f"got {audio.shape[0]}); 스테레오로 줄이거나 minutes 앱을 쓰세요",
+                                reason="too_many_channels")
+
     def recognize(self, recognizer, audio, rate, progress=None, settings=None):
         if audio.shape[0] < 2:
             return super().recognize(recognizer, audio, rate, progress, settings)
         settings = dict(settings or {})
         words = settings.pop("words", True)
+        settings.pop("display", None)
         # every channel is recognized (none is silently ignored); echo of the other party is not a turn
         result = recognizer.transcribe(audio, rate, channels=True, progress=progress, words=words,
                                        **settings).to_dict(words=words)

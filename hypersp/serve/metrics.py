@@ -24,7 +24,7 @@ def _fmt(labels: Labels) -> str:
 class Metrics:
     HELP = {
         "hypersp_requests_total": ("counter", "HTTP recognize requests and WebSocket sessions, by app and kind"),
-        "hypersp_errors_total": ("counter", "rejected requests/messages, by app and status or close code"),
+        "hypersp_errors_total": ("counter", "rejected requests/messages, by app, HTTP status or WebSocket close code, and reason"),
         "hypersp_streams_open": ("gauge", "open streaming sessions"),
         "hypersp_streams_refused_total": ("counter", "sessions refused (close 1013), by reason: streams (serve.max_streams), "
                                                        "lag (serve.max_stream_lag_s), load (serve.max_stream_load)"),

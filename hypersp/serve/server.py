@@ -19,12 +19,10 @@ JSON bodies and messages are written by ``responses.py`` (``json_response``, ``j
 """
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -33,9 +31,10 @@ import numpy as np
 
 from hypersp.config.schema import ServeConfig  # noqa: F401  (re-exported)
 from hypersp.serve.metrics import Metrics
-from hypersp.serve.protocol import (WS_GOING_AWAY, WS_NORMAL, WS_TRY_AGAIN_LATER, ProtocolError, parse_json_object,
-                                    parse_offline_request, parse_settings, parse_ws_message)
-from hypersp.serve.responses import error_response, json_response, json_text
+from hypersp.serve.protocol import (WS_GOING_AWAY, WS_INTERNAL_ERROR, WS_NORMAL, WS_POLICY,
+                                    WS_TRY_AGAIN_LATER, ProtocolError, parse_json_object, parse_offline_request,
+                                    parse_settings, parse_ws_message)
+from hypersp.serve.responses import count_limit_close, error_response, json_response, json_text, ws_error
 
 log = logging.getLogger("hypersp.serve")
 HERE = Path(__file__).parent
@@ -110,33 +109,31 @@ def decode_upload(data: bytes, filename: str = "") -> tuple:
     name = _display_name(filename)
     if not data:
         raise ProtocolError("업로드한 파일이 비어 있습니다 (the upload is empty): wav, flac, ogg, mp3 파일이나 "
-                            "JSON PCM16을 보내세요")
+                            "JSON PCM16을 보내세요", reason="empty_body")
     try:
         x, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
         if x.shape[0] == 0:
-            raise ProtocolError(f"{name}: 오디오 샘플이 없습니다 (no samples)", status=400)
+            raise ProtocolError(f"{name}: 오디오 샘플이 없습니다 (no samples)", status=400, reason="empty_body")
         return np.ascontiguousarray(x.T), int(rate)
     except ProtocolError:
         raise
     except Exception as err:
         log.info("libsndfile cannot read %s: %s", filename or "the upload", (str(err).splitlines() or [""])[0])
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
+    from hypersp.audio.ffmpeg import FFmpegError, ffmpeg_decode, find_ffmpeg
+
+    if find_ffmpeg() is None:
         raise ProtocolError(f"{name}: 읽을 수 있는 오디오 파일이 아닙니다 (not a readable audio file). "
                             "wav, flac, ogg, mp3는 바로 읽습니다. mp4, m4a, webm을 읽으려면 서버에 ffmpeg가 "
-                            "필요한데 설치되어 있지 않습니다 (예: apt-get install ffmpeg)", status=415)
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = os.path.join(tmp, "in"), os.path.join(tmp, "out.wav")
-        Path(src).write_bytes(data)
-        proc = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", src, "-vn", "-acodec", "pcm_s16le", dst],
-                              capture_output=True, timeout=600)
-        if proc.returncode != 0 or not os.path.exists(dst):
-            log.info("ffmpeg cannot read %s: %s", filename or "the upload",
-                     proc.stderr.decode(errors="replace").strip()[-300:])
-            raise ProtocolError(f"{name}: 읽을 수 있는 오디오 파일이 아닙니다 (not a readable audio file). "
-                                "소리가 든 오디오나 동영상 파일을 올리세요", status=415)
-        x, rate = sf.read(dst, dtype="float32", always_2d=True)
-    return np.ascontiguousarray(x.T), int(rate)
+                            "필요한데 설치되어 있지 않습니다 (예: apt-get install ffmpeg)", status=415, reason="not_audio")
+    try:  # locked down: container whitelist, no other files or URLs, a time limit (hypersp.audio.ffmpeg)
+        return ffmpeg_decode(data)
+    except FFmpegError as err:
+        log.info("ffmpeg cannot read %s: %s", filename or "the upload", err)
+        if err.timed_out:
+            raise ProtocolError(f"{name}: 디코딩이 시간 제한을 넘었습니다 (decoding took longer than the time limit); "
+                                "더 짧은 파일이나 wav/flac로 올리세요", status=415, reason="decode_timeout") from None
+        raise ProtocolError(f"{name}: 읽을 수 있는 오디오 파일이 아닙니다 (not a readable audio file). "
+                            "소리가 든 오디오나 동영상 파일을 올리세요", status=415, reason="not_audio") from None
 
 
 def _display_name(filename: str) -> str:
@@ -154,17 +151,37 @@ def offline_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in settings.items() if k in OFFLINE_KEYS}
 
 
+TEXT_FORM_TYPES = ("application/x-www-form-urlencoded", "text/plain")
+
+
+def _json_audio(body: bytes, sample_rate: int, max_samples: int, sent_as: str = "") -> tuple:
+    """The seed JSON ``{uid, sid, data}`` -> ``(samples (1, S) float32, rate, meta, settings)``. A body sent
+    as ``sent_as`` (a form or text type) is read as JSON when it is one; when it is not a JSON object at all,
+    the answer is 415 naming the content type to use."""
+    from hypersp.audio.io import pcm16_to_float
+
+    try:
+        samples, obj = parse_offline_request(body, sample_rate, max_samples)
+    except ProtocolError as err:
+        if sent_as and err.reason == "invalid_json":
+            raise ProtocolError(f"a body sent as {sent_as} is read only when it is the JSON object {{uid, sid, data: "
+                                "[PCM16]} (this one is not): send JSON with Content-Type: application/json, or an audio "
+                                "file as its own type (audio/wav, ...) or as multipart/form-data field 'file'",
+                                status=415, reason="content_type") from None
+        raise
+    meta = {k: obj[k] for k in ("uid", "sid") if k in obj}
+    return pcm16_to_float(samples)[None, :], sample_rate, meta, offline_settings(parse_settings(obj))
+
+
 def request_audio(request, sample_rate: int, max_samples: int) -> tuple:
     """The audio of a POST: JSON PCM16 at ``sample_rate``, a multipart ``file``, or a raw file body.
     Returns ``(samples (C, S) float32, rate, meta, settings)``; ``settings`` are the client's recognition
     settings (JSON body keys, or a multipart ``settings`` field holding JSON)."""
-    from hypersp.audio.io import pcm16_to_float
-
     ctype = (request.content_type or "").split(";")[0].strip().lower()
+    if ctype in TEXT_FORM_TYPES:  # curl -d and a browser's fetch of a string send JSON under these types
+        return _json_audio(request.body, sample_rate, max_samples, sent_as=ctype)
     if ctype == "application/json" or (not ctype and request.body[:1] in (b"{", b"[")):
-        samples, obj = parse_offline_request(request.body, sample_rate, max_samples)
-        meta = {k: obj[k] for k in ("uid", "sid") if k in obj}
-        return pcm16_to_float(samples)[None, :], sample_rate, meta, offline_settings(parse_settings(obj))
+        return _json_audio(request.body, sample_rate, max_samples)
     if ctype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
@@ -189,7 +206,9 @@ async def offline_recognize(request, server: ServerContext, app) -> Any:
     try:
         async with Upload(request, server, app.sample_rate) as upload:
             x, rate, meta, settings = await upload.audio()
+            app.check_audio(x, rate)
             server.metrics.inc("hypersp_audio_seconds_total", x.shape[1] / rate, app=app.name)
+            settings = {"display": server.cfg.display, **settings}  # which form subtitles show
             result = await server.worker.run_offline(app.recognize, server.recognizer, x, rate, settings=settings)
     except ProtocolError as err:
         return refusal_response(err, request, server, app.name)
@@ -235,16 +254,15 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
             if msg is None:  # the client sent nothing for idle_timeout_s
                 if stream.has_audio or stream.inbox_samples:
                     await send_events(await server.worker.decode(stream, True))
-                reason = f"no audio received for {server.cfg.idle_timeout_s:g} s; closing"
-                await ws.send(json_text({"error": reason}))
-                await ws.close(WS_GOING_AWAY, reason)
-                metrics.inc("hypersp_errors_total", app=app.name, code=WS_GOING_AWAY)
+                await ws_error(ws, ProtocolError(f"no audio received for {server.cfg.idle_timeout_s:g} s; closing",
+                                                 ws_code=WS_GOING_AWAY, reason="idle_timeout"), server, app.name)
                 return
             try:
                 if first and isinstance(msg, str) and '"settings"' in msg[:4096]:
                     first = False  # one optional settings message before any audio
                     settings = parse_settings(parse_json_object(msg, "settings message"))
                     want_words = settings.pop("words", True)
+                    want_display = settings.pop("display", server.cfg.display)  # events carry both forms
                     fmt = settings.pop("format", fmt)
                     if "sample_rate" in settings:  # declared client rate: resampled by the stream
                         rate = settings.pop("sample_rate")
@@ -257,16 +275,15 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
                     if settings:
                         stream.final_decoder = await server.worker.run_offline(server.recognizer.decoder_for,
                                                                                **settings)
-                    await ws.send(json_text({"settings": {**settings, "words": want_words, "streaming": streaming,
+                    await ws.send(json_text({"settings": {**settings, "words": want_words, "display": want_display,
+                                                           "streaming": streaming,
                                                            "format": fmt, "sample_rate": rate}}))
                     continue
                 first = False
                 silent = 0.0
                 state, samples, eof = parse_ws_message(msg, rate, max_samples, fmt)
             except ProtocolError as err:
-                metrics.inc("hypersp_errors_total", app=app.name, code=err.ws_code)
-                await ws.send(json_text({"error": err.message}))
-                await ws.close(err.ws_code, _close_reason(err.message))
+                await ws_error(ws, err, server, app.name)
                 return
             if samples.size:
                 stream.accept(samples)
@@ -279,8 +296,28 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
                 await send_events(await server.worker.decode(stream, True))
             elif stream.ready():
                 await send_events(await server.worker.decode(stream))
-    except ConnectionClosed:
-        pass  # the client went away mid-stream: just drop its state
+    except (ConnectionClosed, asyncio.CancelledError) as gone:  # the client went away, or websockets closed it
+        count_limit_close(ws, server, app.name)                  # over the frame limit: drop its state
+        if isinstance(gone, asyncio.CancelledError):
+            raise
+    except Exception:  # a bug, not bad input: say so (1011) instead of a silent normal close
+        log.exception("streaming session of %s failed", app.name)
+        await ws_error(ws, ProtocolError("internal server error; the server log has the details",
+                                         ws_code=WS_INTERNAL_ERROR, reason="internal_error"), server, app.name)
+
+
+async def origin_refused(request, ws, server: ServerContext, app) -> bool:
+    """Close (1008, with the reason) a WebSocket that a page of another site opened, unless its origin is
+    allowed (``serve.allowed_origins``; rules in ``hypersp.serve.security``). True when it was closed."""
+    from hypersp.serve.security import origin_allowed
+
+    origin = request.headers.get("origin")
+    if origin_allowed(origin, request.headers.get("host", ""), server.cfg.allowed_origins):
+        return False
+    shown = "".join(c for c in origin if c.isprintable())[:60]
+    await ws_error(ws, ProtocolError(f"origin {shown} may not open this WebSocket (hypersp-serve --allowed-origins)",
+                                     ws_code=WS_POLICY, reason="origin_not_allowed"), server, app.name)
+    return True
 
 
 class StreamSlot:
@@ -318,21 +355,16 @@ class StreamSlot:
             self.server.metrics.set("hypersp_streams_open", self.server.open_streams)
 
 
-def _close_reason(message: str) -> str:
-    """A WebSocket close reason must fit in 123 bytes of UTF-8."""
-    data = message.encode("utf-8")[:120]
-    return data.decode("utf-8", errors="ignore")
-
-
 # ---- the page ------------------------------------------------------------------------------
-def render_page(app) -> str:
+def render_page(app, display: bool = True) -> str:
     """The app's page: the template with its title and description (HTML-escaped) and its settings
-    as JSON for the script (``</`` escaped so no text can close the script element)."""
+    as JSON for the script (``</`` escaped so no text can close the script element); ``display``: the
+    page starts showing the display form (``serve.display``)."""
     from html import escape
 
     html = (HERE / "templates" / "index.html").read_text(encoding="utf-8")
     settings = {"name": app.name, "title": app.title, "mode": app.mode, "sample_rate": app.sample_rate,
-                "description": app.description}
+                "description": app.description, "display": bool(display)}
     html = html.replace("{{ title }}", escape(app.title)).replace("{{ description }}", escape(app.description))
     return html.replace("{{ settings }}", json_text(settings).replace("</", "<\\/"))
 
@@ -363,6 +395,11 @@ def too_large_message(cfg: ServeConfig, exception: Exception) -> str:
 
 
 # ---- factory ------------------------------------------------------------------------------
+GET_HEAD = ("GET", "HEAD")  # every GET route answers HEAD too (headers only; Sanic drops the body)
+HTTP_REASONS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "body_timeout",
+                413: "too_large", 503: "busy"}  # the metric reason of Sanic's own HTTP errors
+
+
 def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp"):
     """Build the Sanic app serving ``app_names`` (registered apps) with ``server``'s model."""
     from sanic import Blueprint, Sanic
@@ -395,20 +432,41 @@ def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp
     if not single:
         index_page = render_index(mounted)
 
-        @sanic_app.get("/", name="index")
+        @sanic_app.route("/", methods=GET_HEAD, name="index")
         async def index(request):
             return html_response(index_page)
 
-    from sanic.exceptions import PayloadTooLarge
+    from sanic.exceptions import NotFound, PayloadTooLarge, SanicException
+
+    def app_of(request) -> str:
+        """The mounted app a request was for (with several apps: its first path part), "-" for none."""
+        first = (getattr(request, "path", "") or "/").strip("/").split("/")[0]
+        return mounted[0].name if single else (first if first in {d.name for d in mounted} else "-")
 
     @sanic_app.exception(PayloadTooLarge)
     async def too_large(request, exception):  # Sanic's own 413 body names no limit and no setting
-        first = (getattr(request, "path", "") or "/").strip("/").split("/")[0]
-        app_name = mounted[0].name if single else (first if first in {d.name for d in mounted} else "-")
-        server.metrics.inc("hypersp_errors_total", app=app_name, code=413)
+        server.metrics.inc("hypersp_errors_total", app=app_of(request), code=413, reason="too_large")
         return json_response({"error": too_large_message(cfg, exception)}, status=413)
 
-    @sanic_app.get("/healthz", name="healthz")
+    @sanic_app.exception(Exception)
+    async def any_error(request, exception):
+        """Every other failure is ``{"error": message}`` counted by status and reason: Sanic's own HTTP errors
+        (404, 405, 400 for a malformed request, ...) with their status, a folder under static/ as 404 (Sanic
+        raises IsADirectoryError for it), anything else a 500 whose details go to the server log only."""
+        if isinstance(exception, IsADirectoryError):
+            exception = NotFound("no such file: static/ serves files by name and lists no folders")
+        if isinstance(exception, SanicException):
+            status, message = exception.status_code, str(exception)
+            reason = HTTP_REASONS.get(status, "bad_request" if status < 500 else "server_error")
+        else:
+            log.error("%s %s failed", request.method, request.path, exc_info=exception)
+            status, message, reason = 500, "internal server error; the server log has the details", "internal_error"
+        server.metrics.inc("hypersp_errors_total", app=app_of(request), code=status, reason=reason)
+        response = json_response({"error": message}, status=status)
+        response.headers.update(getattr(exception, "headers", None) or {})  # e.g. Allow on a 405
+        return response
+
+    @sanic_app.route("/healthz", methods=GET_HEAD, name="healthz")
     async def healthz(request):
         return json_response({"status": "ok", "pid": os.getpid(), "apps": [d.name for d in mounted],
                       "sample_rate": server.recognizer.sample_rate,
@@ -416,7 +474,7 @@ def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp
                       "stream_load": server.worker.load.snapshot(), "uploads_in_flight": server.uploads.uploads,
                       "uptime_s": round(time.time() - server.started, 1)})
 
-    @sanic_app.get("/metrics", name="metrics")
+    @sanic_app.route("/metrics", methods=GET_HEAD, name="metrics")
     async def metrics(request):
         for key, value in server.worker.load.snapshot().items():  # the admission inputs, as of now
             if key != "batches":
@@ -437,9 +495,9 @@ def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp
 
 
 def _mount(bp, demo, server, html_response) -> None:
-    page = render_page(demo)
+    page = render_page(demo, server.cfg.display)
 
-    @bp.get("/", name="page")
+    @bp.route("/", methods=GET_HEAD, name="page")
     async def page_handler(request):
         if not request.path.endswith("/"):  # relative URLs need the trailing slash: /minutes -> /minutes/
             from sanic.response import redirect
@@ -453,37 +511,16 @@ def _mount(bp, demo, server, html_response) -> None:
 
     @bp.websocket("/recognize", name="recognize_ws")
     async def ws_handler(request, ws):
-        await stream_recognize(request, ws, server, demo)
+        if not await origin_refused(request, ws, server, demo):
+            await stream_recognize(request, ws, server, demo)
 
     @bp.websocket("/vosk", name="vosk_ws")
     async def vosk_handler(request, ws):
         from hypersp.serve.vosk import vosk_session
 
-        await vosk_session(ws, server, demo, StreamSlot(server, demo, ws))
+        if not await origin_refused(request, ws, server, demo):
+            await vosk_session(ws, server, demo, StreamSlot(server, demo, ws))
 
     bp.static("/static", str(HERE / "static"), name="static")
 
 
-# ---- TLS ------------------------------------------------------------------------------------
-def self_signed_cert(host: str = "127.0.0.1") -> Dict[str, str]:
-    """Generate a throw-away self-signed certificate (openssl CLI) into a fresh temp dir.
-    Returns ``{"cert": path, "key": path}``; nothing is written inside the repository."""
-    import ipaddress
-
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise RuntimeError("openssl is not installed: pass --ssl-cert/--ssl-key, or --no-ssl")
-    tmp = tempfile.mkdtemp(prefix="hypersp-tls-")
-    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-    names = {"DNS:localhost", "IP:127.0.0.1"}
-    try:
-        ipaddress.ip_address(host)
-        if host not in ("0.0.0.0", "::"):
-            names.add(f"IP:{host}")
-    except ValueError:
-        names.add(f"DNS:{host}")
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "30", "-subj", "/CN=hypersp-demo", "-addext", "subjectAltName=" + ",".join(sorted(names))],
-                   check=True, capture_output=True)
-    os.chmod(key, 0o600)
-    return {"cert": cert, "key": key}

@@ -12,11 +12,13 @@ Recognition is hypersp's engine (the same streaming recognizer, decoder and limi
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Dict, List
 
-from hypersp.serve.protocol import WS_NORMAL, ProtocolError, decode_binary, parse_json_object
-from hypersp.serve.responses import json_text
+from hypersp.serve.protocol import (WS_NORMAL, WS_UNSUPPORTED_DATA, ProtocolError, SettingsError,
+                                    decode_binary, parse_json_object)
+from hypersp.serve.responses import count_limit_close, json_text, ws_error
 
 
 def vosk_result(ev: Dict[str, Any], words: bool, alternatives: int) -> Dict[str, Any]:
@@ -34,24 +36,24 @@ def vosk_result(ev: Dict[str, Any], words: bool, alternatives: int) -> Dict[str,
 def parse_config(obj: Dict[str, Any], app_rate: int) -> Dict[str, Any]:
     cfg = obj.get("config")
     if not isinstance(cfg, dict):
-        raise ProtocolError("'config' must be an object: {\"config\": {\"sample_rate\": 16000, \"words\": true}}")
+        raise SettingsError("'config' must be an object: {\"config\": {\"sample_rate\": 16000, \"words\": true}}")
     out = {"sample_rate": app_rate, "words": False, "phrase_list": [], "max_alternatives": 0}
     if "sample_rate" in cfg:
         rate = cfg["sample_rate"]
         if type(rate) not in (int, float) or not 8000 <= rate <= 48000:
-            raise ProtocolError(f"config.sample_rate must be 8000..48000 Hz, got {json.dumps(rate)[:40]}")
+            raise SettingsError(f"config.sample_rate must be 8000..48000 Hz, got {json.dumps(rate)[:40]}")
         out["sample_rate"] = int(rate)
     if "words" in cfg:
         out["words"] = bool(cfg["words"])
     if "phrase_list" in cfg:
         phrases = cfg["phrase_list"]
         if not isinstance(phrases, list) or any(not isinstance(p, str) for p in phrases) or len(phrases) > 100:
-            raise ProtocolError("config.phrase_list must be a list of at most 100 strings")
+            raise SettingsError("config.phrase_list must be a list of at most 100 strings")
         out["phrase_list"] = [p.strip() for p in phrases if p.strip() and len(p) <= 50]
     if "max_alternatives" in cfg:
         n = cfg["max_alternatives"]
         if type(n) is not int or not 0 <= n <= 10:
-            raise ProtocolError("config.max_alternatives must be an integer from 0 to 10")
+            raise SettingsError("config.max_alternatives must be an integer from 0 to 10")
         out["max_alternatives"] = n
     return out
 
@@ -79,7 +81,7 @@ async def vosk_session(ws, server, app, stream_limits) -> None:
                         obj = parse_json_object(msg, "message")
                         if "config" in obj:
                             if not first:
-                                raise ProtocolError("send {\"config\": ...} before any audio")
+                                raise SettingsError("send {\"config\": ...} before any audio")
                             cfg = parse_config(obj, app.sample_rate)
                             stream = server.streaming.new_stream(cfg["sample_rate"])
                             settings = {}
@@ -100,11 +102,11 @@ async def vosk_session(ws, server, app, stream_limits) -> None:
                             await ws.close(WS_NORMAL, "eof")
                             return
                         raise ProtocolError("this is the vosk-compatible endpoint: send {\"config\": ...}, binary "
-                                            "PCM16 chunks and {\"eof\": 1}; hypersp's own protocol is on /recognize")
+                                            "PCM16 chunks and {\"eof\": 1}; hypersp's own protocol is on /recognize",
+                                            ws_code=WS_UNSUPPORTED_DATA, reason="other_protocol")
                     samples = decode_binary(bytes(msg), "int16", max_samples)
                 except ProtocolError as err:
-                    await ws.send(json_text({"error": err.message}))
-                    await ws.close(err.ws_code, err.message.encode()[:120].decode(errors="ignore"))
+                    await ws_error(ws, err, server, app.name)
                     return
                 first = False
                 stream.accept(samples)
@@ -117,5 +119,7 @@ async def vosk_session(ws, server, app, stream_limits) -> None:
                     partials = [e for e in events if not e["final"]]
                     text = partials[-1]["text"] if partials else stream.text
                     await ws.send(json_text({"partial": text}))
-        except ConnectionClosed:
-            pass
+        except (ConnectionClosed, asyncio.CancelledError) as gone:  # gone, or closed by websockets (frame limit)
+            count_limit_close(ws, server, app.name)
+            if isinstance(gone, asyncio.CancelledError):
+                raise
