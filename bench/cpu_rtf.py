@@ -7,9 +7,14 @@ batch 1, a ``--seconds`` (10) input, ``--threads`` (2) threads.
 - ``flops_per_audio_second``: FLOPs of one forward pass / audio seconds, counted by
   ``torch.utils.flop_counter.FlopCounterMode`` (2 FLOPs per multiply-add; convolutions incl.
   depthwise and pointwise, the decoder) and cross-checked analytically from the conv shapes.
-- ``matmul_flops_per_s``: the best of a few large fp32 ``torch.mm`` products on the same threads
-  (2 n^3 FLOPs each): what the CPU's BLAS sustains, the practical peak.
-- ``limit_rtf`` = flops_per_audio_second / matmul_flops_per_s: the RTF if every FLOP ran at matmul speed.
+- ``matmul_flops_per_s``: the practical peak, the best fp32 GEMM throughput that any runtime hypersp
+  uses reaches on this machine with the same threads: the max of ``torch.mm`` (PyTorch's BLAS;
+  eager and TorchScript) and a one-node onnxruntime ``MatMul`` graph (onnxruntime's own GEMM, the
+  ONNX backend), each the fastest of a few n x n products (2 n^3 FLOPs), n in 1024/2048/4096; both
+  are reported (``matmul_peak``: ``torch_mm`` and ``onnxruntime_matmul`` GFLOP/s by size, and which
+  one set the limit). Without onnxruntime the peak is torch's alone and says so.
+- ``limit_rtf`` = flops_per_audio_second / matmul_flops_per_s: the RTF if every FLOP ran at that peak,
+  so no runtime should beat it (a ratio below 1 would mean the peak was measured too low).
 - ``rtf`` per runtime (eager PyTorch, frozen TorchScript, onnxruntime): median forward time / seconds,
   model only (the log-mel front end is reported apart, ``features_rtf``), and ``ratio_to_limit`` = rtf / limit_rtf;
   ``rtf_min`` / ``ratio_to_limit_min`` use the fastest pass (the matmul peak is a fastest pass too),
@@ -59,15 +64,64 @@ def analytic_flops(model, frames: int) -> int:
     return total + 2 * d.out_channels * d.in_channels * t
 
 
-def matmul_flops_per_s(threads: int, sizes=(1024, 2048, 4096), repeats: int = 5) -> dict:
+SIZES = (1024, 2048, 4096)
+
+
+def _peak(by_size: dict) -> dict:
+    n_best = max(by_size, key=by_size.get)
+    return {"flops_per_s": by_size[n_best], "best_size": n_best,
+            "gflops_by_size": {str(k): round(v / 1e9, 2) for k, v in by_size.items()}}
+
+
+def torch_mm_flops_per_s(threads: int, sizes=SIZES, repeats: int = 5) -> dict:
+    """FLOP/s of fp32 ``torch.mm`` (n x n) @ (n x n) on ``threads`` threads: fastest pass per size."""
     torch.set_num_threads(threads)
-    best = {}
+    by_size = {}
     for n in sizes:
         a, b = torch.randn(n, n), torch.randn(n, n)
         t = timings(lambda: torch.mm(a, b), repeats, 2)[1]  # fastest pass: the machine's peak
-        best[n] = 2.0 * n ** 3 / t
-    n_best = max(best, key=best.get)
-    return {"flops_per_s": best[n_best], "best_size": n_best, "by_size": {str(k): round(v / 1e9, 2) for k, v in best.items()}}
+        by_size[n] = 2.0 * n ** 3 / t
+    return _peak(by_size)
+
+
+def onnxruntime_matmul_flops_per_s(threads: int, sizes=SIZES, repeats: int = 5) -> dict:
+    """FLOP/s of a one-node ONNX ``MatMul`` graph (fp32, n x n by n x n) in an onnxruntime CPU session made
+    like the ONNX backend's (``onnx_session``: all graph optimizations, ``threads`` intra-op threads)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    from hypersp.inference.backends import onnx_session
+
+    by_size = {}
+    tmp = Path(tempfile.mkdtemp(prefix="hypersp-bench-matmul-"))
+    for n in sizes:
+        graph = helper.make_graph(
+            [helper.make_node("MatMul", ["a", "b"], ["y"])], "matmul",
+            [helper.make_tensor_value_info(x, TensorProto.FLOAT, [n, n]) for x in ("a", "b")],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = min(model.ir_version, 8)  # readable by older onnxruntime releases too
+        onnx.save(model, str(tmp / f"matmul{n}.onnx"))
+        sess = onnx_session(tmp / f"matmul{n}.onnx", threads)
+        rng = np.random.default_rng(n)
+        feed = {"a": rng.standard_normal((n, n), dtype=np.float32), "b": rng.standard_normal((n, n), dtype=np.float32)}
+        t = timings(lambda: sess.run(None, feed), repeats, 2)[1]
+        by_size[n] = 2.0 * n ** 3 / t
+    return _peak(by_size)
+
+
+def matmul_peak(threads: int) -> dict:
+    """The best GEMM throughput of the runtimes hypersp uses (torch, onnxruntime), both reported."""
+    found = {"torch_mm": torch_mm_flops_per_s(threads)}
+    try:
+        found["onnxruntime_matmul"] = onnxruntime_matmul_flops_per_s(threads)
+    except ImportError as err:
+        found["onnxruntime_matmul"] = {"skipped": str(err)}
+    measured = {k: v for k, v in found.items() if "flops_per_s" in v}
+    source = max(measured, key=lambda k: measured[k]["flops_per_s"])
+    torch.set_num_threads(threads)
+    return {"flops_per_s": measured[source]["flops_per_s"], "source": source, "by_runtime": found}
 
 
 def main(argv=None) -> int:
@@ -89,7 +143,7 @@ def main(argv=None) -> int:
     feats, lengths, feat_time = features_for(comp.task, args.seconds)
     flops = count_flops(model, feats, lengths)
     flops_analytic = analytic_flops(model, int(feats.shape[1])) if comp.cfg.model.name == "jasper" else None
-    mm = matmul_flops_per_s(args.threads)
+    mm = matmul_peak(args.threads)
     torch.set_num_threads(args.threads)
     flops_per_s_audio = flops / args.seconds
     limit_rtf = flops_per_s_audio / mm["flops_per_s"]
@@ -140,7 +194,8 @@ def main(argv=None) -> int:
         "flops_per_audio_second": flops_per_s_audio,
         "flops_per_audio_second_analytic": flops_analytic / args.seconds if flops_analytic else None,
         "matmul_flops_per_s": mm["flops_per_s"],
-        "matmul_gflops_by_size": mm["by_size"],
+        "matmul_peak_source": mm["source"],
+        "matmul_peak": mm["by_runtime"],
         "limit_rtf": round(limit_rtf, 5),
         "results": results,
         "best": best,
