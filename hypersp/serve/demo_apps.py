@@ -120,6 +120,7 @@ class SubtitlesApp(DemoApp):
             try:
                 upload.admit()
                 audio, rate, _, settings = await upload.audio()
+                self.check_audio(audio, rate)
                 settings = {"display": server.cfg.display, **settings}
             except ProtocolError as err:
                 upload.release()

@@ -92,7 +92,7 @@ def content_length(request, max_bytes: int) -> int:
     n = int(raw)  # Sanic has already refused a malformed Content-Length (400)
     if n > max_bytes:
         raise ProtocolError(f"파일이 너무 큽니다: 최대 {max_bytes / 1e6:g} MB까지 올릴 수 있습니다 (serve.max_body_mb)",
-                            status=413)
+                            status=413, reason="too_large")
     return n
 
 
@@ -108,13 +108,14 @@ async def spool_body(request, path: str, max_bytes: int, timeout_s: float) -> in
                 chunk = await asyncio.wait_for(request.stream.read(), timeout_s)
             except asyncio.TimeoutError:
                 raise ProtocolError(f"업로드가 멈췄습니다: {timeout_s:g}초 동안 데이터가 오지 않았습니다 (upload stalled: no "
-                                    f"data for {timeout_s:g} s, serve.body_timeout_s); 다시 올리세요", status=408) from None
+                                    f"data for {timeout_s:g} s, serve.body_timeout_s); 다시 올리세요", status=408,
+                                    reason="body_timeout") from None
             if chunk is None:
                 return size
             size += len(chunk)
             if size > max_bytes:
                 raise ProtocolError(f"파일이 너무 큽니다: 최대 {max_bytes / 1e6:g} MB까지 올릴 수 있습니다 "
-                                    "(serve.max_body_mb)", status=413)
+                                    "(serve.max_body_mb)", status=413, reason="too_large")
             f.write(chunk)
 
 
@@ -147,7 +148,7 @@ class SpooledRequest:
             _, params = parse_content_header(self.content_type)
             boundary = params.get("boundary")
             if not boundary:
-                raise ProtocolError("multipart upload without a boundary in its Content-Type")
+                raise ProtocolError("multipart upload without a boundary in its Content-Type", reason="content_type")
             self._form = parse_multipart_form(self.body, str(boundary).encode("utf-8"))
         return self._form
 
@@ -176,7 +177,7 @@ def decode_spooled(path: str, content_type: str, headers: Dict[str, str], sample
         req = SpooledRequest(path, content_type, headers)
         if req.body[:1] in (b"{", b"[") and req.body.count(b",") > max_samples + JSON_COMMA_MARGIN:
             raise ProtocolError(f"'data' holds more than {max_samples} samples; at most {max_samples} are accepted "
-                                "(serve.max_json_seconds)", status=413)
+                                "(serve.max_json_seconds)", status=413, reason="too_large")
         x, rate, meta, settings = request_audio(req, sample_rate, max_samples)
     except ProtocolError as err:  # its attributes (message, status, codes, reason) travel back as a dict
         return {"error": dict(vars(err))}
