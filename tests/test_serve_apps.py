@@ -72,12 +72,14 @@ def test_online_tel_takes_8khz_and_16k_app_is_resampled(server):
                 if ev["final"]:
                     break
         assert ev["end"] == pytest.approx(1.0, abs=0.05), (app, ev)  # times are in seconds, whatever the rate
+        assert isinstance(ev["display"], str) and (ev["display"] == "") == (ev["text"] == "")  # both forms
 
 
 def test_minutes_segments_with_times(server):
     x = tone_bursts(6.0, 16000)
     status, body = request(server.url + "/minutes/recognize", wav_bytes(x, 16000))
     assert status == 200 and body["final"] is True
+    assert isinstance(body["display"], str) and all(isinstance(s["display"], str) for s in body["segments"])
     starts = [s["start"] for s in body["segments"]]
     assert starts == sorted(starts)
     for s in body["segments"]:  # each segment lies on a burst (0-1, 2-3, 4-5 s), padded

@@ -190,6 +190,8 @@ def test_online_page_shows_recognized_text(server, browser, wav, ckpt):
                 break
             time.sleep(0.25)
         shown = page.text("#finals")
+        page.evaluate("document.getElementById('display').click()")  # the switch: the spoken form
+        shown_spoken = page.text("#finals")
         status = page.text("#status")
         page.evaluate("window.hyperspStop()")
         page.evaluate("document.getElementById('clear').click()")
@@ -200,9 +202,11 @@ def test_online_page_shows_recognized_text(server, browser, wav, ckpt):
     assert not state["errors"], state
     assert state["sent"] > 16000 * 1.0, state  # at least a second of 16 kHz audio went out
     assert state["finals"], (state, server.log()[-2000:])
-    assert shown.strip() == "\n".join(state["finals"]).strip()  # the page shows what the server said
+    # the page shows what the server said: the display form, or the spoken form after the switch
+    assert shown.strip() == "\n".join(f["display"] for f in state["finals"]).strip()
+    assert shown_spoken.strip() == "\n".join(f["text"] for f in state["finals"]).strip()
     assert status == "듣는 중 (16000 Hz)", status
-    assert cleared == "" and after["finals"] == [] and after["partial"] == ""
+    assert cleared == "" and after["finals"] == [] and after["partial"] is None
     metrics = urllib.request.urlopen(server.url + "/metrics").read().decode()
     assert re.search(r'hypersp_results_total\{app="online_resp",final="True"\} [1-9]', metrics)
     if os.environ.get("HYPERSP_TEST_CHECKPOINT"):
@@ -218,7 +222,7 @@ def test_online_page_shows_recognized_text(server, browser, wav, ckpt):
             return unicodedata.normalize("NFD", t.replace(" ", ""))
 
         offline = Recognizer.from_checkpoint(str(ckpt)).transcribe_file(wav)["text"]
-        hyp, ref = jamo("".join(state["finals"])), jamo(offline)
+        hyp, ref = jamo("".join(f["text"] for f in state["finals"])), jamo(offline)
         assert editdistance.eval(hyp, ref) / max(len(ref), 1) < 0.5, (state["finals"], offline)
 
 
@@ -274,6 +278,9 @@ def test_offline_page_table_downloads_and_clear(server, browser, app, tmp_path):
         rows = page.evaluate("[...document.querySelectorAll('#segments tbody tr')].map(r => [...r.cells].map(c => c.textContent))")
         links = page.evaluate("[...document.querySelectorAll('#downloads a')].map(a => [a.getAttribute('download'), a.href])")
         files = {name: page.evaluate(f"fetch({json.dumps(href)}).then(r => r.text())") for name, href in links}
+        page.evaluate("document.getElementById('display').click()")  # the switch: the spoken form
+        spoken_rows = page.evaluate("[...document.querySelectorAll('#segments tbody tr')].map(r => r.cells[3].textContent)")
+        spoken_links = page.evaluate("[...document.querySelectorAll('#downloads a')].map(a => a.href)")
         page.evaluate("document.getElementById('oclear').click()")
         after = page.evaluate("[document.querySelectorAll('#segments tbody tr').length, "
                               "document.getElementById('downloads').innerText, document.getElementById('ostatus').innerText, "
@@ -284,7 +291,9 @@ def test_offline_page_table_downloads_and_clear(server, browser, app, tmp_path):
     assert segments, result
     assert status.startswith("완료") and f"구간 {len(segments)}개" in status, status
     assert len(rows) == len(segments)
-    assert [r[3] for r in rows] == [s["text"] for s in segments]  # the table shows what the server said
+    assert [r[3] for r in rows] == [s["display"] for s in segments]  # the table shows what the server said
+    assert spoken_rows == [s["text"] for s in segments]
+    assert all(href.startswith("blob:") for href in spoken_links)  # the spoken form's files come from the page
     assert [name for name, _ in links] == [f"{app}.txt", f"{app}.srt", f"{app}.vtt", f"{app}.json"]
     if app == "subtitles":  # SRT and WebVTT come from the server's job (its cues), TXT and JSON from the page
         assert [href.startswith("blob:") for _, href in links] == [True, False, False, True]
@@ -375,4 +384,4 @@ def test_upload_errors_are_korean_json_without_python_reprs(server):
         assert "ffmpeg가 필요한데 설치되어 있지 않습니다" in error, error
     assert not PYTHON_REPR.search(error) and "'" not in error, error
     metrics = urllib.request.urlopen(server.url + "/metrics").read().decode()
-    assert re.search(r'hypersp_errors_total\{app="minutes",code="413"\} [1-9]', metrics), metrics
+    assert re.search(r'hypersp_errors_total\{app="minutes",code="413",reason="too_large"\} [1-9]', metrics), metrics

@@ -3,7 +3,7 @@
     srec = StreamingRecognizer(hypersp.load("demo_ko_16k"))
     stream = srec.new_stream(input_rate=16000)
     stream.accept(chunk)                      # float32 in [-1, 1] at input_rate, any length (10 ms .. 30 s)
-    if stream.ready(): events = srec.decode([stream])[0]   # [{"text", "final": bool, ...}]
+    if stream.ready(): events = srec.decode([stream])[0]   # [{"text", "display", "final": bool, ...}]
     events = srec.decode([stream], force_final=[True])[0]   # client said the utterance ended
 
 How it works (CTC models; works with any registered model, no model changes):
@@ -207,7 +207,7 @@ class Stream:
         """A partial or final event; a final carries ``words`` (times from the start of the stream)."""
         start = self.utt_start / self.rate
         n = self.audio.size if end is None else end
-        ev = {"text": self.text, "final": final, "segment": self.segment,
+        ev = {"text": self.text, "display": _display(self.text, final), "final": final, "segment": self.segment,
               "start": round(start, 3), "end": round(start + n / self.rate, 3)}
         if reason:
             ev["reason"] = reason
@@ -224,6 +224,13 @@ class Stream:
         self.pos -= rest.size
         self._reset_utterance()
         self.ingest(rest)
+
+
+def _display(text: str, final: bool) -> str:
+    """The display form of a live text (hypersp.text.display); a partial gets no sentence-final mark yet."""
+    from hypersp.text.display import display_form
+
+    return display_form(text, punctuation=final) if text else ""
 
 
 class StreamingRecognizer:
@@ -324,7 +331,7 @@ class StreamingRecognizer:
             results = self.recognizer.transcribe_many([c["audio"] for c in group], decoder=group[0]["decoder"])
             for c, result in zip(group, results):
                 ev = c["event"]
-                ev["text"] = result.text
+                ev["text"], ev["display"] = result.text, result.display
                 ev["words"] = [{**w.to_dict(), "start": round(w.start + c["start"], 3),
                                 "end": round(w.end + c["start"], 3)} for w in result.words]
                 lists = [seg.nbest for seg in result.segments if seg.nbest]

@@ -4,7 +4,11 @@
   "use strict";
   const S = window.HYPERSP;
   const $ = (id) => document.getElementById(id);
-  const state = (window.hyperspState = { finals: [], partial: "", errors: [], sent: 0, open: false, micBlocked: "", result: null });
+  // finals / partial: the server's results {text, display}; display: which form is shown (the checkbox)
+  const state = (window.hyperspState = { finals: [], partial: null, errors: [], sent: 0, open: false, micBlocked: "",
+    result: null, serverFiles: null, display: S.display !== false });
+  // The display form (written numbers, punctuation) or the spoken form (what the model wrote) of a result.
+  const shown = (r) => (r ? (state.display && typeof r.display === "string" ? r.display : r.text || "") : "");
 
   // ---- downsampling: box low-pass + linear interpolation, streaming (keeps its phase across calls) ----
   class Downsampler {
@@ -112,8 +116,8 @@
   function render() {
     const finals = $("finals");
     finals.textContent = "";
-    for (const t of state.finals) { const d = document.createElement("div"); d.textContent = t; finals.appendChild(d); }
-    $("partial").textContent = state.partial;
+    for (const m of state.finals) { const d = document.createElement("div"); d.textContent = shown(m); finals.appendChild(d); }
+    $("partial").textContent = shown(state.partial);
   }
 
   async function start() {
@@ -139,8 +143,9 @@
         try { msg = JSON.parse(ev.data); } catch (e) { return; }
         if (msg.error) { lastError = msg.error; state.errors.push(msg.error); setStatus("status", "오류: " + msg.error, true); return; }
         if (msg.settings) return;
-        if (msg.final) { if (msg.text) state.finals.push(msg.text); state.partial = ""; }
-        else state.partial = msg.text || "";
+        const result = { text: msg.text || "", display: msg.display };
+        if (msg.final) { if (msg.text) state.finals.push(result); state.partial = null; }
+        else state.partial = msg.text ? result : null;
         render();
       };
       ws.onclose = (ev) => {
@@ -192,7 +197,7 @@
   }
 
   function clearOnline() {
-    state.finals = []; state.partial = "";
+    state.finals = []; state.partial = null;
     render();
   }
 
@@ -211,7 +216,7 @@
     const p = (v, n) => String(v).padStart(n, "0");
     return p(h, 2) + ":" + p(m, 2) + ":" + p(s, 2) + sep + p(ms % 1000, 3);
   }
-  function lineText(s) { const who = speakerLabel(s); return (who ? who + ": " : "") + (s.text || ""); }
+  function lineText(s) { const who = speakerLabel(s); return (who ? who + ": " : "") + shown(s); }
 
   const exporters = {
     txt: (r) => r.segments.map((s) => "[" + fmt(s.start) + " - " + fmt(s.end) + "] " + lineText(s)).join("\n") + (r.segments.length ? "\n" : ""),
@@ -249,9 +254,19 @@
     body.textContent = "";
     for (const s of segs) {
       const tr = document.createElement("tr");
-      for (const v of [fmt(s.start), fmt(s.end), speakerLabel(s), s.text]) { const td = document.createElement("td"); td.textContent = v; tr.appendChild(td); }
+      for (const v of [fmt(s.start), fmt(s.end), speakerLabel(s), shown(s)]) { const td = document.createElement("td"); td.textContent = v; tr.appendChild(td); }
       body.appendChild(tr);
     }
+  }
+
+  // The server's subtitle files hold the form the server was set to show (serve.display); the other form
+  // is built in the page.
+  function showResult() {
+    if (!state.result) return;
+    for (const u of objectUrls) URL.revokeObjectURL(u);
+    objectUrls = [];
+    showSegments(state.result.segments || []);
+    showDownloads(state.result, state.display === (S.display !== false) ? state.serverFiles : null);
   }
 
   function clearResults() {
@@ -260,7 +275,7 @@
     for (const u of objectUrls) URL.revokeObjectURL(u);
     objectUrls = [];
     const bar = $("progress"); bar.hidden = true; bar.value = 0;
-    state.result = null;
+    state.result = null; state.serverFiles = null;
   }
 
   function clearOffline() {
@@ -330,7 +345,7 @@
           bar.value = st.progress || 0;
           if (st.status === "error") throw new Error(st.error || "인식에 실패했습니다.");
           if (st.status === "done") {
-            result = { text: st.text, duration: st.duration, segments: st.segments };
+            result = { text: st.text, display: st.display, duration: st.duration, segments: st.segments };
             serverFiles = { srt: st.srt_url, vtt: st.vtt_url };
             break;
           }
@@ -340,9 +355,8 @@
       } else {
         result = await postForm("recognize", form);
       }
-      state.result = result;
-      showSegments(result.segments || []);
-      showDownloads(result, serverFiles);
+      state.result = result; state.serverFiles = serverFiles;
+      showResult();
       setStatus("ostatus", "완료 (" + Number(result.duration || 0).toFixed(1) + "초, 구간 " + (result.segments || []).length + "개)");
       return result;
     } catch (err) {
@@ -356,6 +370,11 @@
     }
   }
 
+  $("display").checked = state.display;
+  $("display").onchange = () => {
+    state.display = $("display").checked;
+    if (S.mode === "online") render(); else showResult();
+  };
   if (S.mode === "online") {
     $("online").hidden = false;
     $("start").onclick = start;
