@@ -25,6 +25,9 @@ def main() -> None:
     p.add_argument("--checkpoint", default="demo_ko_16k")
     p.add_argument("--lengths", default="5,10,20,30")
     p.add_argument("--windows", type=int, default=6, help="windows per length")
+    p.add_argument("--decoding", default=None, help="decoder name (default: the model's own; shipped models: "
+                                                    "ctc_beam with the shipped LM)")
+    p.add_argument("--variants", default="whole,chunked,engine", help="which of whole,chunked,engine to run")
     args = p.parse_args()
 
     import hypersp
@@ -33,15 +36,15 @@ def main() -> None:
     from hypersp.metrics import ErrorRates
     from hypersp.text.normalize import get_scoring_normalizer, get_text_normalizer
 
-    asr = hypersp.load(args.checkpoint)
+    asr = hypersp.load(args.checkpoint, decoding=args.decoding)
     rate = asr.sample_rate
     norm = get_text_normalizer(asr.config.task.text_normalizer)
     scoring = get_scoring_normalizer(asr.config.task.scoring_normalizer)
     utts = [(norm(e.text), load_audio(e.audio_filepath, rate)) for e in read_manifest(args.manifest)]
     pause = np.zeros(int(0.15 * rate), np.float32)
     default_chunk, default_split = asr.max_chunk_s, asr.split_over_s
-    out = {"checkpoint": args.checkpoint, "manifest": args.manifest, "default_max_chunk_s": default_chunk,
-           "by_length": []}
+    out = {"checkpoint": args.checkpoint, "manifest": args.manifest, "decoding": asr.decoding.name,
+           "lm": asr.decoding.lm_path, "default_max_chunk_s": default_chunk, "by_length": []}
     k = 0
     for length in [float(x) for x in args.lengths.split(",")]:
         windows = []
@@ -53,7 +56,8 @@ def main() -> None:
                     k = 0
             windows.append((texts, waves))
         row = {"target_s": length, "windows": len(windows)}
-        variants = (("whole", 0.0, 0.0), ("chunked", 0.0, default_chunk), ("engine", default_split, default_chunk))
+        variants = [v for v in (("whole", 0.0, 0.0), ("chunked", 0.0, default_chunk), ("engine", default_split, default_chunk))
+                    if v[0] in args.variants.split(",")]
         for label, split, chunk in variants:
             asr.split_over_s, asr.max_chunk_s = split, chunk
             er = ErrorRates(normalize=scoring)
