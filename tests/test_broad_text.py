@@ -73,6 +73,14 @@ def test_template_corpora_keep_their_config_hash():
     assert config_hash(SyntheticConfig()) != config_hash(SyntheticConfig(text="open"))
 
 
+def test_broad_corpus_hash_follows_the_pool_version(packages, monkeypatch):
+    # a text=broad corpus made from an older pool (e.g. before the one numeral reader) is regenerated
+    cfg = SyntheticConfig(text="broad")
+    before = config_hash(cfg)
+    monkeypatch.setattr(bt, "POOL_VERSION", bt.POOL_VERSION + 1)
+    assert config_hash(cfg) != before
+
+
 def test_missing_package_names_the_extra(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wordfreq" else real(name, *a))

@@ -73,14 +73,20 @@ def test_particles_agree_with_batchim_in_generated_sentences():
     assert checked > 2000
 
 
-def test_numbers_are_written_in_hangul():
-    assert kt.sino_korean(35000) == "삼만 오천"
-    assert kt.sino_korean(2024) == "이천이십사"
-    assert kt.sino_korean(10000) == "만" and kt.sino_korean(110000) == "십일만"
-    assert kt.sino_korean(0) == "영" and kt.sino_korean(15) == "십오"
-    assert kt.native_korean(3) == "세" and kt.native_korean(20) == "스무" and kt.native_korean(21) == "스물한"
-    assert kt.native_korean(4, attributive=False) == "넷"
-    assert kt.digits_korean("0107") == "공일공칠"
+def test_generated_text_is_what_the_korean_normalizer_writes():
+    """One numeral reader, one spacing convention: the generator writes numbers with hypersp.text.numbers,
+    so the korean normalizer (training targets, scoring) leaves every generated sentence as it is, spaces
+    included: 삼만 오천 원, 세 시, 유월 십오일, 뒷자리 일이삼사."""
+    from hypersp.text.normalize import get_text_normalizer
+
+    korean = get_text_normalizer("korean")
+    sentences = kt.generate_sentences(3000, seed=17) + kt.hand_written_sentences()
+    assert [s for s in sentences if korean(s) != s] == []
+    text = " ".join(sentences)
+    # the conventions are exercised: 만 groups apart (사만 팔천오백 원), native hours, 유월/시월, phone digits
+    assert re.search(r"[가-힣]만 [가-힣]+ 원", text)
+    for reading in (" 세 시", "유월 ", "시월 ", "뒷자리 "):
+        assert reading in text, reading
 
 
 # --------------------------------------------------------------------------- eSpeak binding

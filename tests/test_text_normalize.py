@@ -10,29 +10,67 @@ from hypersp.text.normalize import (
     get_text_normalizer,
     normalize_korean,
 )
-from hypersp.text.numbers import read_integer, read_number, read_numbers
+from hypersp.text.numbers import MONTHS, digit_by_digit, native, read_integer, read_number, read_numbers, sino
 
 
 @pytest.mark.parametrize("digits,reading", [
     ("0", "영"), ("7", "칠"), ("10", "십"), ("11", "십일"), ("20", "이십"), ("100", "백"), ("101", "백일"),
-    ("1000", "천"), ("1922", "천구백이십이"), ("10000", "만"), ("10001", "만일"), ("20500", "이만오백"),
-    ("110000", "십일만"), ("100000000", "일억"), ("123456789", "일억이천삼백사십오만육천칠백팔십구"),
-    ("1000000000000", "일조"), ("010", "공일공"), ("007", "공공칠"),
+    ("1000", "천"), ("1922", "천구백이십이"), ("10000", "만"), ("10001", "만 일"), ("20500", "이만 오백"),
+    ("35000", "삼만 오천"), ("110000", "십일만"), ("100000000", "일억"),
+    ("123456789", "일억 이천삼백사십오만 육천칠백팔십구"), ("1000000000000", "일조"), ("010", "공일공"),
+    ("007", "공공칠"),
 ])
 def test_sino_korean_integers(digits, reading):
+    # one spacing convention, Korean orthography's: 만/억/조 groups apart (삼만 오천)
     assert read_integer(digits) == reading
 
 
+def test_value_readings():
+    assert sino(2024) == "이천이십사" and sino(15700) == "만 오천칠백" and sino(0) == "영"
+    assert native(3) == "세" and native(20) == "스무" and native(21) == "스물한" and native(4, attributive=False) == "넷"
+    assert digit_by_digit("0107") == "공일공칠" and MONTHS[5] == "유월" and MONTHS[9] == "시월"
+    for bad in (lambda: sino(-1), lambda: native(0), lambda: native(100), lambda: digit_by_digit("1a")):
+        with pytest.raises(ValueError):
+            bad()
+
+
 def test_decimals_separators_percent_and_mixed_text():
-    assert read_number("3", "14") == "삼점일사"
+    assert read_number("3", "14") == "삼 점 일사"
     assert read_number("1,000") == "천"
-    assert read_numbers("1,500원과 3.5% 그리고 70 %") == "천오백원과 삼점오퍼센트 그리고 칠십퍼센트"
-    assert read_numbers("1922년 5월") == "천구백이십이년 오월"
+    assert read_numbers("1,500원과 3.5% 그리고 70 %") == "천오백 원과 삼 점 오 퍼센트 그리고 칠십 퍼센트"
+    assert read_numbers("1922년 5월") == "천구백이십이 년 오월"
     assert read_numbers("숫자 없음") == "숫자 없음"
-    assert read_numbers("버전 1.2.3") == "버전 일점이.삼"        # no digit survives
+    assert read_numbers("버전 1.2.3") == "버전 일 점 이.삼"      # no digit survives
+    assert read_numbers("MP3를") == "MP삼를"
     assert read_numbers("٣") == "٣"                             # only ASCII digits are numerals here
     with pytest.raises(ValueError):
         read_integer("12a")
+
+
+@pytest.mark.parametrize("written,spoken", [
+    # native numerals before native counters; counters are words (one space before them)
+    ("3시", "세 시"), ("오후 3시 30분", "오후 세 시 삼십 분"), ("3시30분", "세 시 삼십 분"), ("2명이", "두 명이"),
+    ("사과 3개를", "사과 세 개를"), ("20살", "스무 살"), ("24시간", "스물네 시간"), ("1번째", "첫 번째"),
+    ("3번째", "세 번째"), ("15시", "십오 시"), ("100명", "백 명"), ("3 시", "세 시"),
+    # Sino counters, and the ambiguous ones read Sino
+    ("30분", "삼십 분"), ("5000원", "오천 원"), ("3번 문제", "삼 번 문제"), ("교재 7장을", "교재 칠 장을"),
+    ("3개월이에요", "삼 개월이에요"), ("3개국", "삼개국"), ("30도", "삼십 도"), ("3일 동안", "삼 일 동안"),
+    # money: 만 groups apart, digits + unit as one number
+    ("35000원", "삼만 오천 원"), ("3만 5000원", "삼만 오천 원"), ("5만 원", "오만 원"), ("15,700원", "만 오천칠백 원"),
+    ("5천원", "오천 원"), ("1만 원", "만 원"), ("2142만 8571원", "이천백사십이만 팔천오백칠십일 원"),
+    # dates: month names, a day after a month is one word
+    ("6월", "유월"), ("10월", "시월"), ("2026년 3월 2일에", "이천이십육 년 삼월 이일에"), ("6월 15일", "유월 십오일"),
+    ("2024-01-15", "이천이십사 년 일월 십오일"),
+    # digit by digit
+    ("010-1234-5678", "공일공 일이삼사 오육칠팔"), ("010 1234 5678", "공일공 일이삼사 오육칠팔"),
+    ("뒷자리 1234 맞으십니까", "뒷자리 일이삼사 맞으십니까"), ("계좌 번호 003-456-7890", "계좌 번호 공공삼 사오육 칠팔구공"),
+    ("1234명", "천이백삼십사 명"),
+    # decimals and percent
+    ("9.8입니다", "구 점 팔입니다"), ("30%입니다", "삼십 퍼센트입니다"), ("3.5%", "삼 점 오 퍼센트"),
+])
+def test_counter_aware_reading(written, spoken):
+    assert read_numbers(written) == spoken
+    assert normalize_korean(written) == normalize_korean(spoken) == spoken.replace(".", " ").strip()
 
 
 def test_dual_notation_sides_and_digit_rule():
@@ -81,7 +119,7 @@ def test_aihub_markers_and_fullwidth():
 
 
 def test_normalize_korean_policies():
-    assert normalize_korean("안녕하세요. 반가워요! (진짜?) 50%요", keep_digits=False) == "안녕하세요 반가워요 진짜 오십퍼센트요"
+    assert normalize_korean("안녕하세요. 반가워요! (진짜?) 50%요", keep_digits=False) == "안녕하세요 반가워요 진짜 오십 퍼센트요"
     assert normalize_korean("50%요, 정말~", keep_digits=True) == "50%요 정말"
     assert normalize_korean("안녕, 정말?", punctuation="keep") == "안녕, 정말?"
     assert normalize_korean("pc랑 Mp3  \t 파일", keep_digits=True) == "PC랑 MP3 파일"
@@ -108,12 +146,12 @@ def test_target_normalizers_are_idempotent(name):
 
 def test_korean_normalizer_matches_preparer_and_never_raises():
     assert get_text_normalizer("korean")(SAMPLES[1]) == etri_to_text(SAMPLES[1]) == "그럼 이십 년 전 전처럼 이메일로 소통하면 되잖아"
-    assert get_text_normalizer("korean")(SAMPLES[3]) == "PC방 천오백원 그러니까 잘"
+    assert get_text_normalizer("korean")(SAMPLES[3]) == "PC방 천오백 원 그러니까 잘"
 
 
 def test_scoring_normalizers():
     cer = get_scoring_normalizer("korean_cer")
-    assert cer("70% 확률이라니.").replace(" ", "") == cer("칠십 퍼센트 확률이라니").replace(" ", "")
+    assert cer("70% 확률이라니.") == cer("칠십 퍼센트 확률이라니") == "칠십 퍼센트 확률이라니"
     assert cer("n/ 네, 맞아요?") == "네 맞아요"
     keep = get_scoring_normalizer("korean_cer_keep_digits")
     assert keep("70% 확률이라니.") == "70% 확률이라니"

@@ -5,7 +5,9 @@
 #
 #   pip install 'hypersp[broadtext]'; PATH="$PWD/.venv/bin:$PATH" bash examples/synthetic/lm.sh [OUT] [WORK_DIR]
 #
-# The same package versions (konlpy 0.6.0, wordfreq 3.1.1, kiwipiepy-model 0.24.0) give the same bytes.
+# The same package versions (konlpy 0.6.0, wordfreq 3.1.1, kiwipiepy-model 0.24.0) give the shipped bytes when run
+# from commit bfa9eac; later commits read numbers with the one numeral reader (hypersp/text/numbers.py), which
+# changes the pool and so the LM (see hypersp/pretrained/ko_jamo6.md).
 set -euo pipefail
 OUT=${1:-hypersp/pretrained/ko_jamo6.arpa.gz}
 WORK=${2:-data/lm}

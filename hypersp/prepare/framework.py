@@ -51,7 +51,9 @@ from hypersp.text.normalize import normalize_korean
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# Part of every run's fingerprint: a folder prepared by another version is redone, never resumed or reused.
+# 2: manifest text reads digits with the one numeral reader (hypersp.text.numbers: 3시 -> 세 시, 삼만 오천).
+FORMAT_VERSION = 2
 
 SKIP_REASONS = (
     "orphan_label",            # transcript without audio

@@ -94,7 +94,7 @@ KSPON_LINES = {
     "KsponSpeech_000002": ("train", "KsponSpeech_01/KsponSpeech_0001",
                            "그럼 (20년)/(이십 년) 전+ 전처럼 이메일로 l/ 소통하면 되잖아. l/",
                            "그럼 이십 년 전 전처럼 이메일로 소통하면 되잖아", 0.5),
-    "KsponSpeech_000003": ("train", "KsponSpeech_01/KsponSpeech_0001", "그게 50% 정도야", "그게 오십퍼센트 정도야", 0.4),
+    "KsponSpeech_000003": ("train", "KsponSpeech_01/KsponSpeech_0001", "그게 50% 정도야", "그게 오십 퍼센트 정도야", 0.4),
     "KsponSpeech_001001": ("train", "KsponSpeech_01/KsponSpeech_0002", "u/ 그 PC/ 방에서 뭐+뭔 일이야",
                            "그 PC 방에서 뭐 뭔 일이야", 0.45),
     "KsponSpeech_001002": ("train", "KsponSpeech_01/KsponSpeech_0002", "(그러니까 잘 모르겠어", "malformed_tag", 0.3),

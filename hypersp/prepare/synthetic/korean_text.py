@@ -6,8 +6,8 @@ Two sources, both original to this repository:
   ``call_center``) — the settings of hypersp's demo apps;
 * templates whose slots (people, products, topics, days, times, amounts) are filled at random,
   with case particles chosen by the final consonant (batchim) of the word they attach to
-  (은/는, 이/가, 을/를, 과/와, 으로/로) and numbers written out in Hangul (sino-Korean for
-  minutes, dates, money, pages; native Korean for hours, counts of people and things).
+  (은/는, 이/가, 을/를, 과/와, 으로/로) and numbers written out in Hangul by :mod:`hypersp.text.numbers`
+  (sino-Korean for minutes, dates, money, pages; native Korean for hours, counts of people and things).
 
 Every sentence is Hangul syllables separated by single spaces, 2..12 words, no digits, Latin
 letters or punctuation, so it is directly a training target. ``generate_sentences(n, seed)``
@@ -19,6 +19,8 @@ import re
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
+
+from hypersp.text.numbers import MONTHS, digit_by_digit, native, sino
 
 REGISTERS = ("lecture", "meeting", "customer_service", "call_center")
 MIN_WORDS, MAX_WORDS = 2, 12
@@ -69,65 +71,10 @@ def josa(word: str, particle: str) -> str:
 
 
 # --------------------------------------------------------------------------- numbers
+# Every number is written by hypersp's one numeral reader (hypersp.text.numbers), the one the korean
+# normalizer reads digits with: Sino-Korean with 만/억 groups apart (삼만 오천), native before native
+# counters (세 시), digit by digit for phone numbers (일이삼사), 유월/시월.
 
-_SINO_DIGITS = ["", "일", "이", "삼", "사", "오", "육", "칠", "팔", "구"]
-_NATIVE_UNITS = ["", "하나", "둘", "셋", "넷", "다섯", "여섯", "일곱", "여덟", "아홉"]
-_NATIVE_TENS = ["", "열", "스물", "서른", "마흔", "쉰", "예순", "일흔", "여든", "아흔"]
-_NATIVE_ATTRIBUTIVE = {"하나": "한", "둘": "두", "셋": "세", "넷": "네", "스물": "스무"}
-
-
-def _sino_below_10000(n: int) -> str:
-    out = []
-    for value, unit in ((1000, "천"), (100, "백"), (10, "십"), (1, "")):
-        d = n // value % 10
-        if d:
-            # 천, 백, 십 without a leading 일 (천 not 일천), but 일 for the ones digit.
-            out.append(("" if d == 1 and unit else _SINO_DIGITS[d]) + unit)
-    return "".join(out)
-
-
-def sino_korean(n: int) -> str:
-    """Sino-Korean reading of 0 <= n < 10**12: 35000 -> "삼만 오천", 2024 -> "이천이십사".
-
-    Groups of 만 (10**4) and 억 (10**8) are separated by a space, as in ordinary spelling.
-    """
-    if not 0 <= n < 10**12:
-        raise ValueError(f"sino_korean: {n} out of range 0..10**12-1")
-    if n == 0:
-        return "영"
-    parts = []
-    for value, unit in ((10**8, "억"), (10**4, "만"), (1, "")):
-        group = n // value % 10000
-        if group:
-            # 만 alone rather than 일만; 억 keeps 일 (일억), as people say it.
-            word = "" if (group == 1 and unit == "만") else _sino_below_10000(group)
-            parts.append(word + unit)
-    return " ".join(parts)
-
-
-def native_korean(n: int, attributive: bool = True) -> str:
-    """Native Korean reading of 1 <= n <= 99; ``attributive`` gives the form before a counter.
-
-    native_korean(3) -> "세" (세 시), native_korean(21) -> "스물한", native_korean(20) -> "스무",
-    native_korean(3, attributive=False) -> "셋".
-    """
-    if not 1 <= n <= 99:
-        raise ValueError(f"native_korean: {n} out of range 1..99")
-    tens, units = _NATIVE_TENS[n // 10], _NATIVE_UNITS[n % 10]
-    if attributive:
-        if units:
-            units = _NATIVE_ATTRIBUTIVE.get(units, units)
-        elif tens:
-            tens = _NATIVE_ATTRIBUTIVE.get(tens, tens)
-    return tens + units
-
-
-def digits_korean(digits: str) -> str:
-    """Digit-by-digit reading as used for phone numbers: "0107" -> "공일공칠"."""
-    return "".join("공" if d == "0" else _SINO_DIGITS[int(d)] for d in digits)
-
-
-_MONTHS = ["일월", "이월", "삼월", "사월", "오월", "유월", "칠월", "팔월", "구월", "시월", "십일월", "십이월"]
 _WEEKDAYS = ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"]
 
 Rng = np.random.Generator
@@ -139,13 +86,13 @@ def _choice(rng: Rng, items: Sequence[str]) -> str:
 
 def _date(rng: Rng) -> str:
     month = int(rng.integers(12))
-    return f"{_MONTHS[month]} {sino_korean(int(rng.integers(1, 29)))}일"
+    return f"{MONTHS[month]} {sino(int(rng.integers(1, 29)))}일"
 
 
 def _clock(rng: Rng) -> str:
     hour = int(rng.integers(1, 13))
     minute = _choice(rng, ["", "", " 반", " 십 분", " 십오 분", " 이십 분", " 삼십 분", " 사십 분", " 사십오 분", " 오십 분"])
-    return f"{native_korean(hour)} 시{minute}"
+    return f"{native(hour)} 시{minute}"
 
 
 def _time_of_day(rng: Rng) -> str:
@@ -186,7 +133,7 @@ def _day_at(rng: Rng) -> str:
 def _chapter_range(rng: Rng) -> str:
     first = int(rng.integers(1, 15))
     last = first + int(rng.integers(1, 6))
-    return f"{sino_korean(first)} 장부터 {sino_korean(last)} 장까지"
+    return f"{sino(first)} 장부터 {sino(last)} 장까지"
 
 
 def _money(rng: Rng) -> str:
@@ -200,39 +147,39 @@ def _money(rng: Rng) -> str:
         value = int(rng.integers(10, 1000)) * 100
     else:
         value = int(rng.integers(100, 3000)) * 1000
-    return sino_korean(value)
+    return sino(value)
 
 
 def _minutes(rng: Rng) -> str:
-    return sino_korean(int(_choice(rng, ["2", "3", "5", "5", "10", "10", "15", "20", "30"])))
+    return sino(int(_choice(rng, ["2", "3", "5", "5", "10", "10", "15", "20", "30"])))
 
 
 def _small_sino(rng: Rng) -> str:
-    return sino_korean(int(rng.integers(1, 21)))
+    return sino(int(rng.integers(1, 21)))
 
 
 def _page(rng: Rng) -> str:
-    return sino_korean(int(rng.integers(3, 400)))
+    return sino(int(rng.integers(3, 400)))
 
 
 def _percent(rng: Rng) -> str:
-    return sino_korean(int(rng.integers(2, 60)))
+    return sino(int(rng.integers(2, 60)))
 
 
 def _count(rng: Rng) -> str:
-    return native_korean(int(rng.integers(2, 13)))
+    return native(int(rng.integers(2, 13)))
 
 
 def _people(rng: Rng) -> str:
-    return native_korean(int(rng.integers(2, 31)))
+    return native(int(rng.integers(2, 31)))
 
 
 def _phone_tail(rng: Rng) -> str:
-    return digits_korean("".join(str(int(d)) for d in rng.integers(0, 10, size=4)))
+    return digit_by_digit("".join(str(int(d)) for d in rng.integers(0, 10, size=4)))
 
 
 def _year(rng: Rng) -> str:
-    return sino_korean(int(rng.integers(1990, 2031)))
+    return sino(int(rng.integers(1990, 2031)))
 
 
 # --------------------------------------------------------------------------- vocabulary
