@@ -16,9 +16,10 @@ Readings (the rules, because a transcript convention is a modelling choice):
 - **Native** numerals (1..99, attributive form) before native counters (:data:`NATIVE_COUNTERS`):
   ``3시 -> 세 시``, ``2명 -> 두 명``, ``20살 -> 스무 살``, ``24시간 -> 스물네 시간``, ``3번째 -> 세 번째``
   (``1번째 -> 첫 번째``). Clock hours are native only for 1..12 (``15시 -> 십오 시``); 100 and more are Sino
-  (``100명 -> 백 명``). Counters that digits cannot disambiguate are read Sino: ``3번`` is number three
-  (``삼 번``, not ``세 번`` "three times"), ``3장`` chapter three (``삼 장``, not ``세 장`` "three sheets"),
-  ``3분`` minutes (``삼 분``, not the honorific ``세 분``).
+  (``100명 -> 백 명``), and so are decades (``20대 -> 이십 대``, but ``차 2대 -> 차 두 대``). Counters that
+  digits cannot disambiguate are read Sino: ``3번`` is number three (``삼 번``, not ``세 번`` "three times"),
+  ``3장`` chapter three (``삼 장``, not ``세 장`` "three sheets"), ``3분`` minutes (``삼 분``, not the
+  honorific ``세 분``).
 - **Counters are words**: one space between a number and the counter or unit noun after it (한글 맞춤법
   제43항): ``30분 -> 삼십 분``, ``5000원 -> 오천 원``, ``2026년 -> 이천이십육 년``, ``30% -> 삼십 퍼센트``.
   Month names are single words (``3월 -> 삼월``, ``6월 -> 유월``, ``10월 -> 시월``) and so is a day after a
@@ -167,6 +168,8 @@ _DIGIT_RUN = re.compile(r"[0-9]+")
 
 def _counter_reading(value: int, counter: str) -> str:
     """The reading of ``value`` before ``counter`` (native or Sino, see the module docstring)."""
+    if counter == "대" and value % 10 == 0:
+        return sino(value)  # 20대 is mostly an age decade (이십 대), not twenty vehicles (스무 대)
     if counter in NATIVE_COUNTERS and 1 <= value <= 99 and not (counter == "시" and value > 12):
         return "첫" if counter == "번째" and value == 1 else native(value)
     return sino(value)
