@@ -219,11 +219,11 @@ def read_numbers(text: str) -> str:
             word, rest = counter
             if word == "월" and 1 <= value <= 12:
                 out.append(MONTHS[value - 1] + rest)
-                pos = tail.end()
+                pos = counter_end = tail.end()
                 continue
             if word == "일" and _AFTER_MONTH.search("".join(out)) and 1 <= value <= 31:
                 out.append(sino(value))  # 유월 십오일: a day after a month is one word
-                pos = end + len(tail.group(1))
+                pos, counter_end = end + len(tail.group(1)), tail.end()
                 continue
             reading = _counter_reading(value, word)
         else:
@@ -233,7 +233,7 @@ def read_numbers(text: str) -> str:
         elif counter:
             out.append(reading + " ")
             pos = end + len(tail.group(1))  # the counter itself is copied as written
-            counter_end = tail.end() if tail.group(2) == "".join(counter) else -1
+            counter_end = tail.end()
         else:
             out.append(reading)
     out.append(text[pos:])
