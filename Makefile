@@ -12,7 +12,7 @@ $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -c constraints.txt -e ".[serve,export,vad,spacing,test]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[serve,export,vad,spacing,sherpa,test]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -52,6 +52,9 @@ setup(
         # module): konlpy GPL-3.0+ (its law/bill corpora are not copyrighted / public works), wordfreq code
         # Apache-2.0 + data CC-BY-SA 4.0, kiwipiepy-model Apache-2.0. About 165 MB of wheels: not in make test.
         "broadtext": ["konlpy>=0.6", "wordfreq>=3.0", "kiwipiepy-model>=0.20"],
+        # sherpa-onnx interop (hypersp-export --format sherpa-onnx; tests/test_sherpa_onnx.py, test_kaldi_fbank.py):
+        # plain manylinux wheels, about 15 MB together (sherpa-onnx bundles its own onnxruntime); in make test.
+        "sherpa": ["sherpa-onnx>=2.0", "kaldi-native-fbank>=1.20"],
         # Spacing correction for the display form (hypersp.text.spacing; on by default when installed): kiwipiepy
         # and its model package kiwipiepy-model (both Apache-2.0), about 100 MB of wheel + model sdist; in make test.
         "spacing": ["kiwipiepy>=0.24,<0.25"],

@@ -2,12 +2,16 @@
 
     hypersp-export --checkpoint demo_ko_16k --format onnx --out export/demo_ko_16k.onnx
     hypersp-export --checkpoint runs/quickstart/best.pt --format torchscript --out export/quickstart.ts
+    hypersp-export --checkpoint runs/kaldi/best.pt --format sherpa-onnx --out export/sherpa   # a folder
 
 Writes FILE and a JSON sidecar FILE.json (sample rate, feature config, subsampling factor,
 tokenizer vocabulary) so the export runs without the checkpoint, e.g. with
 ``hypersp.load("export/demo_ko_16k.onnx")`` (onnxruntime and numpy features: no torch needed).
 The graph maps features (B, T, F) float32 + lengths (B,) int64 to log_probs (B, T', V) +
 out_lengths (B,) with dynamic B and T. For transformer checkpoints only the CTC head is exported.
+--format sherpa-onnx writes a folder sherpa-onnx loads as it is (model.onnx with its metadata and
+tokens.txt; load it with sherpa_onnx.OfflineRecognizer.from_zipformer_ctc) for a model trained with
+the Kaldi fbank front end (-c examples/synthetic/conf/kaldi_fbank.yaml); see hypersp.export.sherpa.
 Prints one JSON line describing the export.
 """
 from __future__ import annotations
@@ -17,16 +21,18 @@ import json
 import sys
 from typing import List, Optional
 
-from hypersp_cli.common import (add_common_args, check_output_file, load_requested_plugins, print_components,
-                                require_extra, run)
+from hypersp_cli.common import (add_common_args, check_output_dir, check_output_file, load_requested_plugins,
+                                print_components, require_extra, run)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hypersp-export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", help="checkpoint file or shipped model name")
-    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="export format (default onnx)")
-    p.add_argument("--out", help="output model file (the sidecar is written to OUT.json)")
+    p.add_argument("--format", choices=("onnx", "torchscript", "sherpa-onnx"), default="onnx",
+                   help="export format (default onnx)")
+    p.add_argument("--out", help="output model file (the sidecar is written to OUT.json); "
+                                 "for sherpa-onnx, the output folder")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     p.add_argument("--verify", action="store_true",
                    help="run the export on a random batch and report the max abs log-prob difference to PyTorch")
@@ -46,6 +52,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         if not args.checkpoint or not args.out:
             parser.error("--checkpoint and --out are required")
+        if args.format == "sherpa-onnx":
+            return export_sherpa(args)
         check_output_file(args.out)
         if args.format == "onnx":
             require_extra("hypersp-export --format onnx", "export", ("onnx",))
@@ -72,6 +80,26 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
 
     return run("hypersp-export", body)
+
+
+def export_sherpa(args) -> int:
+    """``--format sherpa-onnx``: OUT is a folder that receives model.onnx and tokens.txt."""
+    check_output_dir(args.out)
+    require_extra("hypersp-export --format sherpa-onnx", "export", ("onnx",))
+    from hypersp.checkpoint import build_from_checkpoint, load_checkpoint
+    from hypersp.export.sherpa import ExportError, export_sherpa_onnx
+
+    comp = build_from_checkpoint(load_checkpoint(args.checkpoint), overrides=args.overrides, device="cpu")
+    try:
+        summary = export_sherpa_onnx(comp, args.out, source=args.checkpoint, opset=args.opset)
+    except ExportError as err:
+        print(f"hypersp-export: error: {err}", file=sys.stderr)
+        return 2
+    if args.verify:
+        print("hypersp-export: --verify is not available for sherpa-onnx (tests/test_sherpa_onnx.py compares it)",
+              file=sys.stderr)
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
 
 
 def verify(model, fmt: str, path: str, input_dim: int) -> float:

@@ -24,6 +24,7 @@ class FeatureConfig:
     log_floor: float = 1e-6
     normalize: str = "per_utterance"  # per_utterance | none
     kaldi_compatible: bool = False    # povey window + Kaldi mel scale instead of Hann/Slaney
+    snip_edges: bool = True           # False: Kaldi's centred frames, edges reflected (kaldi_fbank_features)
 
 
 @dataclass
@@ -36,6 +37,24 @@ class SpecAugmentConfig:
     time_masks: int = 2
     time_width: float = 0.05    # max frames per time mask, as a fraction of the utterance length
     time_width_max: int = 40    # ... capped at this many frames
+
+
+# What kaldi-native-fbank computes by default (as sherpa-onnx runs it for a plain CTC model):
+# FLT_EPSILON, the floor under its mel energies before the log.
+KALDI_LOG_FLOOR = 1.1920928955078125e-07
+
+
+def kaldi_fbank_features(sample_rate: int = 16000, n_mels: int = 80) -> FeatureConfig:
+    """Kaldi fbank as kaldi-native-fbank (and so sherpa-onnx) computes it with its defaults.
+
+    Povey window, per-frame DC removal and pre-emphasis 0.97, Kaldi mel scale over
+    20 Hz .. Nyquist - 400 Hz, centred frames with reflected edges (``snip_edges=False``),
+    25 ms / 10 ms, log of the power mel energies floored at FLT_EPSILON; hypersp's
+    per-utterance normalization on top (``hypersp-export --format sherpa-onnx`` puts it in the graph).
+    """
+    return FeatureConfig(sample_rate=sample_rate, n_mels=n_mels, win_ms=25.0, hop_ms=10.0, n_fft=0,
+                         f_min=20.0, f_max=-400.0, preemphasis=0.97, log_floor=KALDI_LOG_FLOOR,
+                         normalize="per_utterance", kaldi_compatible=True, snip_edges=False)
 
 
 def telephone_features() -> FeatureConfig:

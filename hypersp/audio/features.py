@@ -15,6 +15,11 @@ spectrum -> mel filterbank -> log(max(x, log_floor)) -> per-utterance mean/varia
 normalization over valid frames (per mel bin; a bin constant over the utterance becomes 0)
 -> padded frames set to 0.
 
+With ``FeatureConfig.snip_edges = False`` (Kaldi's ``--snip-edges=false``, kaldi-native-fbank's and
+so sherpa-onnx's default) frames are centred instead: ``T = (S + hop // 2) // hop`` and frame ``t``
+covers ``[t * hop + hop // 2 - win // 2, ...+ win)``, positions outside the utterance reflected
+into it (``-1 -> 0``, ``S -> S - 1``), again per utterance inside a padded batch.
+
 Two flavours, chosen by ``FeatureConfig.kaldi_compatible``:
 
 - default: pre-emphasis over the whole waveform, periodic Hann window, Slaney mel scale with
@@ -38,6 +43,7 @@ from hypersp.audio.features_numpy import (  # noqa: F401  (re-exported: the mel 
     NORM_EPS,
     hz_to_mel_kaldi,
     hz_to_mel_slaney,
+    centred_frame_offset,
     kaldi_mel_filterbank,
     mel_to_hz_slaney,
     resolve_feature_params,
@@ -45,6 +51,24 @@ from hypersp.audio.features_numpy import (  # noqa: F401  (re-exported: the mel 
 )
 
 _NORM_EPS = NORM_EPS  # added to the std so silent / one-frame utterances do not divide by zero
+
+
+def normalize_per_utterance(feats: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
+    """Mean/variance normalization per utterance and feature bin over its valid frames.
+
+    ``feats (B, T, F)``, ``frame_lengths (B,)`` long -> ``(B, T, F)``: ``(x - mean) / (std + 1e-5)``
+    with the population std over frames ``< frame_lengths[b]``; frames at or after it are 0.
+    Used by :class:`LogMelFeatures` and inside the sherpa-onnx export graph (``hypersp.export.sherpa``).
+    """
+    frame_mask = (torch.arange(feats.shape[1], device=feats.device)[None, :] < frame_lengths[:, None]).unsqueeze(-1)
+    # Statistics of the values shifted by the first frame: a constant bin (e.g. every frame at
+    # the log floor) is exactly 0 after normalization instead of float32 rounding noise blown
+    # up by 1 / (std + eps); the numpy front end does the same, so both agree there.
+    count = frame_lengths.clamp(min=1).to(feats.dtype)[:, None, None]
+    shifted = (feats - feats[:, :1]) * frame_mask
+    centred = (shifted - shifted.sum(dim=1, keepdim=True) / count) * frame_mask
+    var = centred.square().sum(dim=1, keepdim=True) / count
+    return centred / (var.sqrt() + _NORM_EPS)
 
 
 # --- the module ---------------------------------------------------------------------------
@@ -69,6 +93,7 @@ class LogMelFeatures(nn.Module):
         self.log_floor = p.log_floor
         self.normalize = p.normalize
         self.kaldi_compatible = p.kaldi_compatible
+        self.snip_edges = p.snip_edges
         window = torch.from_numpy(p.window)
         fb = p.mel_fb
         # Derived from the config, so not part of any checkpoint.
@@ -83,9 +108,13 @@ class LogMelFeatures(nn.Module):
         """Frames produced for ``num_samples`` samples (int or long tensor), as in :meth:`forward`."""
         if isinstance(num_samples, torch.Tensor):
             s = num_samples.long()
+            if not self.snip_edges:
+                return torch.div(s + self.hop_length // 2, self.hop_length, rounding_mode="floor").clamp(min=0)
             t = 1 + torch.div((s - self.win_length).clamp(min=0), self.hop_length, rounding_mode="floor")
             return torch.where(s > 0, t, torch.zeros_like(t))
         s = int(num_samples)
+        if not self.snip_edges:
+            return max((s + self.hop_length // 2) // self.hop_length, 0)
         return 0 if s <= 0 else 1 + max(s - self.win_length, 0) // self.hop_length
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor = None) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -104,7 +133,9 @@ class LogMelFeatures(nn.Module):
             x = x + self.dither * torch.randn_like(x) * valid
         x = x * valid  # whatever was in the padding is ignored
 
-        if num_samples < self.win_length:  # short input: one zero-padded window
+        if not self.snip_edges:
+            x = self._centred_signal(x, lengths)
+        elif num_samples < self.win_length:  # short input: one zero-padded window
             x = nn.functional.pad(x, (0, self.win_length - num_samples))
         if not self.kaldi_compatible and self.preemphasis > 0:
             x = torch.cat([x[:, :1], x[:, 1:] - self.preemphasis * x[:, :-1]], dim=1)
@@ -121,16 +152,26 @@ class LogMelFeatures(nn.Module):
 
         frame_mask = (torch.arange(feats.shape[1], device=x.device)[None, :] < frame_lengths[:, None]).unsqueeze(-1)
         if self.normalize == "per_utterance":
-            # Statistics of the values shifted by the first frame: a constant bin (e.g. every frame at
-            # the log floor) is exactly 0 after normalization instead of float32 rounding noise blown
-            # up by 1 / (std + eps); the numpy front end does the same, so both agree there.
-            count = frame_lengths.clamp(min=1).to(feats.dtype)[:, None, None]
-            shifted = (feats - feats[:, :1]) * frame_mask
-            centred = (shifted - shifted.sum(dim=1, keepdim=True) / count) * frame_mask
-            var = centred.square().sum(dim=1, keepdim=True) / count
-            feats = centred / (var.sqrt() + _NORM_EPS)
+            feats = normalize_per_utterance(feats, frame_lengths)
         feats = feats * frame_mask
         return feats, frame_lengths
+
+
+    def _centred_signal(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``(B, S)`` -> ``(B, span)``: the samples centred frames read (``snip_edges=False``), in order.
+
+        Frame ``t`` starts at ``t * hop + centred_frame_offset`` (negative for ``t = 0``); positions
+        outside ``[0, S_b)`` are reflected inside each row's own length as Kaldi does, so unfolding
+        the result gives every row the frames it would get alone.
+        """
+        frames_total = max(int(self.num_frames(x.shape[1])), 1)
+        span = (frames_total - 1) * self.hop_length + self.win_length
+        if x.shape[1] == 0:
+            return x.new_zeros(x.shape[0], span)
+        positions = centred_frame_offset(self.win_length, self.hop_length) + torch.arange(span, device=x.device)
+        s = lengths.clamp(min=1)[:, None]
+        m = torch.remainder(positions[None, :], 2 * s)
+        return torch.gather(x, 1, torch.where(m < s, m, 2 * s - 1 - m))
 
 
 def _config_key(cfg: Any) -> Tuple:

@@ -121,6 +121,7 @@ class FeatureParams:
     log_floor: float
     normalize: str
     kaldi_compatible: bool
+    snip_edges: bool
     window: np.ndarray
     mel_fb: np.ndarray
 
@@ -176,16 +177,42 @@ def resolve_feature_params(cfg: Any = None, stacklevel: int = 3) -> FeatureParam
         )
     return FeatureParams(sample_rate, n_mels, win_length, hop_length, n_fft, f_min, f_max,
                          float(cfg.preemphasis), float(cfg.dither), float(cfg.log_floor), normalize, kaldi,
-                         window, fb)
+                         bool(getattr(cfg, "snip_edges", True)), window, fb)
 
 
-def num_frames(num_samples: Union[int, np.ndarray], win_length: int, hop_length: int) -> Union[int, np.ndarray]:
-    """Frames for ``num_samples`` samples: ``0`` for 0, else ``1 + max(S - win, 0) // hop``."""
+def num_frames(num_samples: Union[int, np.ndarray], win_length: int, hop_length: int,
+               snip_edges: bool = True) -> Union[int, np.ndarray]:
+    """Frames for ``num_samples`` samples ``S``.
+
+    ``snip_edges`` (Kaldi's default): ``0`` for ``S == 0``, else ``1 + max(S - win, 0) // hop``.
+    Otherwise (Kaldi's ``--snip-edges=false``, kaldi-native-fbank's default): ``(S + hop // 2) // hop``,
+    one frame per hop centred on it (so 0 frames for ``S < hop / 2``).
+    """
     if isinstance(num_samples, np.ndarray):
         s = num_samples.astype(np.int64)
+        if not snip_edges:
+            return np.maximum((s + hop_length // 2) // hop_length, 0).astype(np.int64)
         return np.where(s > 0, 1 + np.maximum(s - win_length, 0) // hop_length, 0).astype(np.int64)
     s = int(num_samples)
+    if not snip_edges:
+        return max((s + hop_length // 2) // hop_length, 0)
     return 0 if s <= 0 else 1 + max(s - win_length, 0) // hop_length
+
+
+def centred_frame_offset(win_length: int, hop_length: int) -> int:
+    """First sample of frame 0 with ``snip_edges=False`` (Kaldi: ``hop // 2 - win // 2``; negative)."""
+    return hop_length // 2 - win_length // 2
+
+
+def reflect_indices(positions: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Sample positions ``(P,)`` (any integers) folded into ``[0, S_b)`` per row: ``(B, P)`` int64.
+
+    Kaldi's edge rule for ``snip_edges=False``: ``-1 -> 0, -2 -> 1, ..`` and ``S -> S-1, S+1 -> S-2, ..``,
+    repeated until inside (a symmetric reflection with period ``2 S``). Rows with ``S_b == 0`` give 0.
+    """
+    s = np.maximum(np.asarray(lengths, dtype=np.int64), 1)[:, None]
+    m = np.mod(np.asarray(positions, dtype=np.int64)[None, :], 2 * s)
+    return np.where(m < s, m, 2 * s - 1 - m)
 
 
 # --- the extractor ------------------------------------------------------------------------
@@ -233,7 +260,7 @@ class NumpyLogMelFeatures:
         self.win_length, self.hop_length, self.n_fft = p.win_length, p.hop_length, p.n_fft
         self.f_min, self.f_max = p.f_min, p.f_max
         self.preemphasis, self.log_floor = p.preemphasis, p.log_floor
-        self.normalize, self.kaldi_compatible = p.normalize, p.kaldi_compatible
+        self.normalize, self.kaldi_compatible, self.snip_edges = p.normalize, p.kaldi_compatible, p.snip_edges
         self.window = p.window.astype(np.float32)
         self.mel_fb = p.mel_fb.astype(np.float32)
         self._mel_bins, self._mel_weights = banded_filterbank(self.mel_fb)
@@ -244,7 +271,7 @@ class NumpyLogMelFeatures:
 
     def num_frames(self, num_samples: Union[int, np.ndarray]) -> Union[int, np.ndarray]:
         """Frames produced for ``num_samples`` samples (int or int array), as in :meth:`__call__`."""
-        return num_frames(num_samples, self.win_length, self.hop_length)
+        return num_frames(num_samples, self.win_length, self.hop_length, self.snip_edges)
 
     def __call__(self, waves: np.ndarray, lengths: np.ndarray = None) -> Tuple[np.ndarray, np.ndarray]:
         x = np.asarray(waves, dtype=np.float32)
@@ -260,7 +287,15 @@ class NumpyLogMelFeatures:
 
         valid = np.arange(num_samples)[None, :] < lengths[:, None]
         x = np.where(valid, x, np.float32(0.0))  # whatever was in the padding is ignored (a copy)
-        if num_samples < self.win_length:  # short input: one zero-padded window
+        if not self.snip_edges:
+            # Centred frames: gather every sample the frames read, edges reflected inside each row's
+            # own length, so a padded row gives the frames it gives alone.
+            frames_total = max(int(self.num_frames(num_samples)), 1)
+            span = (frames_total - 1) * self.hop_length + self.win_length
+            positions = centred_frame_offset(self.win_length, self.hop_length) + np.arange(span)
+            x = np.take_along_axis(x, reflect_indices(positions, lengths), axis=1) if num_samples else \
+                np.zeros((batch, span), dtype=np.float32)
+        elif num_samples < self.win_length:  # short input: one zero-padded window
             x = np.pad(x, ((0, 0), (0, self.win_length - num_samples)))
         if not self.kaldi_compatible and self.preemphasis > 0:
             x[:, 1:] -= np.float32(self.preemphasis) * x[:, :-1]  # right side is evaluated first: a copy

@@ -30,7 +30,7 @@ import copy
 import json
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -121,13 +121,15 @@ def example_inputs(input_dim: int, subsampling_factor: int = 4, batch: int = 2, 
 
 
 def export_model(model: nn.Module, fmt: str, out: str | Path, input_dim: Optional[int] = None,
-                 opset: int = DEFAULT_OPSET, conv_as_2d: bool = True) -> Path:
+                 opset: int = DEFAULT_OPSET, conv_as_2d: bool = True,
+                 graph: Callable[[nn.Module], nn.Module] = CTCGraph) -> Path:
     """Export ``model`` (eval mode is set here) to ``out`` in ``fmt`` (``onnx`` | ``torchscript``).
 
     ``input_dim`` defaults to ``model.input_dim``. ``conv_as_2d`` exports a copy whose 1-D
     convolutions run as 2-D ones (:class:`Conv1dAs2d`; faster in onnxruntime, identical results);
-    ``model`` itself is never modified. Returns ``out``. No sidecar is written here
-    (see :func:`export_checkpoint`).
+    ``model`` itself is never modified. ``graph`` wraps the model into the traced module, with
+    :class:`CTCGraph`'s inputs and outputs (the sherpa-onnx export adds normalization in front).
+    Returns ``out``. No sidecar is written here (see :func:`export_checkpoint`).
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -136,19 +138,19 @@ def export_model(model: nn.Module, fmt: str, out: str | Path, input_dim: Optiona
         raise ExportError(f"{type(model).__name__} has no input_dim attribute; pass input_dim=F")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    graph = CTCGraph(conv1d_as_conv2d(model, channels_last=fmt == "torchscript") if conv_as_2d else model).eval()
+    module = graph(conv1d_as_conv2d(model, channels_last=fmt == "torchscript") if conv_as_2d else model).eval()
     args = example_inputs(input_dim, int(model.subsampling_factor))
     with torch.no_grad(), warnings.catch_warnings():
         # Tracer warnings flag the input-shape checks and length arithmetic, which are data-independent
         # here; the exporter's deprecation notice is about dynamo=False, chosen on purpose (see module doc).
         warnings.simplefilter("ignore")
         if fmt == "torchscript":
-            traced = torch.jit.trace(graph, args, check_trace=False)
+            traced = torch.jit.trace(module, args, check_trace=False)
             traced = torch.jit.freeze(traced)  # parameters become constants: fewer lookups per call
             torch.jit.save(traced, str(out))
         else:
             torch.onnx.export(
-                graph, args, str(out), dynamo=False, opset_version=opset,
+                module, args, str(out), dynamo=False, opset_version=opset,
                 input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
                 dynamic_axes={"features": {0: "batch", 1: "frames"}, "lengths": {0: "batch"},
                               "log_probs": {0: "batch", 1: "out_frames"}, "out_lengths": {0: "batch"}},

@@ -4,9 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def make_tiny_checkpoint(path: str | Path, telephone: bool = False, seed: int = 0) -> Path:
+def make_tiny_checkpoint(path: str | Path, telephone: bool = False, seed: int = 0, overrides=()) -> Path:
     """An untrained TINY_JASPER checkpoint (``synthetic`` 16 kHz or ``synthetic_tel`` 8 kHz task) in
-    well under a second. Its outputs are meaningless but deterministic: enough for protocol tests."""
+    well under a second. Its outputs are meaningless but deterministic: enough for protocol tests.
+    ``overrides``: further ``key=value`` config overrides (e.g. the feature front end)."""
     import torch
 
     from hypersp.checkpoint import build_model, build_tokenizer_and_task, checkpoint_header, save_checkpoint
@@ -14,7 +15,7 @@ def make_tiny_checkpoint(path: str | Path, telephone: bool = False, seed: int = 
     from hypersp.testing import TINY_JASPER
 
     torch.manual_seed(seed)
-    cfg = compose(task="synthetic_tel" if telephone else "synthetic", arch="quartznet_small", overrides=TINY_JASPER)
+    cfg = compose(task="synthetic_tel" if telephone else "synthetic", arch="quartznet_small", overrides=[*TINY_JASPER, *overrides])
     tokenizer, task = build_tokenizer_and_task(cfg)
     tokenizer.fit(["안녕하세요 반갑습니다"])
     model = build_model(cfg, task)
