@@ -82,6 +82,8 @@ def ffmpeg_decode(data: bytes, ffmpeg: Optional[str] = None,
         raise FFmpegError(proc.stderr.decode(errors="replace").strip()[-300:] or f"exit status {proc.returncode}")
     try:
         x, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
-    except Exception as err:  # e.g. a container with no audio stream gives an empty WAV
+    except Exception as err:
         raise FFmpegError(f"ffmpeg's output is not readable: {err}") from None
+    if x.shape[0] == 0:  # ffmpeg may exit 0 with a bare WAV header (no audio stream, a truncated file)
+        raise FFmpegError("ffmpeg decoded no audio: " + proc.stderr.decode(errors="replace").strip()[-300:])
     return np.ascontiguousarray(x.T), int(rate)

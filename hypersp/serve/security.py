@@ -13,11 +13,13 @@ TLS (``hypersp-serve`` without ``--ssl-cert``/``--no-ssl``)
     ``~/.cache/hypersp/tls``, mode 0700), made once and kept across restarts, so a browser's exception for the
     self-signed certificate keeps working. The certificate is re-issued from that key only when it is missing,
     expires within a week, or does not name the host being served. New files are written under temporary
-    names in the same folder and renamed into place; a failed attempt removes them. Nothing is written to the
-    system's temporary folder, and the per-start ``hypersp-tls-*`` folders of earlier versions are removed.
+    names in the same folder and renamed into place; a failed attempt removes them; servers starting at once
+    take turns (a lock on the folder) and so share one key. Nothing is written to the system's temporary
+    folder, and the per-start ``hypersp-tls-*`` folders of earlier versions are removed.
 """
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import logging
 import os
@@ -140,7 +142,9 @@ def self_signed_cert(host: str = "127.0.0.1", cert_dir: Optional[os.PathLike] = 
     remove_legacy_temp_certs()
     key, cert = folder / "key.pem", folder / "cert.pem"
     made = []  # temporary files of this call, removed if anything fails
+    lock = os.open(folder, os.O_RDONLY)  # servers starting at once: one makes the key, the others then use it
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if not key.exists():
             tmp_key = folder / f".key.pem.{os.getpid()}.tmp"
             made.append(tmp_key)
@@ -172,6 +176,7 @@ def self_signed_cert(host: str = "127.0.0.1", cert_dir: Optional[os.PathLike] = 
         for path in made:
             if path.exists():
                 path.unlink()
+        os.close(lock)  # releases the lock
     return {"cert": str(cert), "key": str(key)}
 
 
