@@ -485,6 +485,11 @@ def create_app(server: ServerContext, app_names: List[str], name: str = "hypersp
     async def _start(app):
         server.worker.start()
         server.decoders.start()
+        from hypersp.text.display import display_form
+
+        # Load the display form's lazy parts now, not on a live stream's first multi-word text: kiwipiepy's
+        # analyzer (spacing) holds the GIL for about 5 s while it loads, which froze every stream and /healthz.
+        display_form("오늘 도 좋은 하루 입니다")
 
     @sanic_app.before_server_stop
     async def _stop(app):
