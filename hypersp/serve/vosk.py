@@ -73,7 +73,8 @@ async def vosk_session(ws, server, app, stream_limits) -> None:
         try:
             while True:
                 msg = await ws.recv(timeout=server.cfg.idle_timeout_s)
-                if msg is None:
+                if msg is None:  # vosk clients expect no {"error"} message: just the close, counted
+                    server.metrics.inc("hypersp_errors_total", app=app.name, code=1001, reason="idle_timeout")
                     await ws.close(1001, f"no audio for {server.cfg.idle_timeout_s:g} s")
                     return
                 try:
