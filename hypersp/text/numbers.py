@@ -39,6 +39,7 @@ Only ASCII digits are numerals here (full-width ones are folded by the normalize
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import List, Optional, Sequence, Tuple
 
 DIGITS = "영일이삼사오육칠팔구"        # Sino digit syllables; 영 for zero in a value or after a decimal point
@@ -71,9 +72,14 @@ COPULA = ("이었습니다", "이었어요", "였습니다", "였어요", "입�
 SUFFIX = re.compile("(?:%s)*(?:%s)?$" % ("|".join(PARTICLES), "|".join(COPULA)))
 
 
+@lru_cache(maxsize=None)
+def _longest_first(counters: Tuple[str, ...]) -> Tuple[str, ...]:
+    return tuple(sorted(counters, key=len, reverse=True))
+
+
 def split_counter(word: str, counters: Sequence[str]) -> Optional[Tuple[str, str]]:
     """``word`` = one of ``counters`` + particles/copula -> ``(counter, rest)``; the longest counter wins."""
-    for c in sorted(counters, key=len, reverse=True):
+    for c in _longest_first(tuple(counters)):
         if word.startswith(c) and SUFFIX.match(word[len(c):]):
             return c, word[len(c):]
     return None
