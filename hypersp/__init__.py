@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 
 def load(name_or_path, *, device: str = "cpu", decoding=None, vad=None, threads=None, overrides=(),
-         batch_seconds: float = 120.0, **decoding_settings):
+         batch_seconds: float = 120.0, runtime: str = "torch", **decoding_settings):
     """The recognition engine (:class:`hypersp.inference.recognizer.Recognizer`) for a model.
 
     ``name_or_path``: a shipped model name (``demo_ko_16k``, ``demo_ko_8k``), a checkpoint file, or an
@@ -24,6 +24,9 @@ def load(name_or_path, *, device: str = "cpu", decoding=None, vad=None, threads=
     with the shipped Korean LM (``hypersp/pretrained/NAME.decoding.yaml``; ``decoding="greedy"`` for greedy).
     ``vad``: a ``VadConfig`` for segmenting long input; ``overrides``: ``key=value`` config overrides for a
     checkpoint; ``threads``: onnxruntime intra-op threads for an ONNX model.
+    ``runtime`` (checkpoints): ``torch`` (eager PyTorch, the default), ``onnxruntime`` or ``torchscript``: the
+    checkpoint is exported once into a cache folder (``~/.cache/hypersp/exports/<content hash>/``) and that
+    export runs the forward pass (CPU, ``threads`` threads) in the same engine: same decoding, same text.
     """
     from dataclasses import asdict, is_dataclass
 
@@ -38,10 +41,17 @@ def load(name_or_path, *, device: str = "cpu", decoding=None, vad=None, threads=
     from pathlib import Path
 
     if str(name_or_path).endswith(".onnx") or Path(str(name_or_path) + ".json").is_file():  # an export + sidecar
+        from hypersp.export.sidecar import ExportError
+        from hypersp.inference.runtimes import runtime_of_export
+
+        if runtime != "torch" and runtime != runtime_of_export(name_or_path):
+            raise ExportError(f"{name_or_path} is an export for {runtime_of_export(name_or_path)}; runtime={runtime!r} "
+                             "applies to checkpoints (leave it unset for an export)")
         cfg = make_decoding_config(decoding, **decoding_settings)
         return Recognizer.from_exported(str(name_or_path), threads=threads, decoding=cfg, vad=vad,
                                         batch_seconds=batch_seconds)
     given = dict(asdict(decoding)) if decoding is not None else {}
     given.update({k: v for k, v in decoding_settings.items() if v is not None})
     return Recognizer.from_checkpoint(str(name_or_path), device=device, overrides=overrides, vad=vad,
-                                      batch_seconds=batch_seconds, decoding=given or None)
+                                      batch_seconds=batch_seconds, decoding=given or None, runtime=runtime,
+                                      threads=threads)

@@ -159,6 +159,14 @@ def add_decoding_args(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--ctc-weight", type=float, help="CTC prefix-score weight (attention)")
 
 
+def add_runtime_arg(parser: argparse.ArgumentParser) -> None:
+    """``--runtime``, shared by hypersp-eval, hypersp-transcribe and hypersp-serve (``hypersp.load(runtime=)``)."""
+    parser.add_argument("--runtime", choices=("torch", "onnxruntime", "torchscript"), default="torch",
+                        help="what runs a checkpoint's model: torch (PyTorch eager, default), onnxruntime or "
+                             "torchscript (exported once to ~/.cache/hypersp/exports/, then reused; CPU; same "
+                             "text). onnxruntime needs the export extra")
+
+
 def decoding_settings(args) -> dict:
     """The decoding flags that were given, as ``DecodingConfig`` field names (``--lm`` -> ``lm_path``)."""
     given = {"name": args.decoding, "beam_size": args.beam_size, "nbest": args.nbest, "lm_path": args.lm,

@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from hypersp_cli.common import add_common_args, add_decoding_args, decoding_settings, load_requested_plugins, print_components, run
+from hypersp_cli.common import (add_common_args, add_decoding_args, add_runtime_arg, decoding_settings,
+                                load_requested_plugins, print_components, run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--breakdown", action="store_true",
                    help="also print the error breakdown (S/D/I, CER by speaker, domain, length; worst utterances) "
                         "as a table on stderr (it is always in the JSON)")
+    add_runtime_arg(p)
     add_decoding_args(p)
     add_common_args(p)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides applied to the checkpoint's config")
@@ -67,7 +69,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         # The same engine as hypersp.load(...).transcribe, hypersp-transcribe and the server.
         rec = hypersp.load(args.checkpoint, device=args.device, overrides=list(args.overrides),
-                           batch_seconds=args.batch_seconds, **decoding_settings(args))
+                           batch_seconds=args.batch_seconds, runtime=args.runtime, **decoding_settings(args))
         task_cfg = rec.config.task if rec.config is not None and rec.config.get("task") is not None else None
         text_norm = task_cfg.text_normalizer if task_cfg is not None else "basic"
         scoring = args.scoring_normalizer or (task_cfg.scoring_normalizer if task_cfg is not None else "basic")
@@ -87,6 +89,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "text_normalizer": "none (written-form references)" if args.score_display else text_norm,
             "scoring_normalizer": scoring,
             "decoding": decoding.name,
+            "runtime": args.runtime,
         }
         if decoding.name != "greedy":
             from dataclasses import asdict

@@ -35,8 +35,8 @@ import logging
 import sys
 from typing import List, Optional
 
-from hypersp_cli.common import (add_common_args, add_decoding_args, decoding_settings, load_requested_plugins,
-                                print_components, require_extra, run, setup_logging)
+from hypersp_cli.common import (add_common_args, add_decoding_args, add_runtime_arg, decoding_settings,
+                                load_requested_plugins, print_components, require_extra, run, setup_logging)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", action="append", default=[], metavar="FILE.yaml",
                    help="YAML config applied over the checkpoint's (repeatable)")
     p.add_argument("--print-config", action="store_true", help="print the serve/streaming/vad/decoding config and exit")
+    add_runtime_arg(p)
     add_decoding_args(p)
     add_common_args(p)
     p.add_argument("overrides", nargs="*", metavar="key=value",
@@ -121,7 +122,8 @@ def worker_app(args, names: List[str], port: int):
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     server = ServerContext.load(args.checkpoint, config_files=args.config, overrides=overrides_from(args),
-                                decoding=decoding_settings(args), device=args.device, threads=args.threads or None)
+                                decoding=decoding_settings(args), device=args.device, threads=args.threads or None,
+                                runtime=args.runtime)
     return with_port_file(create_app(server, names), args.port_file, port)
 
 
@@ -159,7 +161,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         server = ServerContext.load(args.checkpoint, config_files=args.config, overrides=overrides_from(args),
                                     decoding=decoding_settings(args), device=args.device,
-                                    threads=args.threads or None)
+                                    threads=args.threads or None, runtime=args.runtime)
         rec = server.recognizer
         if args.print_config:
             from omegaconf import OmegaConf

@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
-from hypersp_cli.common import (add_common_args, add_decoding_args, decoding_settings, load_requested_plugins,
-                                print_components, run)
+from hypersp_cli.common import (add_common_args, add_decoding_args, add_runtime_arg, decoding_settings,
+                                load_requested_plugins, print_components, run)
 
 PROG = "hypersp-transcribe"
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".pcm", ".raw")
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (checkpoints; default: cpu)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="compute threads: onnxruntime intra-op threads for an .onnx, torch threads for a checkpoint")
+    add_runtime_arg(p)
     add_decoding_args(p)
     add_common_args(p)
     return p
@@ -287,6 +288,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             torch.set_num_threads(args.threads)
         t0 = time.perf_counter()
         asr = hypersp.load(args.checkpoint, device=args.device, threads=args.threads, overrides=overrides,
+                           runtime=args.runtime,
                            **decoding_settings(args))
         load_s = time.perf_counter() - t0
         rate = asr.sample_rate

@@ -189,13 +189,18 @@ class Recognizer:
     # ---- construction --------------------------------------------------------------------
     @classmethod
     def from_checkpoint(cls, name_or_path: str, device: str = "cpu", decoding: Any = None,
-                        overrides: Sequence[str] = (), config_files: Sequence[str] = (), **kwargs) -> "Recognizer":
+                        overrides: Sequence[str] = (), config_files: Sequence[str] = (), runtime: str = "torch",
+                        threads: Optional[int] = None, **kwargs) -> "Recognizer":
         """From a checkpoint file or shipped model name. The checkpoint's config, then a shipped model's default
         decoding (``hypersp/pretrained/NAME.decoding.yaml``, :func:`hypersp.checkpoint.shipped_decoding`), then
         ``config_files`` (YAML), then ``overrides`` (``key=value``, e.g. ``vad.max_segment_s=15``) give
-        ``decoding.*`` and ``vad.*``; ``decoding`` (a config or dict of fields) is applied last."""
-        from hypersp.inference.backends import TorchBackend
+        ``decoding.*`` and ``vad.*``; ``decoding`` (a config or dict of fields) is applied last.
+        ``runtime``: ``torch`` (the model itself, on ``device``), ``torchscript`` or ``onnxruntime`` (its export,
+        made once and cached, on the CPU with ``threads`` threads; :mod:`hypersp.inference.runtimes`)."""
         from hypersp.checkpoint import build_from_checkpoint, load_checkpoint, shipped_decoding
+        from hypersp.inference.runtimes import backend_for, check_runtime
+
+        check_runtime(runtime, device)  # before any work
 
         state = load_checkpoint(name_or_path)
         defaults = shipped_decoding(name_or_path)
@@ -211,7 +216,8 @@ class Recognizer:
             from omegaconf import OmegaConf
 
             kwargs["vad"] = VadConfig(**OmegaConf.to_container(comp.cfg.vad, resolve=True))
-        return cls(TorchBackend(comp.model, comp.task, device=device), decoding=base, config=comp.cfg, **kwargs)
+        backend = backend_for(comp, state, runtime, device=device, threads=threads, source=str(name_or_path))
+        return cls(backend, decoding=base, config=comp.cfg, **kwargs)
 
     @classmethod
     def from_exported(cls, model_file: str, threads: Optional[int] = None, decoding: Any = None,
@@ -337,6 +343,17 @@ class Recognizer:
         lps = self.chunked_log_probs(batch)
         want = int(getattr(getattr(dec, "cfg", None), "nbest", 1) or 1) > 1
         return [self._segment(w, lp, nbest, words, want) for w, lp, nbest in zip(batch, lps, dec.decode_batch(lps))]
+
+    def decode_log_probs(self, log_probs: Sequence[np.ndarray], num_samples: Sequence[int], decoder: Any = None,
+                         words: bool = True) -> List[Segment]:
+        """Segments from log-posteriors already computed (``(T'_i, V)``, e.g. by a live stream's cached model)
+        for audio of ``num_samples[i]`` samples: the decoder, words and n-best exactly as :meth:`recognize`."""
+        dec = decoder or self.decoder
+        want = int(getattr(getattr(dec, "cfg", None), "nbest", 1) or 1) > 1
+        lps = [np.ascontiguousarray(lp, dtype=np.float32) for lp in log_probs]
+        # _segment reads only the wave's length
+        return [self._segment(np.empty(int(n), dtype=np.float32), lp, nbest, words, want)
+                for n, lp, nbest in zip(num_samples, lps, dec.decode_batch(lps))]
 
     def _segment(self, wave: np.ndarray, lp: np.ndarray, nbest: List[Any], words: bool,
                  want_nbest: bool = False) -> Segment:

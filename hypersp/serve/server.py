@@ -66,9 +66,10 @@ class ServerContext:
 
     @classmethod
     def load(cls, model: str, config_files=(), overrides=(), decoding: Optional[Dict[str, Any]] = None,
-             device: str = "cpu", threads: Optional[int] = None) -> "ServerContext":
+             device: str = "cpu", threads: Optional[int] = None, runtime: str = "torch") -> "ServerContext":
         """``model``: checkpoint path, shipped name or exported ``.onnx``. ``decoding``: fields applied over
-        ``decoding.*`` (the command's --decoding/--beam-size/... flags)."""
+        ``decoding.*`` (the command's --decoding/--beam-size/... flags). ``runtime`` (a checkpoint): torch,
+        onnxruntime or torchscript (:mod:`hypersp.inference.runtimes`)."""
         from omegaconf import OmegaConf
 
         from hypersp.config import compose
@@ -83,7 +84,8 @@ class ServerContext:
             rec.config = cfg
         else:
             rec = Recognizer.from_checkpoint(str(model), device=device, decoding=decoding or None,
-                                             overrides=list(overrides), config_files=list(config_files))
+                                             overrides=list(overrides), config_files=list(config_files),
+                                             runtime=runtime, threads=threads)
             cfg = rec.config
         serve = ServeConfig(**OmegaConf.to_container(cfg.serve, resolve=True))
         streaming = StreamingConfig(**OmegaConf.to_container(cfg.streaming, resolve=True))
@@ -154,23 +156,30 @@ def offline_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
 TEXT_FORM_TYPES = ("application/x-www-form-urlencoded", "text/plain")
 
 
-def _json_audio(body: bytes, sample_rate: int, max_samples: int, sent_as: str = "") -> tuple:
-    """The seed JSON ``{uid, sid, data}`` -> ``(samples (1, S) float32, rate, meta, settings)``. A body sent
-    as ``sent_as`` (a form or text type) is read as JSON when it is one; when it is not a JSON object at all,
-    the answer is 415 naming the content type to use."""
+def _json_audio(body: bytes, sample_rate: int, max_samples: int) -> tuple:
+    """The seed JSON ``{uid, sid, data}`` -> ``(samples (1, S) float32, rate, meta, settings)``."""
     from hypersp.audio.io import pcm16_to_float
 
-    try:
-        samples, obj = parse_offline_request(body, sample_rate, max_samples)
-    except ProtocolError as err:
-        if sent_as and err.reason == "invalid_json":
-            raise ProtocolError(f"a body sent as {sent_as} is read only when it is the JSON object {{uid, sid, data: "
-                                "[PCM16]} (this one is not): send JSON with Content-Type: application/json, or an audio "
-                                "file as its own type (audio/wav, ...) or as multipart/form-data field 'file'",
-                                status=415, reason="content_type") from None
-        raise
+    samples, obj = parse_offline_request(body, sample_rate, max_samples)
     meta = {k: obj[k] for k in ("uid", "sid") if k in obj}
     return pcm16_to_float(samples)[None, :], sample_rate, meta, offline_settings(parse_settings(obj))
+
+
+def _form_audio(body: bytes, ctype: str, sample_rate: int, max_samples: int) -> tuple:
+    """A body sent as a form or text type (``curl -d``/``--data-binary`` and ``fetch`` of a string label anything
+    so): the seed JSON when it starts with ``{``, else an audio file. When it is neither, 415 names the types."""
+    try:
+        if body.lstrip()[:1] == b"{":
+            return _json_audio(body, sample_rate, max_samples)
+        x, rate = decode_upload(body)
+        return x, rate, {}, {}
+    except ProtocolError as err:
+        if err.reason not in ("invalid_json", "not_audio"):
+            raise  # JSON or audio, but wrong inside: that reason is the useful one
+        raise ProtocolError(f"a body sent as {ctype} is read as the JSON object {{uid, sid, data: [PCM16]}} or as an "
+                            "audio file, and this one is neither: send JSON with Content-Type: application/json, or "
+                            "an audio file as its own type (audio/wav, ...) or as multipart/form-data field 'file'",
+                            status=415, reason="content_type") from None
 
 
 def request_audio(request, sample_rate: int, max_samples: int) -> tuple:
@@ -178,20 +187,21 @@ def request_audio(request, sample_rate: int, max_samples: int) -> tuple:
     Returns ``(samples (C, S) float32, rate, meta, settings)``; ``settings`` are the client's recognition
     settings (JSON body keys, or a multipart ``settings`` field holding JSON)."""
     ctype = (request.content_type or "").split(";")[0].strip().lower()
-    if ctype in TEXT_FORM_TYPES:  # curl -d and a browser's fetch of a string send JSON under these types
-        return _json_audio(request.body, sample_rate, max_samples, sent_as=ctype)
+    if ctype in TEXT_FORM_TYPES:
+        return _form_audio(request.body, ctype, sample_rate, max_samples)
     if ctype == "application/json" or (not ctype and request.body[:1] in (b"{", b"[")):
         return _json_audio(request.body, sample_rate, max_samples)
     if ctype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            raise ProtocolError("multipart upload has no 'file' field")
+            raise ProtocolError("multipart upload has no 'file' field", reason="invalid_field")
         raw = request.form.get("settings")
         settings = offline_settings(parse_settings({"settings": parse_json_object(raw, "'settings' field")})) if raw else {}
         x, rate = decode_upload(upload.body, upload.name)
         return x, rate, {}, settings
     if not request.body:
-        raise ProtocolError("empty request body: send JSON {uid, sid, data:[PCM16]} or an audio file")
+        raise ProtocolError("empty request body: send JSON {uid, sid, data:[PCM16]} or an audio file",
+                            reason="empty_body")
     x, rate = decode_upload(request.body)
     return x, rate, {}, {}
 
