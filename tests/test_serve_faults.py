@@ -98,11 +98,18 @@ def test_bad_json_is_a_4xx_with_its_reason_and_counted(server, body, ctype, stat
 
 
 @pytest.mark.parametrize("ctype", ["application/x-www-form-urlencoded", "text/plain;charset=UTF-8"])
-def test_seed_json_sent_as_a_form_is_read_as_json(server, ctype):
-    """`curl -d @req.json` sends application/x-www-form-urlencoded; fetch() of a string sends text/plain."""
+def test_seed_json_or_audio_sent_as_a_form_is_read(server, ctype):
+    """`curl -d @req.json` and `curl --data-binary @a.wav` send application/x-www-form-urlencoded; fetch() of a
+    string sends text/plain."""
     ok, ref, _ = call(server.url + "/online_resp/recognize", pcm_json(), "application/json")
     got, answer, _ = call(server.url + "/online_resp/recognize", pcm_json(), ctype)
     assert ok == got == 200 and answer == ref and answer["uid"] == "u"
+    wav = _wav(np.zeros(8000, np.float32), 16000)
+    ok, ref, _ = call(server.url + "/online_resp/recognize", wav, "audio/wav")
+    got, answer, _ = call(server.url + "/online_resp/recognize", wav, ctype)
+    assert ok == got == 200 and answer == ref and answer["duration"] == 0.5
+    got, answer, _ = call(server.url + "/online_resp/recognize", pcm_json()[:-1] + b', "data": 7}', ctype)
+    assert got == 400 and "list of PCM16" in answer["error"]  # JSON, wrong inside: that reason, not the type
 
 
 def test_static_folder_head_and_unknown_routes(server):
@@ -277,6 +284,23 @@ def test_cert_reissued_for_a_new_host_with_the_same_key(tmp_path):
 
 
 @needs_openssl
+def test_servers_starting_at_once_share_one_key(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from hypersp.serve.security import self_signed_cert
+
+    cert_dir = str(tmp_path / "tls")
+    with ProcessPoolExecutor(3) as pool:
+        made = list(pool.map(self_signed_cert, ["127.0.0.1"] * 3, [cert_dir] * 3))
+    assert len({tuple(m.values()) for m in made}) == 1
+    openssl = shutil.which("openssl")
+    public = subprocess.run([openssl, "pkey", "-in", made[0]["key"], "-pubout"], capture_output=True).stdout
+    in_cert = subprocess.run([openssl, "x509", "-in", made[0]["cert"], "-noout", "-pubkey"], capture_output=True).stdout
+    assert public and public == in_cert  # the certificate is of the key that stayed
+    assert sorted(os.listdir(cert_dir)) == ["cert.pem", "key.pem"]
+
+
+@needs_openssl
 def test_cert_dir_readable_by_others_is_refused(tmp_path):
     from hypersp.serve.security import self_signed_cert
 
@@ -309,9 +333,9 @@ def test_legacy_temporary_key_folders_are_removed(tmp_path, monkeypatch):
 
 
 # ---- ffmpeg: whitelisted containers and protocols, a time limit -------------------------------------
-def _ffmpeg_make(tmp_path, name, *args):
+def _ffmpeg_make(tmp_path, name, *args, seconds=20):
     out = tmp_path / name
-    subprocess.run([FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=60",
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
                     *args, str(out)], check=True)
     return out
 
@@ -362,12 +386,19 @@ def test_ffmpeg_reads_the_accepted_containers_and_stops_at_the_time_limit(tmp_pa
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
 
-    # m4a with its index at the end (ffmpeg's default), larger than a pipe's buffer: read through the
-    # private temporary file; webm and mp3 through the pipe
+    # m4a with its index after the audio (ffmpeg's default, as most recorders write it) cannot be read from a
+    # pipe: it goes through the private temporary file; webm and mp3 through the pipe
+    m4a = _ffmpeg_make(tmp_path, "a.m4a", "-ar", "16000", "-ac", "1", "-c:a", "aac").read_bytes()
+    assert m4a.find(b"moov") > m4a.find(b"mdat") > 0
+    piped = subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-i", "pipe:0", "-f", "wav", "pipe:1"], input=m4a,
+                           capture_output=True)
+    assert len(piped.stdout) < 1000 and b"partial file" in piped.stderr  # a bare WAV header at most
     for name, args in (("a.m4a", ["-c:a", "aac"]), ("a.webm", ["-c:a", "libopus"]), ("a.mp3", [])):
-        path = _ffmpeg_make(tmp_path, name, "-ar", "16000", "-ac", "1", *args)
+        path = tmp_path / name if name == "a.m4a" else _ffmpeg_make(tmp_path, name, "-ar", "16000", "-ac", "1", *args)
         x, rate = ffmpeg_decode(path.read_bytes())
-        assert x.shape[0] == 1 and abs(x.shape[1] / rate - 60) < 0.1, name  # (opus decodes at 48 kHz)
+        assert x.shape[0] == 1 and abs(x.shape[1] / rate - 20) < 0.1, name  # (opus decodes at 48 kHz)
+    with pytest.raises(FFmpegError, match="moov atom not found"):  # a truncated upload is refused, not silence
+        ffmpeg_decode(m4a[:len(m4a) // 2])
     with pytest.raises(FFmpegError, match="longer than") as info:
         ffmpeg_decode((tmp_path / "a.webm").read_bytes(), timeout_s=0.001)
     assert info.value.timed_out
