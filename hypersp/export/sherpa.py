@@ -25,6 +25,12 @@ sherpa-onnx does not apply for this model type, is the first step of the exporte
 plus hypersp's (sample rate, feature dim, front end, source checkpoint, version). ``tokens.txt``
 is ``SYMBOL ID`` per line; hypersp's word boundary (a space) is written ``▁`` (U+2581), which
 sherpa-onnx turns back into a space; the blank ``<blank>`` keeps id 0.
+
+sherpa-onnx's greedy search is the plain best path (argmax per frame, repeats and blanks removed),
+equal to hypersp's ``best_path`` on the same log-probs. hypersp's ``greedy`` decoder differs only for
+jamo vocabularies, where it repairs a best path whose jamo do not form syllables; there sherpa-onnx's
+text is conjoining jamo with orphans left in (the summary carries a ``note``). A char (syllable)
+tokenizer has nothing to repair: both give the same text.
 """
 from __future__ import annotations
 
@@ -43,6 +49,9 @@ from hypersp.export.sidecar import ExportError
 SHERPA_MODEL_TYPE = "zipformer2_ctc"
 SHERPA_SPACE = "\u2581"  # sherpa-onnx's SymbolTable turns a leading U+2581 back into a space
 MODEL_FILE = "model.onnx"
+JAMO_NOTE = ("jamo vocabulary: sherpa-onnx writes conjoining jamo (NFC-normalize its text to get syllables) and its "
+             "greedy search is hypersp's plain best path, without the greedy decoder's jamo repair; a char "
+             "(syllable) tokenizer gives final text and the same greedy output in both")
 TOKENS_FILE = "tokens.txt"
 
 
@@ -163,7 +172,7 @@ def export_sherpa_onnx(comp: Any, out_dir: str | Path, source: str = "", opset: 
     _add_metadata(model_path, meta)
     tokens_path = out_dir / TOKENS_FILE
     tokens_path.write_text(tokens, encoding="utf-8")
-    return {
+    summary = {
         "model_format": "sherpa-onnx",
         "model": str(model_path),
         "tokens": str(tokens_path),
@@ -174,3 +183,6 @@ def export_sherpa_onnx(comp: Any, out_dir: str | Path, source: str = "", opset: 
         "load": f"sherpa_onnx.OfflineRecognizer.from_zipformer_ctc(model={str(model_path)!r}, "
                 f"tokens={str(tokens_path)!r}, sample_rate={sample_rate}, feature_dim={feature_dim})",
     }
+    if any("\u1100" <= ch <= "\u11ff" for tok in comp.tokenizer.tokens for ch in tok):
+        summary["note"] = JAMO_NOTE
+    return summary
