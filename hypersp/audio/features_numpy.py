@@ -1,9 +1,10 @@
 """Log-mel features in numpy only: the front end of an ONNX deployment that has no torch.
 
 ``NumpyLogMelFeatures(cfg)`` computes what ``hypersp.audio.features.LogMelFeatures`` computes in
-eval mode (no dither), from the same ``FeatureConfig``: same framing (Kaldi's ``snip_edges``, no
-centre padding), window, pre-emphasis, FFT size, mel filterbank (Slaney or Kaldi), log floor and
-per-utterance normalization over valid frames, padded frames set to 0. The pure-numpy pieces
+eval mode (no dither), from the same ``FeatureConfig``: same framing (Kaldi's ``snip_edges``, or
+centred frames with reflected edges when ``snip_edges`` is False), window, pre-emphasis, FFT size,
+mel filterbank (Slaney or Kaldi), log floor and per-utterance normalization over valid frames,
+padded frames set to 0. The pure-numpy pieces
 both classes share live here (mel scales, filterbanks, :func:`resolve_feature_params`), so
 ``features.py`` imports them and there is one copy of each.
 

@@ -78,6 +78,7 @@ def sherpa_feature_mismatches(features: Any) -> List[str]:
     """
     have = resolve_feature_params(features)
     want = resolve_feature_params(kaldi_fbank_features(have.sample_rate, have.n_mels))
+    shown = kaldi_fbank_features()  # the wanted values as they are written in a config
     problems = []
     for key, a, b in (("kaldi_compatible", have.kaldi_compatible, True),
                       ("snip_edges", have.snip_edges, False),
@@ -89,9 +90,8 @@ def sherpa_feature_mismatches(features: Any) -> List[str]:
                       ("preemphasis", have.preemphasis, want.preemphasis)):
         same = math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6) if isinstance(b, float) else a == b
         if not same:
-            problems.append(f"task.features.{key}={getattr(features, key)} (sherpa-onnx: {getattr(kaldi_fbank_features(), key)})")
-    # The floor only matters for (near-)silent bins; within a factor of 2 of FLT_EPSILON it is the same.
-    if not KALDI_LOG_FLOOR / 2 <= have.log_floor <= KALDI_LOG_FLOOR * 2:
+            problems.append(f"task.features.{key}={getattr(features, key)} (sherpa-onnx: {getattr(shown, key)})")
+    if not math.isclose(have.log_floor, KALDI_LOG_FLOOR, rel_tol=1e-3):
         problems.append(f"task.features.log_floor={features.log_floor} (sherpa-onnx: {KALDI_LOG_FLOOR})")
     return problems
 
@@ -147,7 +147,8 @@ def export_sherpa_onnx(comp: Any, out_dir: str | Path, source: str = "", opset: 
     out_dir.mkdir(parents=True, exist_ok=True)
     tokens = tokens_txt(comp.tokenizer.tokens)  # checked before the (slower) export
     if len(comp.tokenizer.tokens) != int(comp.task.vocab_size):
-        raise ExportError(f"tokenizer has {len(comp.tokenizer.tokens)} tokens, the model {comp.task.vocab_size} outputs")
+        raise ExportError(f"tokenizer has {len(comp.tokenizer.tokens)} tokens, the model "
+                          f"{comp.task.vocab_size} outputs")
     model_path = out_dir / MODEL_FILE
     normalize = features.normalize == "per_utterance"
     export_model(comp.model, "onnx", model_path, input_dim=comp.task.input_dim, opset=opset,
