@@ -35,7 +35,10 @@ def test_spacer_config_is_checked():
         spacing.get_spacer("kiwi", colour="red")
 
 
-kiwipiepy = pytest.importorskip("kiwipiepy")  # the tests below need the extra
+@pytest.fixture(scope="module")
+def kiwi():
+    """The tests below need the optional extra (pip install 'hypersp[spacing]'); skipped without it."""
+    return pytest.importorskip("kiwipiepy")
 
 
 @pytest.mark.parametrize("spoken, spaced", [
@@ -44,7 +47,7 @@ kiwipiepy = pytest.importorskip("kiwipiepy")  # the tests below need the extra
     ("팀별 목표를 표로 정리해두 었습니다", "팀별 목표를 표로 정리해두었습니다"),  # ending
     ("고대 그리스 철학자 들은 근원을 고민했습니다", "고대 그리스 철학자들은 근원을 고민했습니다"),  # noun suffix
 ])
-def test_attach_joins_split_particles_and_endings(spoken, spaced):
+def test_attach_joins_split_particles_and_endings(spoken, spaced, kiwi):
     assert spacing.correct_spacing(spoken) == spaced
 
 
@@ -54,11 +57,11 @@ def test_attach_joins_split_particles_and_endings(spoken, spaced):
     "이 문제는 교재 삼십이 쪽에 있습니다",
     "전화번호 뒷자리 구공육이 맞으십니까",
 ])
-def test_attach_leaves_well_spaced_text_alone(text):
+def test_attach_leaves_well_spaced_text_alone(text, kiwi):
     assert spacing.correct_spacing(text) == text
 
 
-def test_only_spaces_change_and_full_mode_respaces():
+def test_only_spaces_change_and_full_mode_respaces(kiwi):
     text = "이 냄비는 인덕션에서 도 사용할 수 있습니다"
     for mode in ("attach", "full"):
         out = spacing.get_spacer("kiwi", mode=mode)(text)
@@ -67,7 +70,7 @@ def test_only_spaces_change_and_full_mode_respaces():
     assert spacing.correct_spacing("") == "" and spacing.correct_spacing(" 하나 ") == "하나"
 
 
-def test_display_form_spaces_before_itn():
+def test_display_form_spaces_before_itn(kiwi):
     # the split particle is joined first, so the number and its counter reach ITN as one phrase
     assert display_form("교재 삼십이 쪽 을 펴 주세요") == "교재 32쪽을 펴 주세요."
     assert display_form("교재 삼십이 쪽 을 펴 주세요", spacing=False) == "교재 32쪽 을 펴 주세요."
