@@ -12,7 +12,7 @@ follows kiwipiepy's own conventions (``영업 팀``, ``해야하나요``, ``삼 
 references and the ITN use. ``attach`` (the default) improves CER with spaces and WER on both sets.
 
 Install: ``pip install 'hypersp[spacing]'`` (kiwipiepy; its model package kiwipiepy-model, about 100 MB,
-Apache-2.0). The analyzer is loaded on first use (a few seconds, about 300 MB of memory) and shared by
+Apache-2.0). The analyzer is loaded on first use (3-9 s on a 2-core VM; a process holding only the analyzer is about 340 MB resident) and shared by
 every spacer in the process. :func:`spacing_available` says whether kiwipiepy is installed;
 :func:`hypersp.text.display.display_form` uses the default spacer only when it is.
 """
@@ -38,7 +38,9 @@ def spacing_available() -> bool:
 
 
 _KIWI: Any = None
-_KIWI_LOCK = threading.Lock()
+_KIWI_LOCK = threading.Lock()   # loading
+_CALL_LOCK = threading.Lock()   # one analysis at a time: the server calls from its stream and offline threads,
+                                # and kiwipiepy does not document its objects as thread-safe (about 1 ms a call)
 
 
 def _kiwi() -> Any:
@@ -78,17 +80,22 @@ class KiwiSpacer:
         words = text.split()
         if not words:
             return ""
+        if self.cfg.mode == "attach" and len(words) < 2:
+            return words[0]  # nothing to join to
+        kiwi = _kiwi()
         if self.cfg.mode == "full":
-            return " ".join(_kiwi().space(" ".join(words), reset_whitespace=False).split())
-        if len(words) < 2:
-            return words[0]
+            with _CALL_LOCK:
+                spaced = kiwi.space(" ".join(words), reset_whitespace=False)
+            return " ".join(spaced.split())
         joined = " ".join(words)
         starts, pos = [], 0
         for w in words:
             starts.append(pos)
             pos += len(w) + 1
         first = {}  # character offset of a word -> the first morpheme starting there
-        for tok in _kiwi().tokenize(joined):
+        with _CALL_LOCK:
+            tokens = kiwi.tokenize(joined)
+        for tok in tokens:
             first.setdefault(tok.start, tok)
         out = [words[0]]
         for w, s in zip(words[1:], starts[1:]):
