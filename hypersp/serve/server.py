@@ -62,11 +62,6 @@ class ServerContext:
         self.decoders = DecodePool(self.cfg.decode_workers)  # started with the server (processes)
         self.open_streams = 0
         self.jobs: Dict[str, Dict[str, Any]] = {}
-        # Results carry the display form; its spacing analyzer (kiwipiepy, when installed) loads now, at start-up,
-        # instead of on the first live partial, where it would hold up every stream for seconds.
-        from hypersp.text.display import display_form
-
-        display_form("준비 완료")
         self.started = time.time()
 
     @classmethod
