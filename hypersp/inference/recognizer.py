@@ -445,7 +445,8 @@ class Recognizer:
         """
         x = self.load(audio, sample_rate)
         dec = decoder or self.decoder_for(**decoding)
-        mono = [x.mean(axis=0)] if (not channels or x.shape[0] == 1) else list(x)
+        # one channel: the samples themselves (a view; mean() would copy the whole recording for nothing)
+        mono = [x[0]] if x.shape[0] == 1 else [x.mean(axis=0)] if not channels else list(x)
         duration = x.shape[1] / float(self.sample_rate)
         spans = [self.segment(m) if segment else ([(0.0, m.size / self.sample_rate)] if m.size else []) for m in mono]
         if segment and len(mono) > 1:  # one speaker per channel: echo of the other party is not a turn
