@@ -14,6 +14,13 @@ How it works (CTC models; works with any registered model, no model changes):
   padded into one batch. Output frames older than ``lookahead_s`` before the window's right edge are
   *committed* (kept, never recomputed); a partial is the engine's greedy decoder over committed +
   newest frames (always valid Hangul), so only the last ``lookahead_s`` can still change.
+- ``streaming.mode=cached`` (models with ``supports_streaming``, e.g. conformer; others fall back to the
+  window with a warning): instead of the window, each step gives only the new audio to the model, which keeps
+  its context in a state (``hypersp.inference.cached_stream``: incremental features, attention key/value
+  cache of ``cached_left_frames``, convolution inputs). Frames the model has made final are committed; the
+  rest of the utterance is peeked at (as if it ended now) for the partial and the endpoint rules. With
+  ``final_full_context=false`` the final is the configured decoder (beam, LM, hotwords) over the streamed
+  frames, with no second pass; with ``true`` it is the engine's pass over the utterance, as in window mode.
 - Until the VAD hears ``min_speech_s`` of speech no utterance is open and nothing is decoded; the
   audio since the start of the stream (at most ``preroll_s`` before the speech, plus the step that
   detected it) is kept, so a stream that starts with speech at t = 0 keeps its first syllable. The
@@ -29,12 +36,16 @@ How it works (CTC models; works with any registered model, no model changes):
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import soxr
 
 from hypersp.config.schema import StreamingConfig  # noqa: F401  (re-exported)
+from hypersp.inference.transcript import Transcript
+
+logger = logging.getLogger(__name__)
 
 
 
@@ -71,6 +82,9 @@ class Stream:
         self.trailing_blank_frames = 0
         self.text = ""
         self.vad.reset()
+        # cached mode: the model's state for this utterance and how much of ``audio`` it has been given
+        self.enc_state = self.owner.encoder.start() if self.owner.encoder is not None else None
+        self.fed = 0
 
     # ---- feeding ---------------------------------------------------------------------------
     def accept(self, samples: np.ndarray) -> None:
@@ -150,8 +164,22 @@ class Stream:
         if stable_end > self.commit_frame:
             self.committed_lp.append(lp[self.commit_frame - f0: stable_end - f0])
         self.commit_frame = max(self.commit_frame, stable_end)
-        frames = [*self.committed_lp, lp[self.commit_frame - f0:]]
-        self.frames = np.concatenate(frames) if frames else lp[:0]
+        self._set_frames([*self.committed_lp, lp[self.commit_frame - f0:]])
+
+    def update_cached(self, final_frames: np.ndarray, tail: np.ndarray) -> None:
+        """Cached mode: ``final_frames (T', V)`` that the model made final this step, and the tentative
+        ``tail`` (the rest of the utterance's frames as if it ended now)."""
+        self.pending = 0
+        if final_frames.shape[0]:
+            self.committed_lp.append(final_frames)
+            self.commit_frame += final_frames.shape[0]
+        self._set_frames([*self.committed_lp, tail])
+
+    def _set_frames(self, pieces: List[np.ndarray]) -> None:
+        """The utterance's frames (committed + newest) -> trailing blanks and the greedy partial."""
+        pieces = [p for p in pieces if p.shape[0]]
+        self.frames = np.concatenate(pieces) if pieces else np.zeros((0, self.owner.recognizer.backend.vocab_size),
+                                                                      dtype=np.float32)
         best = self.frames.argmax(axis=-1) if self.frames.shape[0] else np.zeros(0, dtype=np.int64)
         nonblank = np.flatnonzero(best != 0)
         self.trailing_blank_frames = int(best.size - 1 - nonblank[-1]) if nonblank.size else int(best.size)
@@ -248,6 +276,15 @@ class StreamingRecognizer:
         self.left_context_samples = int(self.cfg.left_context_s * self.sample_rate)
         self.lookahead_frames = int(round(self.cfg.lookahead_s / self.frame_shift_s))
         self.preroll_samples = max(1, int(self.cfg.preroll_s * self.sample_rate))
+        if self.cfg.mode not in ("cached", "window"):
+            raise ValueError(f"streaming.mode={self.cfg.mode!r}; choose cached or window")
+        self.encoder = None  # CachedEncoder in cached mode (hypersp/inference/cached_stream.py)
+        if self.cfg.mode == "cached":
+            from hypersp.inference.cached_stream import cached_encoder_for
+
+            self.encoder, why = cached_encoder_for(recognizer, self.cfg)
+            if self.encoder is None:
+                logger.warning("streaming.mode=cached: %s; streaming re-runs the model on a window instead", why)
         # Partials stay greedy for speed; finals use the engine's configured decoder.
         self.partial_decoder = recognizer.decoder_for(name="greedy", nbest=1)
         self.final_decoder = recognizer.decoder  # a stream may replace its own (per-client hotwords, n-best)
@@ -296,11 +333,15 @@ class StreamingRecognizer:
         """One batched model step for ``active`` streams, then their endpoint rules."""
         if not active:
             return
-        outs = self.recognizer.log_probs([streams[i].window() for i in active])
-        for i, lp in zip(active, outs):
+        if self.encoder is None:
+            outs = self.recognizer.log_probs([streams[i].window() for i in active])
+        for k, i in enumerate(active):
             s = streams[i]
             before = s.text
-            s.update(lp, final=i in final_pass)
+            if self.encoder is None:
+                s.update(outs[k], final=i in final_pass)
+            else:
+                self._cached_step(s, last=i in final_pass)
             reason = s.endpoint()
             if reason:
                 partial[i] = None
@@ -308,12 +349,29 @@ class StreamingRecognizer:
             elif s.text != before and s.text:
                 partial[i] = s.event(False)
 
+    def _cached_step(self, s: Stream, last: bool) -> None:
+        """Cached mode: give the model the utterance's new audio; the frames it makes final are kept, the
+        rest is peeked at (as if the utterance ended now) for the partial and the endpoint rules."""
+        new, s.fed = s.audio[s.fed:], s.audio.size
+        frames, s.enc_state = self.encoder.step(s.enc_state, new, last=last)
+        peek = self.cfg.cached_peek and not last  # without it, partials lag by the model's lookahead
+        s.update_cached(frames, self.encoder.peek(s.enc_state) if peek else frames[:0])
+
     def _close(self, s: Stream, reason: str, cut: int, closing: List[Dict[str, Any]],
                keep_empty: bool = False) -> Dict[str, Any]:
         """End ``s``'s utterance at ``cut`` samples and return its final event (text filled in by
         :meth:`_finalize`); the stream moves on to the next utterance at once."""
         ev = s.event(True, reason, end=cut)
-        if self.cfg.final_full_context and cut > 0:
+        if self.encoder is not None and not self.cfg.final_full_context and cut > 0 \
+                and not getattr(s.final_decoder, "needs_model", False):
+            # the final from the streamed frames (no second model pass): the configured decoder over them
+            frames = s.frames
+            if not self.cfg.cached_peek:  # the frames within the lookahead too
+                frames = np.concatenate([frames, self.encoder.peek(s.enc_state)])
+            n = min(frames.shape[0], -(-cut // self.samples_per_frame))
+            closing.append({"event": ev, "log_probs": frames[:n], "samples": cut, "decoder": s.final_decoder,
+                            "start": s.utt_start / s.rate, "keep_empty": keep_empty})
+        elif self.cfg.final_full_context and cut > 0:
             closing.append({"event": ev, "audio": s.audio[:cut].copy(), "decoder": s.final_decoder,
                             "start": s.utt_start / s.rate, "keep_empty": keep_empty})
         elif not ev["text"] and not keep_empty:
@@ -328,7 +386,17 @@ class StreamingRecognizer:
         for c in closing:
             by_decoder.setdefault(id(c["decoder"]), []).append(c)
         for group in by_decoder.values():
-            results = self.recognizer.transcribe_many([c["audio"] for c in group], decoder=group[0]["decoder"])
+            streamed = [c for c in group if "log_probs" in c]
+            group = [c for c in group if "log_probs" not in c]
+            results = self.recognizer.transcribe_many([c["audio"] for c in group], decoder=group[0]["decoder"]) \
+                if group else []
+            if streamed:
+                segs = self.recognizer.decode_log_probs([c["log_probs"] for c in streamed],
+                                                        [c["samples"] for c in streamed], streamed[0]["decoder"])
+                group += streamed
+                results += [Transcript(text=seg.text, segments=[seg] if seg.text else [],
+                                       duration=c["samples"] / self.sample_rate, sample_rate=self.sample_rate)
+                            for c, seg in zip(streamed, segs)]
             for c, result in zip(group, results):
                 ev = c["event"]
                 ev["text"], ev["display"] = result.text, result.display

@@ -11,16 +11,53 @@ Every model registered with ``@register_model(name, config=Config)`` subclasses 
   it, so it is required (``check_model`` rejects a model without it) rather than defaulted.
 - ``default_criterion``: the criterion trained when the config does not name one (``ctc``).
 
+Streaming (optional; ``supports_streaming`` says whether a family has it): chunk-wise inference whose cost per
+chunk is proportional to the chunk, for live streams (``hypersp.inference.cached_stream``). A model that
+streams provides
+
+- ``init_stream_state(context: StreamContext) -> state``: an opaque state before the first frame;
+- ``forward_chunk(features (1, T, F), state, last=False) -> (log_probs (1, T', V), new_state)``: the next
+  feature frames of one utterance (any T >= 0, batch 1, eval mode, under ``no_grad``) -> the output frames that
+  are now final, in order; ``last=True`` ends the utterance and returns every remaining frame. ``state`` is
+  never modified, so a caller may peek at the tentative rest of an utterance with
+  ``forward_chunk(empty, state, last=True)`` and go on from ``state``.
+- the guarantee (tested): the frames of all chunks together equal ``forward`` of the same weights over the whole
+  utterance with the attention context limited to ``context`` (for conformer: ``att_context_left/right``),
+  whatever the chunk sizes, within float32 rounding.
+
+Families that cannot stream keep ``supports_streaming = False`` and the streaming recognizer falls back to
+re-running ``forward`` on a sliding window.
+
 Models with an attention decoder (:class:`AttentionSpeechModel`, e.g. ``transformer``) also provide
 ``encode``, ``ctc_log_probs``, ``decoder_forward`` and ``eos_id``; ``has_attention_decoder`` says so, and the
 attention decoder and the exporter (which exports the CTC branch only) ask it instead of testing names.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Tuple
 
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class StreamContext:
+    """Context limits of streamed inference, in output frames (after subsampling), per attention layer.
+
+    ``left``: frames of left context cached per layer (older keys/values are dropped; -1 = all, unbounded
+    memory); ``right``: frames each layer waits for before a frame is final (attention lookahead, >= 0).
+    Convolutions keep their own receptive field; a model's total lookahead is ``stream_lookahead_frames``.
+    """
+
+    left: int = 64
+    right: int = 0
+
+    def __post_init__(self):
+        if int(self.left) < -1:
+            raise ValueError(f"stream left context {self.left}: give frames >= 0, or -1 for all")
+        if int(self.right) < 0:
+            raise ValueError(f"stream right context {self.right}: give frames >= 0 (a stream cannot wait for all)")
 
 
 class SpeechModel(nn.Module):
@@ -28,10 +65,21 @@ class SpeechModel(nn.Module):
 
     default_criterion: str = "ctc"
     has_attention_decoder: bool = False
+    supports_streaming: bool = False  # True: init_stream_state / forward_chunk / stream_lookahead_frames exist
     subsampling_factor: int  # set by every subclass in __init__
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
+
+    def init_stream_state(self, context: StreamContext) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} cannot stream (supports_streaming is False)")
+
+    def forward_chunk(self, features: torch.Tensor, state: Any, last: bool = False) -> Tuple[torch.Tensor, Any]:
+        raise NotImplementedError(f"{type(self).__name__} cannot stream (supports_streaming is False)")
+
+    def stream_lookahead_frames(self, context: StreamContext) -> int:
+        """Input feature frames after an output frame's own that ``forward_chunk`` waits for before it is final."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stream (supports_streaming is False)")
 
 
 class AttentionSpeechModel(SpeechModel):

@@ -173,3 +173,34 @@ class RelPositionMultiHeadAttention(MultiHeadAttention):
         position = position.gather(-1, idx[None, None].expand(B, self.h, T, T))
         scores = (content + position) / math.sqrt(self.d_k)
         return self._attend(scores, v, mask)
+
+    def forward_cached(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, q_start: int, k_start: int,
+                       left: int = -1, right: int = -1) -> torch.Tensor:
+        """Attention of new queries to cached keys/values (streaming; the same arithmetic as :meth:`forward`).
+
+        ``x (B, T_q, D)``: the (normalized) inputs of query frames ``q_start ..``; ``k``, ``v (B, h, T_k, d_k)``:
+        the key/value projections (``key_values``) of frames ``k_start ..``. Query i sees key j when
+        ``i - left <= j <= i + right`` (``-1``: unlimited), as :func:`limited_context_mask` without chunks.
+        Returns ``(B, T_q, D)``.
+        """
+        B, T_q, _ = x.shape
+        T_k = k.shape[2]
+        q = self._heads(x, self.linear_q)
+        rel = (q_start + torch.arange(T_q, device=x.device))[:, None] - (k_start + torch.arange(T_k, device=x.device))[None, :]
+        r_max, r_min = int(rel.max()), int(rel.min())
+        pos_emb = sinusoids(torch.arange(r_max, r_min - 1, -1, device=x.device), q.shape[-1] * self.h).to(x.dtype)[None]
+        p = self.linear_pos(pos_emb).view(1, -1, self.h, self.d_k).transpose(1, 2)  # (1, h, P, d_k)
+        content = torch.matmul(q + self.pos_bias_u[None, :, None, :], k.transpose(-2, -1))
+        position = torch.matmul(q + self.pos_bias_v[None, :, None, :], p.transpose(-2, -1))
+        position = position.gather(-1, (r_max - rel)[None, None].expand(B, self.h, T_q, T_k))
+        scores = (content + position) / math.sqrt(self.d_k)
+        allowed = torch.ones(T_q, T_k, dtype=torch.bool, device=x.device)
+        if left >= 0:
+            allowed &= rel <= left
+        if right >= 0:
+            allowed &= rel >= -right
+        return self._attend(scores, v, allowed[None])
+
+    def key_values(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, D) normalized inputs -> key and value projections, each (B, h, T, d_k) (the cache)."""
+        return self._heads(x, self.linear_k), self._heads(x, self.linear_v)

@@ -12,6 +12,9 @@ zeroed before the depthwise convolution so they never reach valid frames.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Tuple
+
 import torch
 from torch import nn
 
@@ -62,6 +65,17 @@ class ConformerConvolution(nn.Module):
         x = self.activation(self.batch_norm(self.depthwise_conv(x)))
         return self.pointwise_conv2(x).transpose(1, 2)
 
+    # Streaming (ConformerBlock.forward_chunk): the same layers split at the depthwise convolution, whose
+    # input frames are cached between chunks.
+    def depthwise_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) normalized frames -> (B, D, T): pointwise conv + GLU, the depthwise convolution's input."""
+        return self.glu(self.pointwise_conv1(x.transpose(1, 2)))
+
+    def from_depthwise_inputs(self, g: torch.Tensor) -> torch.Tensor:
+        """(B, D, T + left_pad + right_pad) depthwise inputs with their context -> (B, T, D) module outputs."""
+        x = self.activation(self.batch_norm(self.depthwise_conv(g)))
+        return self.pointwise_conv2(x).transpose(1, 2)
+
 
 class ConformerBlock(nn.Module):
     """forward(x (B, T, D), pos_emb (1, 2T-1, D), mask (B|1, T, T) bool, pad (B, T) bool) -> (B, T, D)."""
@@ -86,3 +100,71 @@ class ConformerBlock(nn.Module):
         x = x + self.dropout(self.conv(self.norm_conv(x), pad))
         x = x + 0.5 * self.dropout(self.feed_forward2(self.norm_feed_forward2(x)))
         return self.norm_out(x)
+
+    def init_stream_state(self, like: torch.Tensor) -> "BlockStreamState":
+        """The state before the first frame; ``like`` gives dtype and device."""
+        d, h = self.norm_out.normalized_shape[0], self.self_attn.h
+        empty = like.new_zeros(1, 0, d)
+        kv = like.new_zeros(1, h, 0, d // h)
+        return BlockStreamState(0, 0, 0, 0, empty, kv, kv, like.new_zeros(1, d, self.conv.left_pad), empty)
+
+    def forward_chunk(self, x: torch.Tensor, st: "BlockStreamState", left: int, right: int,
+                      last: bool = False) -> Tuple[torch.Tensor, "BlockStreamState"]:
+        """Streaming forward (eval mode, batch 1): the next input frames ``x (1, T, D)`` -> the output frames
+        that are now final ``(1, T_out, D)`` and the new state (``st`` is not modified).
+
+        The outputs equal :meth:`forward` over the whole input with the attention mask
+        ``limited_context_mask(T, left, right)`` (``right >= 0``). An output frame is final once ``right``
+        input frames (attention lookahead) plus the depthwise convolution's right half are in; ``last=True``
+        ends the input (zero padding, as at the end of an utterance) and returns every remaining frame.
+        """
+        x = x + 0.5 * self.feed_forward1(self.norm_feed_forward1(x))
+        k_new, v_new = self.self_attn.key_values(self.norm_self_att(x))
+        k, v = torch.cat([st.k, k_new], dim=2), torch.cat([st.v, v_new], dim=2)
+        x1 = torch.cat([st.x1, x], dim=1)  # residual stream of frames not yet attended: [q, n)
+        n = st.n + x.shape[1]
+        q1 = n if last else max(st.q, n - right)  # queries whose right context is complete
+        xq, x1 = x1[:, :q1 - st.q], x1[:, q1 - st.q:]
+        if xq.shape[1]:
+            xq = xq + self.self_attn.forward_cached(self.norm_self_att(xq), k, v, st.q, st.k0, left, right)
+        k0 = st.k0
+        if left >= 0:  # keys older than the next query's left context are never needed again
+            drop = max(0, q1 - left - k0)
+            k, v, k0 = k[:, :, drop:], v[:, :, drop:], k0 + drop
+        conv_in = st.conv_in  # depthwise inputs of frames [c - left_pad, q1)
+        if xq.shape[1]:
+            conv_in = torch.cat([conv_in, self.conv.depthwise_inputs(self.norm_conv(xq))], dim=2)
+        x2 = torch.cat([st.x2, xq], dim=1)  # residual stream awaiting the convolution: [c, q1)
+        rp = self.conv.right_pad
+        c1 = q1 if last else max(st.c, q1 - rp)  # frames whose convolution window is complete
+        if last and rp:
+            conv_in = torch.cat([conv_in, conv_in.new_zeros(1, conv_in.shape[1], rp)], dim=2)
+        m = c1 - st.c
+        y = x2[:, :m]
+        if m:
+            y = y + self.conv.from_depthwise_inputs(conv_in[:, :, :m + self.conv.left_pad + rp])
+            y = y + 0.5 * self.feed_forward2(self.norm_feed_forward2(y))
+            y = self.norm_out(y)
+        return y, BlockStreamState(n, q1, c1, k0, x1, k, v, conv_in[:, :, m:], x2[:, m:])
+
+
+@dataclass(frozen=True)
+class BlockStreamState:
+    """What :meth:`ConformerBlock.forward_chunk` carries between chunks (frame indices count block inputs).
+
+    ``n`` frames received; attention done for frames ``< q``; convolution done (block output) for ``< c``;
+    ``x1`` (1, n-q, D): residual stream awaiting attention; ``k``, ``v`` (1, h, n-k0, d_k): the key/value
+    cache from frame ``k0`` (at most ``left`` frames before ``q`` plus the pending ones); ``conv_in``
+    (1, D, left_pad + q - c): depthwise inputs from frame ``c - left_pad`` (zeros before frame 0);
+    ``x2`` (1, q-c, D): residual stream awaiting the convolution.
+    """
+
+    n: int
+    q: int
+    c: int
+    k0: int
+    x1: torch.Tensor
+    k: torch.Tensor
+    v: torch.Tensor
+    conv_in: torch.Tensor
+    x2: torch.Tensor

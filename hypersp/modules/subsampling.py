@@ -9,7 +9,7 @@ Padded frames are zeroed before every convolution, so valid outputs do not depen
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 from torch import nn
@@ -52,3 +52,40 @@ class Conv2dSubsampling(nn.Module):
             lengths = self._halve(lengths)
         B, C, T, F = x.shape
         return self.out(x.transpose(1, 2).reshape(B, T, C * F)), lengths
+
+    def init_stream_state(self, like: torch.Tensor) -> List[torch.Tensor]:
+        """Per conv layer, its pending input frames ``(1, C_in, T_pending, F_in)``, starting with the zero
+        frame that the convolution's padding puts before frame 0; ``like`` gives dtype and device."""
+        # the frequency size is set by the first chunk
+        return [like.new_zeros(1, conv.in_channels, 1, 0) for conv in self.convs]
+
+    def forward_chunk(self, x: torch.Tensor, state: List[torch.Tensor], received: List[int],
+                      last: bool = False) -> Tuple[torch.Tensor, List[torch.Tensor], List[int]]:
+        """Streaming forward (eval mode, batch 1): the next feature frames ``x (1, T, F)`` -> the output
+        frames now final ``(1, T_out, d_model)``, the new pending inputs and frame counts (inputs are not
+        modified). Output frame t of a layer reads its input frames 2t-1 .. 2t+1, so it waits for 2t+1;
+        ``last=True`` pads the end with zeros as :meth:`forward` does and returns every remaining frame.
+        ``received[i]`` counts the frames given to layer i so far (its output has ceil(received / 2))."""
+        x = x[:, None]  # (1, 1, T, F)
+        new_state, new_received = [], []
+        for conv, pending, n in zip(self.convs, state, received):
+            if pending.shape[-1] != x.shape[-1]:  # the first chunk fixes the frequency size
+                pending = pending.new_zeros(1, pending.shape[1], pending.shape[2], x.shape[-1])
+            buf = torch.cat([pending, x], dim=2)
+            n += x.shape[2]
+            done = (n + 1 - buf.shape[2]) // 2  # outputs already produced: the buffer starts at input 2*done - 1
+            count = max(0, (buf.shape[2] - 3) // 2 + 1)
+            if last:
+                count = (n + 1) // 2 - done
+                pad = 2 * count + 1 - buf.shape[2]
+                if pad > 0:
+                    buf = torch.cat([buf, buf.new_zeros(1, buf.shape[1], pad, buf.shape[3])], dim=2)
+            if count > 0:
+                x = self.act(nn.functional.conv2d(buf[:, :, :2 * count + 1], conv.weight, conv.bias,
+                                                  stride=2, padding=(0, 1)))
+            else:
+                x = buf.new_zeros(1, conv.out_channels, 0, (buf.shape[3] + 1) // 2)
+            new_state.append(buf[:, :, 2 * count:])
+            new_received.append(n)
+        B, C, T, F = x.shape
+        return self.out(x.transpose(1, 2).reshape(B, T, C * F)), new_state, new_received

@@ -15,15 +15,15 @@ Presets: ``conformer_tiny`` (CPU), ``conformer_small`` / ``_medium`` / ``_large`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 from torch import nn
 
 from hypersp.modules.attention import RelPositionalEncoding, limited_context_mask, padding_mask
-from hypersp.modules.conformer_block import ConformerBlock
+from hypersp.modules.conformer_block import BlockStreamState, ConformerBlock
 from hypersp.modules.subsampling import Conv2dSubsampling
-from hypersp.models.base import SpeechModel
+from hypersp.models.base import SpeechModel, StreamContext
 from hypersp.registry import register_model
 
 
@@ -57,6 +57,7 @@ class ConformerModel(SpeechModel):
     """
 
     default_criterion = "ctc"
+    supports_streaming = True  # forward_chunk: cached attention keys/values and convolution inputs
 
     def __init__(self, cfg: ConformerConfig, *, input_dim: int, vocab_size: int):
         super().__init__()
@@ -95,3 +96,56 @@ class ConformerModel(SpeechModel):
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         x, lengths = self.encode(features, lengths)
         return self.decoder(x).log_softmax(dim=-1), lengths
+
+    # ---- streaming (hypersp/models/base.py) ---------------------------------------------------
+    def init_stream_state(self, context: StreamContext) -> "ConformerStreamState":
+        """Caches before the first frame: subsampling inputs, and per block the attention key/value cache
+        (``context.left`` frames), the depthwise convolution's input frames and the frames awaiting lookahead.
+        A model trained with ``att_context_left/right`` set streams with those limits (``context`` is ignored)."""
+        left, right, chunk = self.att_context
+        if (left, right, chunk) != (-1, -1, 0):  # trained with limited context: stream with exactly that
+            if chunk > 0 or right < 0:
+                raise ValueError(f"this conformer was trained with att_context_left={left}, att_context_right={right},"
+                                 f" chunk_size={chunk}; cached streaming needs chunk_size=0 and a limited right context")
+            context = StreamContext(left, right)
+        like = next(self.parameters())
+        return ConformerStreamState(StreamContext(int(context.left), int(context.right)),
+                                    self.pre_encode.init_stream_state(like), [0] * len(self.pre_encode.convs),
+                                    [layer.init_stream_state(like) for layer in self.layers], False)
+
+    def forward_chunk(self, features: torch.Tensor, state: "ConformerStreamState",
+                      last: bool = False) -> Tuple[torch.Tensor, "ConformerStreamState"]:
+        """features (1, T, F) -> (log_probs (1, T', V) of the output frames now final, new state); see the
+        contract in hypersp/models/base.py. Equal to ``forward`` of this model with
+        ``att_context_left=context.left, att_context_right=context.right`` over the whole utterance."""
+        if state.closed:
+            raise ValueError("forward_chunk after last=True: start a new utterance with init_stream_state")
+        if features.dim() != 3 or features.shape[0] != 1 or features.shape[-1] != self.input_dim:
+            raise ValueError(f"forward_chunk expects features (1, T, {self.input_dim}), got {tuple(features.shape)}")
+        ctx = state.context
+        x, sub, received = self.pre_encode.forward_chunk(features, state.subsampling, state.received, last)
+        x = x * self.pos_enc.scale  # RelPositionalEncoding's scaling (its dropout is off in eval)
+        blocks = []
+        for layer, st in zip(self.layers, state.blocks):
+            x, st = layer.forward_chunk(x, st, ctx.left, ctx.right, last)
+            blocks.append(st)
+        return self.decoder(x).log_softmax(dim=-1), ConformerStreamState(ctx, sub, received, blocks, last)
+
+    def stream_lookahead_frames(self, context: StreamContext) -> int:
+        """Feature frames after output frame t's first input frame (``t * subsampling_factor``) that must be in
+        before it is final: the subsampling's receptive field, then per block ``right`` frames for attention
+        and the depthwise convolution's right half, each ``subsampling_factor`` feature frames."""
+        right_pad = self.layers[0].conv.right_pad if len(self.layers) else 0
+        sub_lookahead = self.subsampling_factor - 1
+        return sub_lookahead + self.subsampling_factor * len(self.layers) * (int(context.right) + right_pad)
+
+
+@dataclass(frozen=True)
+class ConformerStreamState:
+    """Everything ``ConformerModel.forward_chunk`` carries between chunks of one utterance."""
+
+    context: StreamContext
+    subsampling: List[torch.Tensor]  # per subsampling conv: pending input frames
+    received: List[int]  # per subsampling conv: input frames received
+    blocks: List[BlockStreamState]
+    closed: bool  # last=True was given

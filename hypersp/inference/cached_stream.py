@@ -1,0 +1,151 @@
+"""Cached streaming inference: each new piece of audio costs work proportional to the piece.
+
+The window scheme of :mod:`hypersp.inference.streaming` re-runs the whole model on seconds of context at
+every step. Here a model that can stream (``model.supports_streaming``, see hypersp/models/base.py) keeps its
+context in a state instead (attention key/value cache, convolution inputs, subsampling inputs), and the
+features are computed incrementally too:
+
+    enc = CachedEncoder(backend, StreamContext(left=64, right=0), feature_norm="cumulative")
+    u = enc.start()                                   # one utterance
+    frames, u = enc.step(u, samples)                  # (T', V) log-posteriors now final, new state
+    tail = enc.peek(u)                                # the tentative rest, as if the utterance ended now
+    frames, u = enc.step(u, rest, last=True)          # the utterance ends: every remaining frame
+
+Features: the framing and log-mel arithmetic are the backend's featurizer's own (run on the new samples plus
+one already-used frame, whose samples give the pre-emphasis its history; that frame is dropped). Models
+trained with per-utterance mean/variance normalization cannot see the utterance's statistics before it ends;
+``feature_norm`` chooses the substitute:
+
+- ``cumulative``: each new frame is normalized with the mean and variance of the utterance's frames so far
+  (frames already given to the model keep the normalization they had);
+- ``none``: the raw log-mel (for models trained with ``features.normalize=none``).
+
+Only ``TorchBackend`` models run here; :func:`cached_encoder_for` says why another one cannot (the streaming
+recognizer then falls back to the window scheme).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+FEATURE_NORMS = ("cumulative", "none")
+_NORM_EPS = 1e-5  # as hypersp.audio.features (added to the standard deviation)
+
+
+@dataclass(frozen=True)
+class UtteranceState:
+    """One utterance being streamed: unused samples, feature statistics, the model's state."""
+
+    samples: np.ndarray  # samples from the start of the last frame already made (or all, before the first)
+    frames: int  # feature frames made so far
+    first: Optional[np.ndarray]  # (F,) the first frame's log-mel (statistics are of values relative to it)
+    total: Optional[np.ndarray]  # (F,) float64 sum of (frame - first)
+    total_sq: Optional[np.ndarray]  # (F,) float64 sum of (frame - first)^2
+    model: Any
+    ended: bool = False  # step(last=True) was given: every frame is out
+
+
+class CachedEncoder:
+    """Incremental features + ``model.forward_chunk`` for one backend (all streams share it; states are values).
+
+    ``context``: the model's :class:`~hypersp.models.base.StreamContext`; ``feature_norm``: see the module docstring.
+    ``lookahead_s``: seconds of audio after a frame's start before it is final (``model.stream_lookahead_frames``).
+    """
+
+    def __init__(self, backend: Any, context: Any, feature_norm: str = "cumulative"):
+        import torch
+
+        if feature_norm not in FEATURE_NORMS:
+            raise ValueError(f"streaming.feature_norm={feature_norm!r}; choose one of {', '.join(FEATURE_NORMS)}")
+        self.torch = torch
+        self.backend = backend
+        self.model = backend.model
+        self.context = context
+        self.feature_norm = feature_norm
+        # The backend's featurizer without its per-utterance normalization (done here, incrementally).
+        self.featurizer = copy.copy(backend.featurizer)
+        self.featurizer.normalize = "none"
+        self.win, self.hop = int(self.featurizer.win_length), int(self.featurizer.hop_length)
+        self.lookahead_s = (self.model.stream_lookahead_frames(context) + 1) * self.hop / backend.sample_rate
+        self.vocab_size = int(backend.vocab_size)
+
+    def start(self) -> UtteranceState:
+        return UtteranceState(np.zeros(0, dtype=np.float32), 0, None, None, None, self.model.init_stream_state(self.context))
+
+    def step(self, u: UtteranceState, samples: np.ndarray, last: bool = False) -> Tuple[np.ndarray, UtteranceState]:
+        """Feed ``samples`` (float32 at the model rate, any length) -> ``(log_probs (T', V) float32, new state)``:
+        the output frames that became final. ``last=True`` ends the utterance (every remaining frame)."""
+        torch = self.torch
+        feats, u = self._features(u, np.asarray(samples, dtype=np.float32).reshape(-1), last)
+        with torch.no_grad():
+            lp, model_state = self.model.forward_chunk(feats.to(self.backend.device)[None], u.model, last=last)
+        return lp[0].float().cpu().numpy(), replace(u, model=model_state, ended=last)
+
+    def peek(self, u: UtteranceState) -> np.ndarray:
+        """The frames not yet final, computed as if the utterance ended now ``(T'', V)``; ``u`` is unchanged."""
+        torch = self.torch
+        if u.ended:
+            return np.zeros((0, self.vocab_size), dtype=np.float32)
+        with torch.no_grad():
+            empty = torch.zeros(1, 0, self.model.input_dim, device=self.backend.device)
+            lp, _ = self.model.forward_chunk(empty, u.model, last=True)
+        return lp[0].float().cpu().numpy()
+
+    # ---- features --------------------------------------------------------------------------
+    def _features(self, u: UtteranceState, x: np.ndarray, last: bool):
+        """New normalized feature frames ``(T, F)`` torch float32 and the state after them.
+
+        Frame t covers samples [t * hop, t * hop + win) (the featurizer's framing); samples past the last
+        whole frame wait for the next call, and are dropped at the end of the utterance, as offline."""
+        torch = self.torch
+        buf = np.concatenate([u.samples, x]) if x.size else u.samples
+        skip = 1 if u.frames else 0  # the buffer starts with an already-made frame (pre-emphasis history)
+        if buf.size >= self.win:
+            n = 1 + (buf.size - self.win) // self.hop
+        else:  # offline, a wave shorter than a window is one zero-padded frame
+            n = 1 if (last and not u.frames and buf.size) else 0
+        n_dim = int(self.featurizer.n_mels)
+        if n - skip <= 0:
+            return torch.zeros(0, n_dim), replace(u, samples=buf)
+        with torch.no_grad():
+            wave = torch.from_numpy(np.ascontiguousarray(buf[:(n - 1) * self.hop + self.win])).to(self.backend.device)
+            raw, _ = self.featurizer(wave[None])
+        raw = raw[0, skip:n].double()
+        rest = buf[(n - 1) * self.hop:]
+        if self.feature_norm == "none":
+            return raw.float(), replace(u, samples=rest, frames=u.frames + n - skip)
+        first = raw[0] if u.first is None else torch.from_numpy(u.first)
+        shifted = raw - first
+        # Statistics up to each new frame (cumulative sums), so a frame never waits for later ones.
+        total = shifted.cumsum(0) + (0 if u.total is None else torch.from_numpy(u.total))
+        total_sq = shifted.square().cumsum(0) + (0 if u.total_sq is None else torch.from_numpy(u.total_sq))
+        count = torch.arange(u.frames + 1, u.frames + n - skip + 1, dtype=torch.float64)[:, None]
+        mean = total / count
+        std = (total_sq / count - mean.square()).clamp(min=0).sqrt()
+        feats = ((shifted - mean) / (std + _NORM_EPS)).float()
+        return feats, UtteranceState(rest, u.frames + n - skip, first.numpy(), total[-1].numpy(),
+                                     total_sq[-1].numpy(), u.model)
+
+
+def cached_encoder_for(recognizer: Any, cfg: Any) -> Tuple[Optional[CachedEncoder], str]:
+    """``(CachedEncoder, "")`` when ``recognizer``'s backend can stream with cached context, else ``(None, why)``."""
+    from hypersp.models.base import StreamContext
+
+    backend = recognizer.backend
+    model = getattr(backend, "model", None)
+    if model is None or not hasattr(backend, "featurizer") or not hasattr(backend, "device"):
+        return None, f"{type(backend).__name__} runs an exported graph without stream state"
+    if not getattr(model, "supports_streaming", False):
+        return None, f"model {type(model).__name__} cannot stream (supports_streaming is False)"
+    if not getattr(backend.featurizer, "snip_edges", True):
+        return None, "features without snip_edges framing"
+    try:
+        context = StreamContext(int(cfg.cached_left_frames), int(cfg.cached_right_frames))
+        enc = CachedEncoder(backend, context, str(cfg.feature_norm))
+        model.init_stream_state(context)  # a model trained with its own context limits refuses here
+    except ValueError as err:
+        return None, str(err)
+    return enc, ""

@@ -1,0 +1,228 @@
+"""Cached streaming inference: conformer forward_chunk equals the masked full forward; incremental features;
+the streaming recognizer's cached mode (finals from the streamed frames) and its fallback."""
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from hypersp.models.base import StreamContext
+from hypersp.models.conformer.model import ConformerConfig, ConformerModel
+
+# float32 rounding: different summation lengths in attention and convolution; measured max |diff| ~1e-6
+TOLERANCE = 1e-4
+
+
+def tiny(**kw):
+    cfg = dict(d_model=32, n_layers=2, n_heads=2, conv_kernel_size=7, subsampling_conv_channels=8)
+    cfg.update(kw)
+    return ConformerConfig(**cfg)
+
+
+def streamed(model, feats, context, seed):
+    """Feed ``feats (1, T, F)`` in random chunks (0..12 frames) -> all output frames (T', V)."""
+    rng = np.random.default_rng(seed)
+    state, out, i = model.init_stream_state(context), [], 0
+    with torch.no_grad():
+        while i < feats.shape[1]:
+            n = int(rng.integers(0, 13))
+            lp, state = model.forward_chunk(feats[:, i:i + n], state)
+            out.append(lp)
+            i += n
+        lp, state = model.forward_chunk(feats[:, :0], state, last=True)
+    return torch.cat(out + [lp], dim=1)[0]
+
+
+@pytest.mark.parametrize("left,right,causal", [(6, 2, False), (-1, 0, False), (4, 0, True), (0, 1, False)])
+def test_conformer_stream_equals_masked_full_forward(left, right, causal):
+    torch.manual_seed(0)
+    model = ConformerModel(tiny(conv_causal=causal), input_dim=20, vocab_size=11).eval()
+    ref = ConformerModel(tiny(conv_causal=causal, att_context_left=left, att_context_right=right),
+                         input_dim=20, vocab_size=11).eval()
+    ref.load_state_dict(model.state_dict())
+    full_context = ConformerModel(tiny(conv_causal=causal), input_dim=20, vocab_size=11).eval()
+    full_context.load_state_dict(model.state_dict())
+    for T in (1, 2, 3, 4, 5, 9, 41, 97):
+        feats = torch.randn(1, T, 20)
+        with torch.no_grad():
+            expect, lengths = ref(feats, torch.tensor([T]))
+        got = streamed(model, feats, StreamContext(left, right), seed=T)
+        assert got.shape == expect[0].shape, (T, got.shape, expect.shape)
+        assert (got - expect[0]).abs().max().item() < TOLERANCE, T
+        if T == 97 and left >= 0:  # the limits matter: the same weights with full context differ
+            with torch.no_grad():
+                unlimited, _ = full_context(feats, torch.tensor([T]))
+            assert (got - unlimited[0]).abs().max().item() > 1e-3
+
+
+def test_forward_chunk_never_changes_its_input_state_and_peeks():
+    torch.manual_seed(1)
+    model = ConformerModel(tiny(), input_dim=20, vocab_size=11).eval()
+    ctx = StreamContext(8, 1)
+    feats = torch.randn(1, 60, 20)
+    with torch.no_grad():
+        a, st = model.forward_chunk(feats[:, :37], model.init_stream_state(ctx))
+        tail1, _ = model.forward_chunk(feats[:, :0], st, last=True)  # a peek
+        tail2, _ = model.forward_chunk(feats[:, :0], st, last=True)
+        b, st2 = model.forward_chunk(feats[:, 37:], st, last=True)
+        whole, _ = model.forward_chunk(feats[:, :37], model.init_stream_state(ctx), last=True)
+    assert torch.equal(tail1, tail2)
+    assert torch.allclose(torch.cat([a, tail1], 1), whole, atol=TOLERANCE)  # peek == the utterance ending there
+    assert a.shape[1] + b.shape[1] == 15  # ceil(60 / 4) frames in all
+    assert a.shape[1] < 10  # frames within the lookahead are not final yet
+    with pytest.raises(ValueError, match="after last=True"):
+        model.forward_chunk(feats, st2)
+    with pytest.raises(ValueError, match=r"\(1, T, 20\)"):
+        model.forward_chunk(torch.randn(2, 5, 20), model.init_stream_state(ctx))
+    with pytest.raises(ValueError, match="right context"):
+        StreamContext(8, -1)
+
+
+def test_lookahead_frames_is_where_frames_become_final():
+    torch.manual_seed(2)
+    model = ConformerModel(tiny(), input_dim=20, vocab_size=11).eval()
+    ctx = StreamContext(8, 1)
+    look = model.stream_lookahead_frames(ctx)  # 3 + 4 * 2 layers * (1 + 3) = 35
+    assert look == 3 + 4 * 2 * (1 + 3)
+    with torch.no_grad():
+        for n in (40, 41, 44, 60, 77):
+            lp, _ = model.forward_chunk(torch.randn(1, n, 20), model.init_stream_state(ctx))
+            # output frame t is final once frames up to 4 t + look are in
+            assert lp.shape[1] == max(0, (n - 1 - look) // 4 + 1), n
+
+
+def test_models_that_cannot_stream_say_so():
+    from hypersp.models.jasper.model import JasperModel  # noqa: F401  (registers)
+    from hypersp.models.base import SpeechModel
+
+    assert ConformerModel.supports_streaming and not SpeechModel.supports_streaming
+    with pytest.raises(ValueError, match="trained with att_context_left=4"):
+        ConformerModel(tiny(att_context_left=4), input_dim=20, vocab_size=11).init_stream_state(StreamContext())
+
+
+def test_a_model_trained_with_limited_context_streams_with_it():
+    torch.manual_seed(3)
+    model = ConformerModel(tiny(att_context_left=5, att_context_right=1), input_dim=20, vocab_size=11).eval()
+    feats = torch.randn(1, 50, 20)
+    with torch.no_grad():
+        expect, _ = model(feats, torch.tensor([50]))
+    got = streamed(model, feats, StreamContext(64, 0), seed=0)  # the requested context gives way to the trained one
+    assert (got - expect[0]).abs().max().item() < TOLERANCE
+
+
+# ---- features and the recognizer ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo():
+    import hypersp
+
+    return hypersp.load("demo_ko_16k", decoding="greedy")
+
+
+@pytest.fixture(scope="module")
+def sentence():
+    """One eSpeak NG sentence at 16 kHz with 0.5 s of silence before and 1.0 s after it."""
+    from hypersp.audio.io import resample
+    from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
+
+    x, rate = EspeakSynthesizer().synthesize("오늘 회의를 시작하겠습니다", rate_wpm=165, seed=0)
+    x = resample(x.astype(np.float32) / 32768.0, rate, 16000)
+    return np.concatenate([np.zeros(8000, np.float32), x, np.zeros(16000, np.float32)])
+
+
+def test_incremental_features_equal_the_featurizer(demo, sentence):
+    from hypersp.inference.cached_stream import CachedEncoder
+
+    rng = np.random.default_rng(0)
+    x = sentence[:40000]
+    for norm in ("none", "cumulative"):
+        enc = CachedEncoder(demo.backend, StreamContext(), feature_norm=norm)
+        u, parts, i = enc.start(), [], 0
+        while i < x.size:
+            n = int(rng.integers(0, 3000))
+            f, u = enc._features(u, x[i:i + n], last=False)
+            parts.append(f)
+            i += n
+        got = torch.cat(parts)
+        feats, _ = enc.featurizer(torch.from_numpy(x)[None])  # normalize="none": the raw log-mel
+        raw = feats[0]
+        assert got.shape == raw.shape == (248, 80)
+        if norm == "none":
+            assert (got - raw).abs().max().item() < 1e-4
+        else:  # frame t normalized by the statistics of frames 0..t: the last one by all, as offline
+            whole, _ = demo.backend.featurizer(torch.from_numpy(x)[None])
+            assert (got[-1] - whole[0, -1]).abs().max().item() < 1e-3
+            assert (got[:50] - whole[0, :50]).abs().max().item() > 0.1  # early frames differ: stats so far
+
+
+def stream_events(srec, audio, message_s=0.1, rate=16000):
+    s = srec.new_stream(rate)
+    step = int(message_s * rate)
+    events = []
+    for i in range(0, audio.size, step):
+        s.accept(audio[i:i + step])
+        while s.ready():
+            events += srec.decode([s])[0]
+    return events + srec.decode([s], force_final=[True])[0], s
+
+
+@pytest.mark.slow
+def test_cached_mode_streamed_final_equals_the_masked_full_forward(demo, sentence):
+    """The final from the streamed frames is the decoder over the same frames an offline forward with the
+    same context limits and the same (cumulative) normalization gives: no second pass, same text."""
+    import copy
+
+    from hypersp.config.schema import StreamingConfig
+    from hypersp.inference.cached_stream import CachedEncoder
+    from hypersp.inference.streaming import StreamingRecognizer
+
+    # no endpoint before the client's: the utterance runs to the end of the audio (last=True there)
+    cfg = StreamingConfig(mode="cached", final_full_context=False, cached_left_frames=32, cached_right_frames=2,
+                          endpoint_silence_s=100.0, endpoint_silence_no_text_s=100.0)
+    srec = StreamingRecognizer(demo, cfg)
+    assert srec.encoder is not None
+    events, _ = stream_events(srec, sentence)
+    finals = [e for e in events if e["final"]]
+    assert len(finals) == 1 and finals[0]["text"]
+    cut = int(round((finals[0]["end"] - finals[0]["start"]) * 16000))
+    # offline: features of the utterance's audio, normalized as the stream does, through the masked model
+    start = int(round(finals[0]["start"] * 16000))
+    enc = CachedEncoder(demo.backend, StreamContext(32, 2), "cumulative")
+    feats, _ = enc._features(enc.start(), sentence[start:], last=True)
+    ref = copy.deepcopy(demo.backend.model)
+    ref.att_context = (32, 2, 0)
+    with torch.no_grad():
+        lp, _ = ref(feats[None], torch.tensor([feats.shape[0]]))
+    n = -(-cut // srec.samples_per_frame)
+    offline = demo.decode_log_probs([lp[0, :n].numpy()], [cut])[0].text
+    assert finals[0]["text"] == offline
+    partials = [e["text"] for e in events if not e["final"]]
+    assert partials and partials[-1]
+
+
+@pytest.mark.slow
+def test_cached_mode_with_full_context_final_equals_upload(demo, sentence):
+    """Cached partials, the final from the engine's pass over the utterance: the text of an upload."""
+    from hypersp.config.schema import StreamingConfig
+    from hypersp.inference.streaming import StreamingRecognizer
+
+    srec = StreamingRecognizer(demo, StreamingConfig(mode="cached", final_full_context=True))
+    events, _ = stream_events(srec, sentence)
+    finals = [e["text"] for e in events if e["final"] and e["text"]]
+    assert " ".join(finals) == demo.transcribe(sentence, sample_rate=16000).text
+
+
+def test_a_model_that_cannot_stream_falls_back_to_the_window(tmp_path, caplog):
+    import hypersp
+    from hypersp.config.schema import StreamingConfig
+    from hypersp.inference.streaming import StreamingRecognizer
+    from hypersp.testing import make_tiny_checkpoint
+
+    rec = hypersp.load(str(make_tiny_checkpoint(tmp_path / "tiny.pt")), decoding="greedy")  # jasper
+    with caplog.at_level(logging.WARNING):
+        srec = StreamingRecognizer(rec, StreamingConfig(mode="cached"))
+    assert srec.encoder is None and "cannot stream" in caplog.text
+    events, _ = stream_events(srec, np.zeros(16000, np.float32))
+    assert [e["final"] for e in events] == [True]
+    with pytest.raises(ValueError, match="streaming.mode='fast'"):
+        StreamingRecognizer(rec, StreamingConfig(mode="fast"))
