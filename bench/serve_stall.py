@@ -99,7 +99,8 @@ class Probe:
         self.finals, self.health, self.rss, self.sent0 = [], [], [], []
         self._connection = connect(srv.ws_url + "/recognize", open_timeout=30, max_size=None)
         self.ws = self._connection.__enter__()
-        self.threads = [threading.Thread(target=f, daemon=True) for f in (self._send, self._recv, self._poll)]
+        self.threads = [threading.Thread(target=f, daemon=True) for f in (self._send, self._recv, self._poll,
+                                                                           self._memory)]
         for t in self.threads:
             t.start()
 
@@ -139,22 +140,30 @@ class Probe:
                 pass
             t1 = time.perf_counter()
             with self.lock:
-                self.health.append((t1, t1 - t0))
-                self.rss.append((t1, tree_rss_mb(self.srv.proc.pid)))
+                self.health.append((t0, t1))
             time.sleep(max(0.0, 0.05 - (t1 - t0)))
 
+    def _memory(self):  # its own thread: a stalled server must not hide its memory peak
+        while not self.stop_ev.is_set():
+            rss = tree_rss_mb(self.srv.proc.pid)
+            with self.lock:
+                self.rss.append((time.perf_counter(), rss))
+            time.sleep(0.05)
+
     def period(self, t0: float, t1: float) -> dict:
+        """Statistics of [t0, t1]: a /healthz request counts when it overlaps the period (one that a stall holds
+        past t1 too), a gap between finals also when it starts before t0 or ends after t1."""
         with self.lock:
-            finals = [f for f in self.finals if t0 <= f <= t1]
+            all_finals = list(self.finals)
             sent = list(self.sent0)
-            health = [d for t, d in self.health if t0 <= t <= t1]
+            health = [e - s for s, e in self.health if s <= t1 and e >= t0]
             rss = [r for t, r in self.rss if t0 <= t <= t1]
-        lat = []
-        for f in finals:  # each final answers the latest state 0 sent before it
-            before = [s for s in sent if s <= f]
-            if before:
-                lat.append(f - before[-1])
-        gaps = np.diff(finals) if len(finals) > 1 else []
+        # every state 0 is answered by one final, in order (the 200 ms pauses are too short for an endpoint)
+        lat = [f - s for s, f in zip(sent, all_finals) if t0 <= s <= t1]
+        finals = [f for f in all_finals if t0 <= f <= t1]
+        before = [f for f in all_finals if f < t0][-1:]
+        after = [f for f in all_finals if f > t1][:1] or [t1]
+        gaps = list(np.diff(before + finals + after))
         return {"final_ms_p95": pct(lat, 95), "final_ms_max": pct(lat, 100), "finals": len(finals),
                 "final_gap_ms_max": pct(list(gaps), 100), "healthz_ms_p95": pct(health, 95),
                 "healthz_ms_max": pct(health, 100), "rss_peak_mb": round(max(rss), 1) if rss else None}

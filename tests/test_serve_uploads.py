@@ -125,6 +125,33 @@ def test_uploads_beyond_the_limits_get_503_with_retry_after(limited):
     assert status == 200 and body["final"] is True  # the slots are free again
 
 
+def children(pid):
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out += [int(c) for c in f.read().split()]
+    return out
+
+
+def test_a_dead_decode_process_fails_one_upload_not_the_server(limited):
+    srv, url = limited, limited.url + "/recognize"
+    answer = {}
+    t = threading.Thread(target=lambda: answer.update(r=post(url, NOT_AUDIO)))
+    t.start()
+    wait_in_flight(srv, 1)
+    time.sleep(0.5)  # the decode process is now waiting for the (slow, fake) ffmpeg
+    decoders = [c for c in children(srv.proc.pid)
+                if b"spawn_main" in open(f"/proc/{c}/cmdline", "rb").read()
+                and b"resource_tracker" not in open(f"/proc/{c}/cmdline", "rb").read()]
+    assert len(decoders) == 1, decoders
+    os.kill(decoders[0], 9)
+    t.join()
+    status, _, body = answer["r"]
+    assert status == 500 and "died" in body["error"]
+    assert post(url, NOT_AUDIO)[0] == 415  # a new decode process reads the next upload
+    assert srv.alive()
+
+
 def test_stalled_upload_is_dropped(limited):
     srv = limited
     s = socket.create_connection(("127.0.0.1", srv.port))

@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -203,6 +204,9 @@ class DecodePool:
 
     def start(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="hypersp-uploads-")
+        self._new_pool()
+
+    def _new_pool(self) -> None:
         self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         for _ in range(self.workers):
             self.pool.submit(_warm)
@@ -223,11 +227,21 @@ class DecodePool:
         ``server.request_audio`` returns them; the samples are a copy-on-write map of a deleted file."""
         headers = {k.lower(): v for k, v in request.headers.items()}
         loop = asyncio.get_running_loop()
+        pool = self.pool
         try:
-            out = await loop.run_in_executor(self.pool, decode_spooled, path, request.content_type, headers,
+            out = await loop.run_in_executor(pool, decode_spooled, path, request.content_type, headers,
                                              sample_rate, max_samples)
+        except BrokenProcessPool:  # a decode process died (killed, out of memory): the next upload gets new ones
+            if self.pool is pool:  # the first of the uploads it failed replaces it
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._new_pool()
+            err = ProtocolError("업로드를 읽던 프로세스가 중단되었습니다 (the process decoding this upload died, "
+                                "e.g. out of memory); 다시 시도하세요", status=500)
+            err.reason = "decoder_died"
+            raise err from None
         finally:
-            os.unlink(path)
+            if os.path.exists(path):
+                os.unlink(path)
         if "error" in out:
             err = ProtocolError(out["error"]["message"])
             err.__dict__.update(out["error"])
