@@ -5,15 +5,19 @@ eager), torchscript and onnxruntime (exported once into the cache, see
 ``hypersp.inference.runtimes``), on the utterances of a manifest, one utterance per call (batch 1,
 as ``hypersp-transcribe`` runs files). Per runtime:
 
-- ``rtf_forward``: seconds of the forward pass (features + model, ``Recognizer.log_probs``) / audio seconds;
+- ``rtf_forward``: seconds of the forward pass as the engine runs it (features + model on the wave cut at
+  its pauses and in overlapping chunks, ``Recognizer.chunked_log_probs``) / audio seconds;
 - ``rtf_engine``: seconds of ``Recognizer.recognize`` (forward + the decoding config's decoder + word
   times) / audio seconds; the decoding is the checkpoint's (the shipped demo models: ctc_beam with the
   shipped LM), or ``--decoding``;
+- ``cpu_s_per_audio_s_forward`` / ``_engine``: the same in process CPU seconds (all threads): the compute
+  cost, which other processes on a shared machine disturb much less than the wall-clock RTF;
 - ``same_text_as_torch``: utterances whose text equals the torch runtime's.
 
-Each runtime is warmed up on the first utterance first (the LM is read and the export made or
-found then, outside the timing); times are the best of ``--repeats`` passes over the set (the
-fairest reading on a shared machine; ``load_average_1min`` is reported).
+All runtimes are loaded first (the export made or found then) and warmed up on the first
+utterance (the LM is read then), outside the timing; the passes over the set alternate between the
+runtimes, and times are the best of ``--repeats`` passes (the fairest reading on a shared machine;
+``load_average_1min`` is reported).
 
     python bench/runtime_rtf.py --checkpoint demo_ko_16k --manifest data/open_test/16k/test.jsonl \\
         --max-utterances 40 --threads 2
@@ -48,29 +52,33 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     entries = read_manifest(args.manifest)[: args.max_utterances or None]
-    results, texts, waves = {}, {}, None
+    results, texts, engines = {}, {}, {}
     for runtime in args.runtimes:
         t0 = time.perf_counter()
         kw = {"decoding": args.decoding} if args.decoding else {}
-        asr = hypersp.load(args.checkpoint, runtime=runtime, threads=args.threads, **kw)
-        load_s = time.perf_counter() - t0
-        if waves is None:
-            waves = [load_audio(e.audio_filepath, asr.sample_rate, e.offset, e.duration if e.offset else 0.0)
-                     for e in entries]
-            audio_s = sum(len(w) for w in waves) / asr.sample_rate
+        engines[runtime] = asr = hypersp.load(args.checkpoint, runtime=runtime, threads=args.threads, **kw)
+        results[runtime] = {"load_seconds": round(time.perf_counter() - t0, 2), "backend": type(asr.backend).__name__}
+    waves = [load_audio(e.audio_filepath, asr.sample_rate, e.offset, e.duration if e.offset else 0.0) for e in entries]
+    audio_s = sum(len(w) for w in waves) / asr.sample_rate
+    for asr in engines.values():
         asr.recognize(waves[:1])  # warm-up: decoder, LM, first-call allocations
-        forward, engine = [], []
-        for _ in range(args.repeats):
-            t = time.perf_counter()
+    times = {r: {"forward": [], "engine": [], "forward_cpu": [], "engine_cpu": []} for r in engines}
+    for _ in range(args.repeats):
+        for runtime, asr in engines.items():  # interleaved: a change of load on a shared machine hits all runtimes
+            t, c = time.perf_counter(), time.process_time()
             for w in waves:
-                asr.log_probs([w])
-            forward.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            out = [asr.recognize([w])[0].text for w in waves]
-            engine.append(time.perf_counter() - t)
-        texts[runtime] = out
-        results[runtime] = {"rtf_forward": round(min(forward) / audio_s, 5), "rtf_engine": round(min(engine) / audio_s, 5),
-                            "load_seconds": round(load_s, 2), "backend": type(asr.backend).__name__}
+                asr.chunked_log_probs([w])
+            times[runtime]["forward"].append(time.perf_counter() - t)
+            times[runtime]["forward_cpu"].append(time.process_time() - c)
+            t, c = time.perf_counter(), time.process_time()
+            texts[runtime] = [asr.recognize([w])[0].text for w in waves]
+            times[runtime]["engine"].append(time.perf_counter() - t)
+            times[runtime]["engine_cpu"].append(time.process_time() - c)
+    for runtime, tm in times.items():
+        results[runtime].update({
+            "rtf_forward": round(min(tm["forward"]) / audio_s, 5), "rtf_engine": round(min(tm["engine"]) / audio_s, 5),
+            "cpu_s_per_audio_s_forward": round(min(tm["forward_cpu"]) / audio_s, 5),
+            "cpu_s_per_audio_s_engine": round(min(tm["engine_cpu"]) / audio_s, 5)})
     if "torch" in texts:
         for runtime, out in texts.items():
             results[runtime]["same_text_as_torch"] = sum(a == b for a, b in zip(out, texts["torch"]))
