@@ -120,3 +120,15 @@ def test_transcribe_and_eval_commands_take_the_runtime(tiny, cache, tmp_path, ca
                           "--no-progress", "--output-json", str(tmp_path / "r.json")]) == 0
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["num_utterances"] == 1 and result["runtime"] == "torchscript"
+
+
+def test_server_runs_the_chosen_runtime(tiny, cache, capsys):
+    pytest.importorskip("sanic")
+    from hypersp.serve.server import ServerContext
+    from hypersp_cli import serve
+
+    server = ServerContext.load(str(tiny), runtime="onnxruntime", threads=1)
+    assert isinstance(server.recognizer.backend, OnnxBackend)
+    assert server.recognizer.decoding == hypersp.load(str(tiny)).decoding
+    assert serve.main(["--checkpoint", str(tiny), "--runtime", "torchscript", "--print-config"]) == 0
+    assert "decoding:" in capsys.readouterr().out
