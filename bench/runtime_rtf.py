@@ -90,7 +90,8 @@ def main(argv=None) -> int:
         "benchmark": "runtime_rtf", "checkpoint": args.checkpoint, "manifest": args.manifest,
         "utterances": len(entries), "audio_seconds": round(audio_s, 1), "threads": args.threads, "batch": 1,
         "decoding": asr.decoding.name, "results": results, "load_average_1min": os.getloadavg()[0],
-        "machine": machine(), "command": "python bench/runtime_rtf.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "command": "python bench/runtime_rtf.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }, indent=1, ensure_ascii=False))
     return 0
 
