@@ -134,8 +134,8 @@ def test_excess_streams_are_refused_and_accepted_ones_keep_up():
     async def main():
         worker.start()
         clients = []
-        for i in range(10):  # 10 clients arriving 0.3 s apart, each streaming 4 s: twice the capacity
-            clients.append(asyncio.create_task(client(server, app, 4.0, result)))
+        for i in range(10):  # 10 clients arriving 0.3 s apart, each streaming 3 s: twice the capacity
+            clients.append(asyncio.create_task(client(server, app, 3.0, result)))
             await asyncio.sleep(0.3)
         await asyncio.gather(*clients)
         await worker.stop()
@@ -168,7 +168,7 @@ def test_without_admission_the_same_load_breaks_the_bound():
         worker.start()
         clients = []
         for _ in range(10):
-            clients.append(asyncio.create_task(client(server, SimpleNamespace(name="x"), 4.0, result)))
+            clients.append(asyncio.create_task(client(server, SimpleNamespace(name="x"), 3.0, result)))
             await asyncio.sleep(0.3)
         await asyncio.gather(*clients)
         await worker.stop()
