@@ -171,7 +171,10 @@ class ServeConfig:
     decode_workers: int = 1  # processes that parse JSON bodies and decode audio files (ffmpeg included)
     # Streams are admitted only while the streaming worker keeps up (else close 1013 with the reason):
     max_stream_lag_s: float = 1.0  # p95 wait of a streaming step in the worker's queue over the last 5 s
-    max_stream_load: float = 0.9  # predicted busy fraction of the streaming worker with one more: rtf x (streams + 1)
+    # predicted busy fraction of the streaming worker with one more stream: rtf x (streams + 1). Half, because the
+    # RTF is measured on streaming steps and finals (a final pass with beam + LM) come in bursts: with demo_ko_16k
+    # and 30 clients ending together, 0.5 kept finals at 0.36 s (p95), 0.9 let them reach 3.4 s (bench/serve_admission.py)
+    max_stream_load: float = 0.5
     # Browser pages allowed to open WebSockets, besides the server's own origin (same host:port): full
     # origins ("https://app.example.com:8443"), host names ("app.example.com", any scheme and port) or "*".
     allowed_origins: List[str] = field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
