@@ -72,7 +72,6 @@ def test_other_front_end_is_refused_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "out" / "model.onnx").exists()
 
 
-@pytest.mark.slow  # the module fixture traces three exports (the file took 88 s on the loaded, shared 2-core VM)
 def test_export_folder_metadata_and_graph(exported):
     """model.onnx has sherpa-onnx's metadata and maps raw Kaldi fbank to hypersp's log-probs."""
     import onnx
@@ -106,7 +105,6 @@ def test_export_folder_metadata_and_graph(exported):
         np.testing.assert_allclose(out[b, : len(ref)], ref, atol=1e-4)
 
 
-@pytest.mark.slow  # the module fixture traces three exports (the file took 88 s on the loaded, shared 2-core VM)
 def test_sherpa_onnx_gives_hypersp_greedy_output(exported):
     sherpa_onnx = pytest.importorskip("sherpa_onnx")
     import hypersp
