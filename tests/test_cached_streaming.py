@@ -92,10 +92,11 @@ def test_lookahead_frames_is_where_frames_become_final():
 
 
 def test_models_that_cannot_stream_say_so():
-    from hypersp.models.jasper.model import JasperModel  # noqa: F401  (registers)
     from hypersp.models.base import SpeechModel
+    from hypersp.models.jasper.model import JasperModel
 
     assert ConformerModel.supports_streaming and not SpeechModel.supports_streaming
+    assert not JasperModel.supports_streaming
     with pytest.raises(ValueError, match="trained with att_context_left=4"):
         ConformerModel(tiny(att_context_left=4), input_dim=20, vocab_size=11).init_stream_state(StreamContext())
 
