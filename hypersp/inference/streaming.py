@@ -255,10 +255,12 @@ class Stream:
 
 
 def _display(text: str, final: bool) -> str:
-    """The display form of a live text (hypersp.text.display); a partial gets no sentence-final mark yet."""
+    """The display form of a live text (hypersp.text.display). A partial gets no sentence-final mark yet and no
+    spacing correction: the spacer costs ~90 ms per call on 2 cores, too much for every partial of every stream
+    (measured by the cached-streaming work, issue 18); the final gets the full display form."""
     from hypersp.text.display import display_form
 
-    return display_form(text, punctuation=final) if text else ""
+    return display_form(text, punctuation=final, spacing=final) if text else ""
 
 
 class StreamingRecognizer:
