@@ -197,6 +197,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             from sanic.worker.loader import AppLoader
 
             del server  # the workers load their own
+            _allow_slow_worker_start()
             loader = AppLoader(factory=partial(worker_app, args, names, port))
             app = loader.load()
             app.prepare(host=args.host, port=port, ssl=ssl, workers=args.workers, access_log=False, motd=False)
@@ -207,6 +208,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
 
     return run("hypersp-serve", body)
+
+
+# Seconds a worker process may take from its start to serving: model, LM and the spacing analyzer load there
+# (20-40 s on 2 busy cores for two workers at once).
+WORKER_START_LIMIT_S = 300
+
+
+def _allow_slow_worker_start() -> None:
+    """Sanic's manager waits 30 s for every worker to report ready, then kills its whole process group with
+    SIGKILL (``WorkerManager.kill``: ``os.killpg``), which takes the shell job or test runner that started
+    hypersp-serve with it. Our workers load a model before they are ready, so they get longer. Sanic counts the
+    limit in 0.1 s polls and exposes it only as these class attributes."""
+    from sanic.worker.manager import WorkerManager
+    from sanic.worker.process import WorkerProcess
+
+    WorkerManager.THRESHOLD = WorkerProcess.THRESHOLD = WORKER_START_LIMIT_S * 10
 
 
 if __name__ == "__main__":

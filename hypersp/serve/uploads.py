@@ -21,18 +21,21 @@ time; queued work is bounded by the gate.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from hypersp.serve.protocol import ProtocolError
+
+log = logging.getLogger("hypersp.serve")
 
 RETRY_AFTER_S = 5  # what a refused client is told to wait (s): about one offline request on a busy server
 
@@ -199,7 +202,7 @@ class DecodePool:
 
     def __init__(self, workers: int = 1):
         self.workers = max(1, int(workers))
-        self.pool: Optional[ProcessPoolExecutor] = None
+        self.pool: Optional[ProcessPoolExecutor | ThreadPoolExecutor] = None
         self.dir = ""
 
     def start(self) -> None:
@@ -207,7 +210,15 @@ class DecodePool:
         self._new_pool()
 
     def _new_pool(self) -> None:
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        if multiprocessing.current_process().daemon:
+            # A worker of `hypersp-serve --workers N` is a daemonic process (Sanic's), and those may not have
+            # children: decode in threads there. Large JSON bodies then hold this worker's interpreter while they
+            # parse (the other workers keep serving).
+            log.warning("decoding uploads in %d thread(s): this server process (a --workers worker) may not start "
+                        "decode processes", self.workers)
+            self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="hypersp-decode")
+        else:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         for _ in range(self.workers):
             self.pool.submit(_warm)
 

@@ -56,7 +56,10 @@ class ServerProcess:
     def __enter__(self) -> "ServerProcess":
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        # A session of its own: a server that gives up (Sanic's manager SIGKILLs its whole process group when a
+        # worker starts too slowly) must not take the test runner with it.
+        self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
         deadline = time.time() + self.startup_timeout
         while not os.path.exists(self.port_file):
             if self.proc.poll() is not None or time.time() > deadline:
