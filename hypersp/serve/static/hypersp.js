@@ -113,6 +113,7 @@
 
   // ---- online ----
   let ws = null, ctx = null, media = null, node = null, stopping = false;
+  let sendPending = () => {}; // sends the audio captured since the last message (set by start)
   function render() {
     const finals = $("finals");
     finals.textContent = "";
@@ -157,16 +158,18 @@
         stopAudio(); ws = null;
         $("start").disabled = false; $("stop").disabled = true;
       };
+      sendPending = () => {
+        if (!pendingLen || !ws || ws.readyState !== WebSocket.OPEN) return;
+        const all = new Float32Array(pendingLen);
+        let o = 0; for (const p of pending) { all.set(p, o); o += p.length; }
+        pending = []; pendingLen = 0;
+        ws.send(toPcm16(all).buffer);
+        state.sent += all.length;
+      };
       node.port.onmessage = (ev) => {
         const y = down.push(ev.data);
         if (y.length) { pending.push(y); pendingLen += y.length; }
-        if (pendingLen >= chunk && ws && ws.readyState === WebSocket.OPEN) {
-          const all = new Float32Array(pendingLen);
-          let o = 0; for (const p of pending) { all.set(p, o); o += p.length; }
-          pending = []; pendingLen = 0;
-          ws.send(toPcm16(all).buffer);
-          state.sent += all.length;
-        }
+        if (pendingLen >= chunk) sendPending();
       };
       src.connect(node);
     } catch (err) {
@@ -185,6 +188,7 @@
   }
 
   function stop() {
+    sendPending(); // the last < 100 ms of speech too: nothing captured is dropped
     stopAudio();
     stopping = true;
     if (ws && ws.readyState === WebSocket.OPEN) {
