@@ -97,6 +97,9 @@ class Page:
             if value:
                 return value
             time.sleep(0.1)
+        value = self.evaluate(expr)  # once more after the deadline: a stalled machine may have eaten the wait
+        if value:
+            return value
         raise AssertionError(f"timed out waiting for {expr}")
 
     def text(self, selector):
