@@ -46,6 +46,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hypersp import __version__
 from hypersp.plugins import PluginError, check_checkpoint_modules, load_plugins, provenance
+from hypersp.prepare.atomic import fsync_dir  # the same durable-rename step as every prepared file
 from hypersp.registry import CRITERIONS, MODELS, TASKS, TOKENIZERS
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -172,21 +173,7 @@ def save_checkpoint(state: Dict[str, Any], path: str | Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def _one_line(err: BaseException) -> str:
