@@ -12,8 +12,10 @@ from hypersp.audio.features_numpy import NumpyLogMelFeatures
 
 # Largest |numpy - torch| measured below (normalized features): 9e-4 with the default (Slaney) front end,
 # 1.6e-3 with kaldi_compatible, in low mel bins a little above the log floor where torch's float32 rfft is the
-# noisier side (with both FFTs in float64 it is 2.5e-4). Unnormalized log-mel: <= 1.2e-4.
-TOL = 2e-3
+# noisier side (with both FFTs in float64 it is 2.5e-4). Unnormalized log-mel: <= 1.2e-4. torch's float32 FFT
+# takes a different code path on another CPU: 2.7e-3 (8k_kaldi) on a second AMD EPYC VM, hence the margin. On
+# features of unit variance that is far below anything a model can tell apart.
+TOL = 5e-3
 
 # Every option LogMelFeatures supports, at both rates.
 CONFIGS = {

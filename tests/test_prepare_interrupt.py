@@ -30,11 +30,19 @@ except KeyboardInterrupt:
 """
 
 
+def sigint_as_in_a_terminal() -> None:
+    """``preexec_fn``: the child gets SIGINT's default action. A runner started in the background by a
+    non-interactive shell (``cmd &``, nohup) ignores SIGINT, and an ignored signal stays ignored across exec,
+    so without this Python would install no KeyboardInterrupt handler and every interrupt here would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def generate(out: Path, jobs: int = 2, interrupt_after: float = 0.0):
     """Run the generator in its own process group; with ``interrupt_after``, send SIGINT to the group then.
     Returns (exit code, stderr, whether the signal was sent before the run ended)."""
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(out), str(HOURS), str(jobs)], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            preexec_fn=sigint_as_in_a_terminal, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
     sent = False
     if interrupt_after:
         time.sleep(interrupt_after)
@@ -89,7 +97,7 @@ def test_interrupted_runs_resume_to_byte_identical_output(tmp_path):
 def test_ctrl_c_on_the_cli_is_one_line_and_resumes(tmp_path):
     out = tmp_path / "cli"
     cmd = [sys.executable, "-m", "hypersp_cli.prepare", "synthetic", "--out", str(out), "--jobs", "2", f"hours={HOURS}"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=sigint_as_in_a_terminal, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not any((out / "wavs").glob("synth-*.wav")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)  # until synthesis is under way (the CLI imports torch first)
@@ -163,7 +171,7 @@ def test_interrupted_corpus_preparation_resumes_to_identical_manifests(tmp_path)
 
     def prepare(out, interrupt_after=0.0):
         proc = subprocess.Popen([sys.executable, "-c", CORPUS_DRIVER, str(tmp_path / "raw"), str(out)],
-                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                start_new_session=True, preexec_fn=sigint_as_in_a_terminal, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if interrupt_after:
             deadline = time.time() + 60
             while not (out / ".work" / "fingerprint").exists() and proc.poll() is None and time.time() < deadline:
