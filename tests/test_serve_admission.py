@@ -56,19 +56,22 @@ def test_refusal_reasons():
 
 
 class SleepyStreaming:
-    """Stands in for ``StreamingRecognizer``: ``decode`` ingests the streams' inboxes at ``RTF`` (a sleep); a
-    forced final answers a final event."""
+    """Stands in for ``StreamingRecognizer``: ``step`` ingests the streams' inboxes at ``RTF`` (a sleep); a
+    forced final answers a final event, whose second pass (``finalize``) costs nothing here."""
 
     recognizer = SimpleNamespace(sample_rate=RATE)
 
-    def decode(self, streams, finals):
+    def step(self, streams, finals):
         taken = [s.inbox_samples for s in streams]  # audio that arrives meanwhile waits for the next step
         time.sleep(RTF * sum(taken) / RATE)
         out = []
         for s, n, final in zip(streams, taken, finals):
             s.inbox_samples -= n
             out.append([{"text": "", "final": bool(final)}])
-        return out
+        return out, []
+
+    def finalize(self, closing, events):
+        pass
 
 
 class FakeWs:

@@ -239,7 +239,7 @@ class Stream:
               "start": round(start, 3), "end": round(start + n / self.rate, 3)}
         if reason:
             ev["reason"] = reason
-        if final:  # words of the partial pass; the final pass (StreamingRecognizer._finalize) replaces them
+        if final:  # words of the partial pass; the final pass (StreamingRecognizer.finalize) replaces them
             words = self.owner.recognizer.align_words(self.frames, self.ids) if self.ids else []
             ev["words"] = [{**w.to_dict(), "start": round(w.start + start, 3), "end": round(w.end + start, 3)}
                            for w in words]
@@ -301,7 +301,18 @@ class StreamingRecognizer:
         final of the same utterance followed it); a final whenever an endpoint rule fires. With
         ``force_final`` the whole queue (also a last part shorter than a step) is consumed and the
         current utterance is finalized even when empty, so a client that says "done" always gets one.
+        This is :meth:`step` followed by :meth:`finalize`.
         """
+        events, closing = self.step(streams, force_final)
+        self.finalize(closing, events)
+        return events
+
+    def step(self, streams: Sequence[Stream], force_final: Optional[Sequence[bool]] = None):
+        """:meth:`decode` without the finals' second pass: ``(events, closing)``. The final events among
+        ``events`` get their text, words and n-best from ``finalize(closing, events)``, which may run on
+        another thread while these streams take their next steps (the server does, so that finals never wait
+        behind partial steps): each stream has already moved on to its next utterance, and ``closing`` holds
+        copies of what the finals need."""
         force = list(force_final) if force_final is not None else [False] * len(streams)
         for s, f in zip(streams, force):
             if f:
@@ -325,11 +336,10 @@ class StreamingRecognizer:
                     self._step(streams, [i], events, partial, closing, final_pass=[i])
                 partial[i] = None
                 events[i].append(self._close(s, "client", s.audio.size, closing, keep_empty=True))
-        self._finalize(closing, events)
         for i, ev in enumerate(partial):
             if ev is not None:
                 events[i].append(ev)
-        return events
+        return events, closing
 
     def _step(self, streams, active, events, partial, closing, final_pass=()) -> None:
         """One batched model step for ``active`` streams, then their endpoint rules."""
@@ -362,7 +372,7 @@ class StreamingRecognizer:
     def _close(self, s: Stream, reason: str, cut: int, closing: List[Dict[str, Any]],
                keep_empty: bool = False) -> Dict[str, Any]:
         """End ``s``'s utterance at ``cut`` samples and return its final event (text filled in by
-        :meth:`_finalize`); the stream moves on to the next utterance at once."""
+        :meth:`finalize`); the stream moves on to the next utterance at once."""
         ev = s.event(True, reason, end=cut)
         if self.encoder is not None and not self.cfg.final_full_context and cut > 0 \
                 and not getattr(s.final_decoder, "needs_model", False):
@@ -381,9 +391,11 @@ class StreamingRecognizer:
         s.finish_utterance(cut)
         return ev
 
-    def _finalize(self, closing: List[Dict[str, Any]], events) -> None:
-        """The finals' second pass: the engine's VAD + configured decoder over each closed utterance, all
-        streams' segments in shared batches (``Recognizer.transcribe_many``), grouped by decoder."""
+    def finalize(self, closing: List[Dict[str, Any]], events: List[List[Dict[str, Any]]]) -> None:
+        """The finals' second pass (in place): the engine's VAD + configured decoder over each utterance that
+        :meth:`step` closed, all streams' segments in shared batches (``Recognizer.transcribe_many``), grouped by
+        decoder. ``events``: the lists holding the final events of ``closing`` (others are left alone); a final
+        that decodes to nothing (noise) and was not forced is removed from them."""
         by_decoder: Dict[int, List[Dict[str, Any]]] = {}
         for c in closing:
             by_decoder.setdefault(id(c["decoder"]), []).append(c)

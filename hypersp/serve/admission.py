@@ -1,11 +1,12 @@
 """Admission of live streams under load: a stream is admitted only while the streaming worker keeps up.
 
 The ``InferenceWorker`` reports every micro-batch to a :class:`StreamLoad`: when it ran, how long each of its
-steps waited in the queue, and how much audio it decoded. Over the last ``window_s`` seconds that gives
+steps waited in the queue, and how much audio it decoded; and every second pass of finals (on its own thread:
+compute, with no queue delay or audio of its own). Over the last ``window_s`` seconds that gives
 
 - ``queue_delay_p95``: the 95th percentile wait of a streaming step before its batch started (s) — what every
   partial and final is late by, on top of the compute;
-- ``load``: the worker's busy fraction (compute seconds / wall seconds; 1.0 = it never rests);
+- ``load``: the worker's busy fraction (compute seconds of both threads / wall seconds, at most 1.0);
 - ``rtf``: the real-time factor of the streaming worker (compute seconds / audio seconds decoded).
 
 :class:`StreamAdmission` refuses a new stream (WebSocket close 1013, "try again later", with the reason) when

@@ -41,6 +41,8 @@ class Metrics:
         "hypersp_request_seconds": ("histogram", "offline request latency (s)"),
         "hypersp_batch_seconds": ("histogram", "model time per streaming micro-batch (s)"),
         "hypersp_batch_size": ("histogram", "streams per micro-batch"),
+        "hypersp_final_seconds": ("histogram", "second pass of the finals closed by one micro-batch, on the final "
+                                               "thread (s)"),
         "hypersp_audio_seconds_total": ("counter", "audio received (s)"),
     }
 

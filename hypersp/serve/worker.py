@@ -3,10 +3,14 @@
 One ``InferenceWorker`` per model replica:
 - streaming steps: connections ``await worker.decode(stream, final)``; a consumer task collects
   whatever requests are queued (waiting at most ``max_wait_ms`` for more, up to ``max_batch``),
-  runs ``StreamingRecognizer.decode`` for all of them as one padded batch on a dedicated thread,
+  runs ``StreamingRecognizer.step`` for all of them as one padded batch on a dedicated thread,
   and resolves each connection's future (the sherpa-onnx pattern, serving-notes.md 1.3);
-- offline jobs (whole files) run on a second thread, so a long upload never stalls live streams.
-  Both threads share the model: inference under ``torch.no_grad`` is thread-safe.
+- finals: when a step closes utterances, their second pass (``StreamingRecognizer.finalize``: VAD, beam
+  search, LM) runs on a thread of its own, and only those connections wait for it. Partial steps of the
+  other streams go on meanwhile, so finals never queue behind partials nor partials behind a burst of
+  finals, and the two threads keep both cores busy;
+- offline jobs (whole files) run on a third thread, so a long upload never stalls live streams.
+  The threads share the model: inference under ``torch.no_grad`` is thread-safe.
 The event loop itself only parses messages and moves numpy buffers.
 """
 from __future__ import annotations
@@ -28,6 +32,8 @@ class InferenceWorker:
         self.max_batch = int(max_batch)
         self.max_wait = max_wait_ms / 1000.0
         self.stream_pool = ThreadPoolExecutor(1, thread_name_prefix="hypersp-stream")
+        self.final_pool = ThreadPoolExecutor(1, thread_name_prefix="hypersp-final")
+        self._finals: set = set()  # finalization tasks in flight (a reference keeps them alive)
         self.offline_pool = ThreadPoolExecutor(1, thread_name_prefix="hypersp-offline")
         self.queue: "asyncio.Queue" = None
         self.load = StreamLoad()  # queue delay, busy fraction and real-time factor, for admission (admission.py)
@@ -44,7 +50,10 @@ class InferenceWorker:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        for task in list(self._finals):
+            task.cancel()
         self.stream_pool.shutdown(wait=False, cancel_futures=True)
+        self.final_pool.shutdown(wait=False, cancel_futures=True)
         self.offline_pool.shutdown(wait=False, cancel_futures=True)
 
     async def decode(self, stream, final: bool = False) -> List[Dict[str, Any]]:
@@ -77,7 +86,7 @@ class InferenceWorker:
             t0 = time.perf_counter()
             audio_s = sum(s.inbox_samples for s in streams) / self.recognizer.sample_rate  # what this batch decodes
             try:
-                results = await loop.run_in_executor(self.stream_pool, self.streaming.decode, streams, finals)
+                results, closing = await loop.run_in_executor(self.stream_pool, self.streaming.step, streams, finals)
             except Exception as err:  # never let one bad batch kill the consumer
                 for _, _, fut, _ in batch:
                     if not fut.done():
@@ -87,6 +96,31 @@ class InferenceWorker:
             self.load.record(t0, t1, [t0 - b[3] for b in batch], audio_s)
             self.metrics.observe("hypersp_batch_seconds", t1 - t0)
             self.metrics.observe("hypersp_batch_size", len(batch), buckets=(1, 2, 4, 8, 16, 32, 64))
+            waiting = []  # (future, events) of the connections whose events include a final
             for (_, _, fut, _), events in zip(batch, results):
-                if not fut.done():
+                if any(ev["final"] for ev in events):
+                    waiting.append((fut, events))
+                elif not fut.done():
                     fut.set_result(events)
+            if waiting:
+                task = loop.create_task(self._finalize(closing, waiting))
+                self._finals.add(task)
+                task.add_done_callback(self._finals.discard)
+
+    async def _finalize(self, closing, waiting) -> None:
+        """The finals' second pass on the final thread, then the waiting connections get their events."""
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        try:
+            await loop.run_in_executor(self.final_pool, self.streaming.finalize, closing, [ev for _, ev in waiting])
+        except Exception as err:
+            for fut, _ in waiting:
+                if not fut.done():
+                    fut.set_exception(err)
+            return
+        t1 = time.perf_counter()
+        self.load.record(t0, t1, [], 0.0)  # compute the streams cost too (their RTF), no audio of its own
+        self.metrics.observe("hypersp_final_seconds", t1 - t0)
+        for fut, events in waiting:
+            if not fut.done():
+                fut.set_result(events)

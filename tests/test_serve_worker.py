@@ -1,0 +1,72 @@
+"""The streaming worker runs the finals' second pass on a thread of its own (issue 18 part 2): a final that takes
+long (beam search + LM over a long utterance) never holds up the partial steps of other streams, and a stream
+waiting for its final gets its events in order. In process, no model: a stand-in recognizer whose step is
+instant and whose second pass is a sleep (a sleep, like torch, leaves the GIL)."""
+import asyncio
+import time
+from types import SimpleNamespace
+
+from hypersp.serve.metrics import Metrics
+from hypersp.serve.worker import InferenceWorker
+
+FINAL_PASS_S = 1.0
+
+
+class SlowFinals:
+    recognizer = SimpleNamespace(sample_rate=16000)
+
+    def __init__(self):
+        self.finalized = []
+
+    def step(self, streams, finals):
+        events, closing = [], []
+        for s, final in zip(streams, finals):
+            s.inbox_samples = 0
+            if final:
+                ev = {"text": "", "final": True}
+                closing.append({"event": ev, "stream": s.name})
+                events.append([{"text": "부분", "final": False}, ev])
+            else:
+                events.append([{"text": f"{s.name} 부분", "final": False}])
+        return events, closing
+
+    def finalize(self, closing, events):
+        time.sleep(FINAL_PASS_S)
+        for c in closing:
+            c["event"]["text"] = f"{c['stream']} 끝"
+            self.finalized.append(c["stream"])
+
+
+def test_partials_of_other_streams_do_not_wait_for_a_final():
+    streaming = SlowFinals()
+    worker = InferenceWorker(streaming, Metrics(), max_batch=8, max_wait_ms=1.0)
+    a, b = SimpleNamespace(name="a", inbox_samples=1600), SimpleNamespace(name="b", inbox_samples=1600)
+    times = {}
+
+    async def main():
+        worker.start()
+        t0 = time.perf_counter()
+
+        async def run(stream, final, key):
+            events = await worker.decode(stream, final)
+            times[key] = (time.perf_counter() - t0, events)
+
+        final_a = asyncio.create_task(run(a, True, "a_final"))
+        await asyncio.sleep(0.05)  # a's step is done, its second pass runs on the final thread
+        partials_b = []
+        for k in range(5):  # b keeps streaming meanwhile
+            b.inbox_samples = 1600
+            await run(b, False, f"b{k}")
+            partials_b.append(times[f"b{k}"][0])
+        await final_a
+        await worker.stop()
+        return partials_b
+
+    partials_b = asyncio.run(main())
+    final_at, final_events = times["a_final"]
+    assert final_at >= FINAL_PASS_S  # the final waited for its own second pass ...
+    assert max(partials_b) < 0.5 * FINAL_PASS_S  # ... and b's five steps did not wait for it
+    assert [e["text"] for e in final_events] == ["부분", "a 끝"]  # the partial, then the filled-in final
+    assert streaming.finalized == ["a"]
+    snapshot = worker.load.snapshot()
+    assert snapshot["batches"] >= 7  # six steps and one second pass are counted as compute (admission)
