@@ -231,15 +231,17 @@ class Stream:
                 return lo + quiet * int(round(self.rate * 0.01)) + int(round(self.rate * 0.015))
         return n
 
-    def event(self, final: bool, reason: str = "", end: Optional[int] = None) -> Dict[str, Any]:
-        """A partial or final event; a final carries ``words`` (times from the start of the stream)."""
+    def event(self, final: bool, reason: str = "", end: Optional[int] = None, filled_later: bool = False) -> Dict[str, Any]:
+        """A partial or final event; a final carries ``words`` (times from the start of the stream).
+        ``filled_later``: the final pass (StreamingRecognizer.finalize) will replace text, display and words,
+        so they are not computed here (the display form's spacing alone costs ~0.1 s)."""
         start = self.utt_start / self.rate
         n = self.audio.size if end is None else end
-        ev = {"text": self.text, "display": _display(self.text, final), "final": final, "segment": self.segment,
-              "start": round(start, 3), "end": round(start + n / self.rate, 3)}
+        ev = {"text": self.text, "display": "" if filled_later else _display(self.text, final), "final": final,
+              "segment": self.segment, "start": round(start, 3), "end": round(start + n / self.rate, 3)}
         if reason:
             ev["reason"] = reason
-        if final:  # words of the partial pass; the final pass (StreamingRecognizer.finalize) replaces them
+        if final and not filled_later:  # words of the partial pass
             words = self.owner.recognizer.align_words(self.frames, self.ids) if self.ids else []
             ev["words"] = [{**w.to_dict(), "start": round(w.start + start, 3), "end": round(w.end + start, 3)}
                            for w in words]
@@ -373,9 +375,10 @@ class StreamingRecognizer:
                keep_empty: bool = False) -> Dict[str, Any]:
         """End ``s``'s utterance at ``cut`` samples and return its final event (text filled in by
         :meth:`finalize`); the stream moves on to the next utterance at once."""
-        ev = s.event(True, reason, end=cut)
-        if self.encoder is not None and not self.cfg.final_full_context and cut > 0 \
-                and not getattr(s.final_decoder, "needs_model", False):
+        from_stream = self.encoder is not None and not self.cfg.final_full_context and cut > 0 \
+            and not getattr(s.final_decoder, "needs_model", False)
+        ev = s.event(True, reason, end=cut, filled_later=from_stream or (self.cfg.final_full_context and cut > 0))
+        if from_stream:
             # the final from the streamed frames (no second model pass): the configured decoder over them
             frames = s.frames
             if not self.cfg.cached_peek:  # the frames within the lookahead too
