@@ -144,6 +144,27 @@ def test_any_message_size_gives_the_same_finals(session, message_s):
     assert " ".join(e["text"] for e in got) == uploaded
 
 
+@pytest.mark.slow
+def test_a_backlog_is_caught_up_in_fewer_model_steps(session, monkeypatch):
+    """A stream handed seconds of audio at once (a large message, or the backlog of a server that fell behind)
+    runs the model once per stretch of speech instead of once per 0.32 s step (streaming.catchup_s): far
+    fewer model calls, the same finals."""
+    asr, audio = session
+    calls = []
+    real = asr.log_probs
+
+    def counting(waves):
+        calls.append(len(waves))
+        return real(waves)
+
+    monkeypatch.setattr(asr, "log_probs", counting)
+    live = stream_finals(asr, audio, 0.1)
+    live_calls, calls[:] = len(calls), []
+    backlog = stream_finals(asr, audio, 1000.0)
+    assert [e["text"] for e in backlog] == [e["text"] for e in live]
+    assert len(calls) * 3 < live_calls, (len(calls), live_calls)
+
+
 def test_speech_at_t0_keeps_its_onset(session):
     asr, audio = session
     finals = stream_finals(asr, audio, 0.1)

@@ -138,6 +138,11 @@ class StreamingConfig:
     min_speech_s: float = 0.2  # VAD speech needed before an utterance starts
     preroll_s: float = 0.5  # audio kept before the speech that started an utterance
     final_full_context: bool = True  # the final re-decodes the utterance through the engine (VAD, decoder)
+    # Window mode: while more than this is queued for a stream (large messages, or a server that fell behind),
+    # its steps skip the model and end utterances by the VAD; one window then covers all the skipped audio, so a
+    # stream catches up instead of staying behind. Results are unchanged while the server keeps up with messages
+    # of up to this size.
+    catchup_s: float = 1.0
     # How the model runs on a live stream (hypersp/inference/cached_stream.py): "cached" (models that can
     # stream: each step costs work proportional to the new audio; others fall back to "window") or "window"
     # (the whole model re-run on left_context_s + new audio every step).

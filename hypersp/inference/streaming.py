@@ -8,7 +8,9 @@
 
 How it works (CTC models; works with any registered model, no model changes):
 - ``accept`` only resamples and queues. ``decode`` consumes the queue in steps of ``chunk_s``, so a
-  message of 30 s is processed exactly like 300 messages of 0.1 s: nothing is dropped or merged.
+  message of 30 s goes through the same steps as 300 messages of 0.1 s: nothing is dropped or merged.
+  While more than ``catchup_s`` is still queued (large messages, or a server that fell behind), a step runs
+  only the VAD and the endpoint rules, and the next model window covers the skipped audio at once.
 - Each step feeds the VAD named by ``vad.name``, then (once an utterance is open) re-runs the model on a *window*:
   ``left_context_s`` of already-decoded audio plus everything new; several streams' windows are
   padded into one batch. Output frames older than ``lookahead_s`` before the window's right edge are
@@ -80,6 +82,7 @@ class Stream:
         self.frames = np.zeros((0, 0), dtype=np.float32)  # committed + newest frames of the last step
         self.ids: List[int] = []  # the partial's token ids
         self.trailing_blank_frames = 0
+        self.model_behind = False  # audio was ingested without a model step (catch-up): CTC evidence is stale
         self.text = ""
         self.vad.reset()
         # cached mode: the model's state for this utterance and how much of ``audio`` it has been given
@@ -158,6 +161,7 @@ class Stream:
         partials obey the same always-valid-Hangul rule as finals."""
         self.pending = 0
         lp = np.asarray(log_probs, dtype=np.float32)
+        self.model_behind = False
         f0 = self._window_start // self.owner.samples_per_frame
         total = f0 + lp.shape[0]
         stable_end = total if final else max(self.commit_frame, total - self.owner.lookahead_frames)
@@ -170,6 +174,7 @@ class Stream:
         """Cached mode: ``final_frames (T', V)`` that the model made final this step, and the tentative
         ``tail`` (the rest of the utterance's frames as if it ended now)."""
         self.pending = 0
+        self.model_behind = False
         if final_frames.shape[0]:
             self.committed_lp.append(final_frames)
             self.commit_frame += final_frames.shape[0]
@@ -190,9 +195,13 @@ class Stream:
     # ---- endpointing ---------------------------------------------------------------------------
     def trailing_silence_s(self) -> float:
         """Silence at the end of the utterance by the rule of ``endpoint_mode`` (seconds). CTC blanks only
-        count once the model has said something: a model that emits nothing must not cut anyone off."""
+        count once the model has said something: a model that emits nothing must not cut anyone off. While the
+        model is behind (catch-up steps) its blanks are stale: "either" and "vad" go by the VAD, "both" and "ctc"
+        wait for the next model step."""
         cfg = self.cfg
         vad_sil = self.vad.trailing_silence_s
+        if self.model_behind:
+            return vad_sil if cfg.endpoint_mode in ("either", "vad") else 0.0
         ctc_sil = self.trailing_blank_frames * self.owner.frame_shift_s if self.ids else 0.0
         return {"either": max(ctc_sil, vad_sil), "both": min(ctc_sil, vad_sil),
                 "ctc": ctc_sil, "vad": vad_sil}[cfg.endpoint_mode]
@@ -280,6 +289,7 @@ class StreamingRecognizer:
         self.left_context_samples = int(self.cfg.left_context_s * self.sample_rate)
         self.lookahead_frames = int(round(self.cfg.lookahead_s / self.frame_shift_s))
         self.preroll_samples = max(1, int(self.cfg.preroll_s * self.sample_rate))
+        self.catchup_samples = int(self.cfg.catchup_s * self.sample_rate)
         if self.cfg.mode not in ("cached", "window"):
             raise ValueError(f"streaming.mode={self.cfg.mode!r}; choose cached or window")
         self.encoder = None  # CachedEncoder in cached mode (hypersp/inference/cached_stream.py)
@@ -331,7 +341,10 @@ class StreamingRecognizer:
             if not stepping:
                 break
             last = [i for i in stepping if force[i] and not streams[i].inbox_samples]
-            self._step(streams, [i for i in stepping if streams[i].pending], events, partial, closing, final_pass=last)
+            behind = [i for i in stepping if self._catching_up(streams[i])] if self.encoder is None else []
+            self._step(streams, [i for i in stepping if streams[i].pending and i not in behind], events, partial,
+                       closing, final_pass=last)
+            self._catch_up(streams, behind, events, partial, closing)
         for i, s in enumerate(streams):
             if force[i]:
                 if s.pending:
@@ -362,6 +375,25 @@ class StreamingRecognizer:
                 events[i].append(self._close(s, reason, s.cut_point(reason), closing))
             elif s.text != before and s.text:
                 partial[i] = s.event(False)
+
+    def _catching_up(self, s: Stream) -> bool:
+        """Window mode: more than ``catchup_s`` is still queued after this step (a client that sends large
+        messages, or a server that fell behind and now reads a backlog) and the VAD hears speech: this step
+        skips the model, whose next window covers all the skipped audio at once (left context + lookahead are
+        paid once, not per step). Where the VAD hears a pause the model runs, so the endpoint rules decide with
+        fresh CTC evidence where utterances end."""
+        return (s.in_speech and s.inbox_samples > self.catchup_samples
+                and s.vad.trailing_silence_s < min(0.2, self.cfg.endpoint_silence_s / 2))
+
+    def _catch_up(self, streams, behind, events, partial, closing) -> None:
+        """Endpoint rules for streams that skipped the model this step (VAD evidence; see trailing_silence_s)."""
+        for i in behind:
+            s = streams[i]
+            s.model_behind = True
+            reason = s.endpoint()
+            if reason:
+                partial[i] = None
+                events[i].append(self._close(s, reason, s.cut_point(reason), closing))
 
     def _cached_step(self, s: Stream, last: bool) -> None:
         """Cached mode: give the model the utterance's new audio; the frames it makes final are kept, the

@@ -254,9 +254,16 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
     try:
         silent = 0.0
         while True:
+            # Messages that have already arrived are read before the next step, so a stream the recognizer fell
+            # behind on hands it its whole backlog, which it then catches up on (streaming.catchup_s).
+            msg = await ws.recv(timeout=0)
+            if msg is None and stream.ready():
+                await send_events(await server.worker.decode(stream))
+                continue
             wait = server.cfg.final_after_idle_s if (stream.has_audio or stream.inbox_samples) else \
                 server.cfg.idle_timeout_s - silent
-            msg = await ws.recv(timeout=max(0.05, min(wait, server.cfg.idle_timeout_s - silent)))
+            if msg is None:
+                msg = await ws.recv(timeout=max(0.05, min(wait, server.cfg.idle_timeout_s - silent)))
             if msg is None and silent + wait < server.cfg.idle_timeout_s and (stream.has_audio or stream.inbox_samples):
                 silent += wait  # the client paused without state 0: finalize what it sent, keep the socket
                 await send_events(await server.worker.decode(stream, True))
@@ -304,8 +311,6 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
                 return
             if state == 0:
                 await send_events(await server.worker.decode(stream, True))
-            elif stream.ready():
-                await send_events(await server.worker.decode(stream))
     except (ConnectionClosed, asyncio.CancelledError) as gone:  # the client went away, or websockets closed it
         count_limit_close(ws, server, app.name)                  # over the frame limit: drop its state
         if isinstance(gone, asyncio.CancelledError):
