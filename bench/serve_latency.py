@@ -13,7 +13,9 @@ Starts a real server (``online_resp``, plain HTTP) and measures:
 - offline: requests/s and latency of 5 s clips as JSON PCM16 at concurrency 8;
 - memory: server RSS after 10 and after N (default 1000) short streaming sessions;
 - ``lag``: for every event, its arrival time minus the stream time of the end of the audio it covers (the
-  ``end`` field, from the first frame sent); a server that keeps up has a bounded worst lag.
+  ``end`` field, from the first frame sent); a server that keeps up has a bounded worst lag, and its p95 lag
+  does not grow from the first to the last third of a long session (``lag_p95_ms_by_third``; give a long
+  ``--wav``).
 ``--workers N`` runs N server processes (``hypersp-serve --workers``); give ``--threads 1`` with 2 workers on
 2 cores. The default audio is a tone pattern that the default (webrtc) VAD does not call speech: pass a
 speech ``--wav``.
@@ -66,6 +68,7 @@ async def stream_client(url, speech, rate, use_state0, results):
                 now = time.perf_counter()
                 if "end" in ev and t0 is not None:  # how far the answer trails the audio it covers
                     results["lag"].append(now - t0 - float(ev["end"]))
+                    results["lag_at"].append((float(ev["end"]) / (len(audio) / rate), now - t0 - float(ev["end"])))
                 if not ev.get("final") and ev.get("text") and t_first is None:
                     t_first = now
                 if ev.get("final") and t_end is not None:  # finals of earlier utterances in the audio go on
@@ -98,7 +101,7 @@ async def stream_client(url, speech, rate, use_state0, results):
 
 
 async def streaming(url, speech, rate, k, use_state0):
-    results = {"first_partial": [], "final": [], "lag": []}
+    results = {"first_partial": [], "final": [], "lag": [], "lag_at": []}
     await asyncio.gather(*(stream_client(url, speech, rate, use_state0, results) for _ in range(k)))
     return results
 
@@ -175,6 +178,10 @@ def main():
                 "finals_received": [len(a["final"]), len(b["final"])],
                 # lag: answer arrival minus the stream time of the audio it covers (behind real time if it grows)
                 "lag_p95_ms": pct(a["lag"] + b["lag"], 95), "worst_lag_ms": pct(a["lag"] + b["lag"], 100),
+                # p95 lag of the answers covering the first, middle and last third of the session: a stream
+                # that falls behind real time has a lag that grows from third to third
+                "lag_p95_ms_by_third": [pct([lag for at, lag in a["lag_at"] + b["lag_at"] if k / 3 <= at < (k + 1) / 3
+                                             or (k == 2 and at >= 1)], 95) for k in range(3)],
             })
         clip = np.tile(speech, int(np.ceil(5 * rate / len(speech))))[: 5 * rate]
         out["offline_5s"] = offline(srv.url + "/recognize", clip, 8, args.offline_requests)
