@@ -341,13 +341,14 @@ class StreamingRecognizer:
             if not stepping:
                 break
             last = [i for i in stepping if force[i] and not streams[i].inbox_samples]
-            behind = [i for i in stepping if self._catching_up(streams[i])] if self.encoder is None else []
+            behind = [i for i in stepping if self._final_pass_covers(force[i])
+                      or (self.encoder is None and self._catching_up(streams[i]))]
             self._step(streams, [i for i in stepping if streams[i].pending and i not in behind], events, partial,
                        closing, final_pass=last)
             self._catch_up(streams, behind, events, partial, closing)
         for i, s in enumerate(streams):
             if force[i]:
-                if s.pending:
+                if s.pending and not self._final_pass_covers(True):
                     self._step(streams, [i], events, partial, closing, final_pass=[i])
                 partial[i] = None
                 events[i].append(self._close(s, "client", s.audio.size, closing, keep_empty=True))
@@ -375,6 +376,13 @@ class StreamingRecognizer:
                 events[i].append(self._close(s, reason, s.cut_point(reason), closing))
             elif s.text != before and s.text:
                 partial[i] = s.event(False)
+
+    def _final_pass_covers(self, forced: bool) -> bool:
+        """The client ended the utterance and its final is the engine's pass over the whole utterance
+        (``final_full_context``): a model step over the last audio would only update a partial that nobody
+        sees, so the remaining steps run the VAD and the endpoint rules only (with 50 streams ending together
+        this halves the work before their finals)."""
+        return forced and self.cfg.final_full_context
 
     def _catching_up(self, s: Stream) -> bool:
         """Window mode: more than ``catchup_s`` is still queued after this step (a client that sends large
