@@ -165,6 +165,29 @@ def test_a_backlog_is_caught_up_in_fewer_model_steps(session, monkeypatch):
     assert len(calls) * 3 < live_calls, (len(calls), live_calls)
 
 
+@pytest.mark.slow
+def test_a_client_final_costs_one_model_pass(session, monkeypatch):
+    """When the client ends the utterance, its final is the engine's pass over the whole utterance: the audio
+    still queued is not also run through a window step whose partial nobody would see."""
+    asr, audio = session
+    first = audio[:int(2.44 * 16000)]
+    s = asr.stream(input_rate=16000)
+    events = s.accept(first[:int(2.24 * 16000)])  # seven whole steps of 0.32 s
+    calls = []
+    real = asr.log_probs
+
+    def counting(waves):
+        calls.append(len(waves))
+        return real(waves)
+
+    monkeypatch.setattr(asr, "log_probs", counting)
+    events += s.accept(first[int(2.24 * 16000):])  # 0.2 s: less than a step, stays queued
+    events += s.finish()
+    finals = [e for e in events if e["final"]]
+    assert len(finals) == 1 and finals[0]["text"].startswith("오늘"), finals
+    assert len(calls) == 1, calls  # the final pass only
+
+
 def test_speech_at_t0_keeps_its_onset(session):
     asr, audio = session
     finals = stream_finals(asr, audio, 0.1)
