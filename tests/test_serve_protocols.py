@@ -69,6 +69,27 @@ def test_declared_formats_and_rates_give_the_int16_text(server, utterance):
     assert at_8k and mu == at_8k and a == at_8k  # telephone rate and codecs: same text as linear PCM at 8 kHz
 
 
+def test_finals_only_connection_gets_no_partials_and_the_same_final(server, utterance):
+    """{"settings": {"partials": false}}: no partial events, the same final text as with partials."""
+    pcm = np.clip(np.round(utterance * 32767), -32768, 32767).astype("<i2")
+    frames = chunks(pcm.tobytes(), 3200)
+    reference, _ = session(server, None, frames)
+    events = []
+    with connect(server.ws_url + "/recognize") as ws:
+        ws.send(json.dumps({"settings": {"partials": False}}))
+        assert json.loads(ws.recv(timeout=30))["settings"]["partials"] is False
+        for f in frames:
+            ws.send(f)
+        ws.send(json.dumps({"eof": 1}))
+        try:
+            while True:
+                events.append(json.loads(ws.recv(timeout=30)))
+        except ConnectionClosed:
+            pass
+    assert events and all(ev["final"] for ev in events)
+    assert " ".join(ev["text"] for ev in events if ev["text"]) == reference
+
+
 def test_float_audio_sent_as_pcm16_is_refused_with_a_reason(server, utterance):
     with connect(server.ws_url + "/recognize") as ws:
         ws.send(json.dumps({"settings": {"format": "float32"}}))

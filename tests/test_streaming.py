@@ -188,6 +188,33 @@ def test_a_client_final_costs_one_model_pass(session, monkeypatch):
     assert len(calls) == 1, calls  # the final pass only
 
 
+@pytest.mark.slow
+def test_finals_only_stream_runs_the_model_once_per_utterance(session, monkeypatch):
+    """streaming.partials=false: no partial events, the same finals as a stream with partials, and the model
+    runs only for the finals (one pass per utterance), which is what an upload of the audio costs."""
+    from hypersp.config.schema import StreamingConfig
+
+    asr, audio = session
+    live = stream_finals(asr, audio, 0.1)
+    calls = []
+    real = asr.log_probs
+
+    def counting(waves):
+        calls.append(len(waves))
+        return real(waves)
+
+    monkeypatch.setattr(asr, "log_probs", counting)
+    s = asr.stream(input_rate=16000, cfg=StreamingConfig(partials=False))
+    events = []
+    for i in range(0, audio.size, 1600):
+        events += s.accept(audio[i:i + 1600])
+    events += s.finish()
+    assert events and all(e["final"] for e in events)
+    finals = [e for e in events if e["text"]]
+    assert [e["text"] for e in finals] == [e["text"] for e in live]
+    assert len(calls) == len(finals) == 3, calls
+
+
 def test_speech_at_t0_keeps_its_onset(session):
     asr, audio = session
     finals = stream_finals(asr, audio, 0.1)

@@ -143,6 +143,11 @@ class StreamingConfig:
     # stream catches up instead of staying behind. Results are unchanged while the server keeps up with messages
     # of up to this size.
     catchup_s: float = 1.0
+    # Partial results while an utterance is open. false: finals only (as Google's interim_results=false): no model
+    # step until the utterance ends, where the VAD says (anything it calls speech counts as text for the silence
+    # rule; noise that decodes to nothing is dropped), so a stream costs about what an upload of its audio costs.
+    # A connection may set it in its settings message ("partials": false).
+    partials: bool = True
     # How the model runs on a live stream (hypersp/inference/cached_stream.py): "cached" (models that can
     # stream: each step costs work proportional to the new audio; others fall back to "window") or "window"
     # (the whole model re-run on left_context_s + new audio every step).

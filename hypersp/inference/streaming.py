@@ -200,8 +200,8 @@ class Stream:
         wait for the next model step."""
         cfg = self.cfg
         vad_sil = self.vad.trailing_silence_s
-        if self.model_behind:
-            return vad_sil if cfg.endpoint_mode in ("either", "vad") else 0.0
+        if self.model_behind:  # finals only: the VAD is all there is
+            return vad_sil if cfg.endpoint_mode in ("either", "vad") or not cfg.partials else 0.0
         ctc_sil = self.trailing_blank_frames * self.owner.frame_shift_s if self.ids else 0.0
         return {"either": max(ctc_sil, vad_sil), "both": min(ctc_sil, vad_sil),
                 "ctc": ctc_sil, "vad": vad_sil}[cfg.endpoint_mode]
@@ -214,9 +214,10 @@ class Stream:
         if self.audio.size / self.rate >= cfg.max_utterance_s:
             return "max_length"
         silence = self.trailing_silence_s()
-        if self.ids and silence >= cfg.endpoint_silence_s:
+        has_text = bool(self.ids) or not cfg.partials  # finals only: what the VAD calls speech counts as text
+        if has_text and silence >= cfg.endpoint_silence_s:
             return "silence"
-        if not self.ids and self.vad.trailing_silence_s >= cfg.endpoint_silence_no_text_s:
+        if not has_text and self.vad.trailing_silence_s >= cfg.endpoint_silence_no_text_s:
             return "no_text"
         return None
 
@@ -341,7 +342,7 @@ class StreamingRecognizer:
             if not stepping:
                 break
             last = [i for i in stepping if force[i] and not streams[i].inbox_samples]
-            behind = [i for i in stepping if self._final_pass_covers(force[i])
+            behind = [i for i in stepping if self._final_pass_covers(force[i]) or self._finals_only(streams[i])
                       or (self.encoder is None and self._catching_up(streams[i]))]
             self._step(streams, [i for i in stepping if streams[i].pending and i not in behind], events, partial,
                        closing, final_pass=last)
@@ -383,6 +384,11 @@ class StreamingRecognizer:
         sees, so the remaining steps run the VAD and the endpoint rules only (with 50 streams ending together
         this halves the work before their finals)."""
         return forced and self.cfg.final_full_context
+
+    def _finals_only(self, s: Stream) -> bool:
+        """``streaming.partials=false`` (this connection's or the server's) with finals from the engine's full
+        pass: no model step while the utterance is open."""
+        return not s.cfg.partials and self.cfg.final_full_context
 
     def _catching_up(self, s: Stream) -> bool:
         """Window mode: more than ``catchup_s`` is still queued after this step (a client that sends large

@@ -14,7 +14,8 @@ WebSocket ``/recognize``
 Settings (optional): a POST body may carry ``"hotwords": [str]``, ``"nbest": int`` and ``"words": bool``
 (or the same inside ``"settings": {...}``); a WebSocket client may send ``{"settings": {...}}`` as its
 first message, which may also set its own endpointing (``"streaming": {"endpoint_silence_s": 0.8, ...}``,
-see ``STREAMING_KEYS``). Hotwords and n-best re-rank the final text (the server's decoder with those fields
+see ``STREAMING_KEYS``) and ask for finals only (``"partials": false``: no model step until an utterance
+ends, so a stream costs about what an upload of its audio costs). Hotwords and n-best re-rank the final text (the server's decoder with those fields
 replaced; ``nbest > 1`` adds ``"nbest": [{"text", "score"}, ...]``); ``words: false`` drops word times.
 Every result carries the spoken form ``text`` and the display form ``display`` (written numbers,
 punctuation); ``"display": false`` makes the subtitles app's SRT/WebVTT show the spoken form.
@@ -204,7 +205,8 @@ class SettingsError(ProtocolError):
 
 
 OFFLINE_KEYS = ("hotwords", "nbest", "words", "hotword_weight", "display")  # what a POST may set
-SETTINGS_KEYS = ("hotwords", "nbest", "words", "hotword_weight", "display", "streaming", "format", "sample_rate")
+SETTINGS_KEYS = ("hotwords", "nbest", "words", "hotword_weight", "display", "streaming", "format", "sample_rate",
+                 "partials")
 # Endpointing thresholds a client may set for its own connection (seconds), with their allowed range.
 STREAMING_KEYS = {"endpoint_silence_s": (0.1, 10.0), "endpoint_silence_no_text_s": (0.2, 30.0),
                   "max_utterance_s": (1.0, 60.0), "cut_pad_s": (0.0, 1.0), "min_speech_s": (0.05, 2.0)}
@@ -263,7 +265,8 @@ def parse_settings(obj: dict) -> dict:
         if type(rate) is not int or not 8000 <= rate <= 48000:
             raise SettingsError(f"'sample_rate' must be an integer from 8000 to 48000 (Hz), got {json.dumps(rate)[:40]}")
         out["sample_rate"] = rate
-    for key in ("words", "display"):  # display: subtitles show the display form (true) or the spoken one
+    # display: subtitles show the display form (true) or the spoken one; partials: false = finals only (streaming)
+    for key in ("words", "display", "partials"):
         if key in node:
             if type(node[key]) is not bool:
                 raise SettingsError(f"'{key}' must be true or false, got {json.dumps(node[key])[:40]}")

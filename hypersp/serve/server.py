@@ -256,7 +256,7 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
         while True:
             # Messages that have already arrived are read before the next step, so a stream the recognizer fell
             # behind on hands it its whole backlog, which it then catches up on (streaming.catchup_s).
-            msg = await ws.recv(timeout=0)
+            msg = await ws.recv(timeout=0) if stream.ready() else None
             if msg is None and stream.ready():
                 await send_events(await server.worker.decode(stream))
                 continue
@@ -285,15 +285,16 @@ async def _stream_session(ws, server: ServerContext, app) -> None:
                         rate = settings.pop("sample_rate")
                         stream = server.streaming.new_stream(rate)
                     streaming = settings.pop("streaming", {})
-                    if streaming:  # this connection's own endpointing thresholds
+                    partials = settings.pop("partials", stream.cfg.partials)
+                    if streaming or partials != stream.cfg.partials:  # this connection's own endpointing
                         from dataclasses import replace
 
-                        stream.cfg = replace(stream.cfg, **streaming)
+                        stream.cfg = replace(stream.cfg, **streaming, partials=partials)
                     if settings:
                         stream.final_decoder = await server.worker.run_offline(server.recognizer.decoder_for,
                                                                                **settings)
                     await ws.send(json_text({"settings": {**settings, "words": want_words, "display": want_display,
-                                                           "streaming": streaming,
+                                                           "streaming": streaming, "partials": partials,
                                                            "format": fmt, "sample_rate": rate}}))
                     continue
                 first = False
