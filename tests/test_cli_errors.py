@@ -8,6 +8,8 @@ import pytest
 
 from hypersp.audio.io import write_wav
 
+pytestmark = pytest.mark.slow  # every test runs a CLI in a subprocess (a Python + torch start each)
+
 
 def cli(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout)

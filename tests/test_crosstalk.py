@@ -101,6 +101,7 @@ def test_through_the_engine_with_the_8k_demo_model(turns, demo_8k, echo_db):
     assert all(abs(s.start - ts) < 0.25 for s, (_, ts, _) in zip(t.segments, truth))
 
 
+@pytest.mark.slow
 def test_offline_tel_app_labels_nine_turns(turns, demo_8k):
     import hypersp
 

@@ -7,6 +7,8 @@ import sys
 import editdistance
 import numpy as np
 
+import pytest
+
 from hypersp.audio.io import write_wav
 from hypersp.metrics import ErrorBreakdown, edit_ops, format_breakdown
 
@@ -38,6 +40,7 @@ def test_breakdown_groups_and_worst():
     assert "substitutions 1, deletions 1, insertions 1" in text and "spkB" in text and "hyp: 가나마" in text
 
 
+@pytest.mark.slow
 def test_hypersp_eval_reports_breakdown_and_skipped_audio(tmp_path):
     from hypersp.prepare.synthetic.espeak import EspeakSynthesizer
 

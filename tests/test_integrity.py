@@ -96,6 +96,7 @@ def test_legacy_checkpoint_without_hash_loads_with_a_warning(tmp_path, caplog):
     assert "no content hash" in caplog.text and "old.pt" in caplog.text
 
 
+@pytest.mark.slow
 def test_eval_on_a_damaged_model_exits_2_with_one_line(demo_copy, tmp_path):
     write_wav(tmp_path / "a.wav", (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32), 16000)
     (tmp_path / "m.jsonl").write_text(json.dumps({"audio_filepath": "a.wav", "duration": 1.0, "text": "안녕"},

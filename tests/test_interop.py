@@ -111,6 +111,7 @@ def test_lhotse_cuts_and_supervisions(tmp_path, wavs):
         list(read_entries(tmp_path / "supervisions_test.jsonl.gz"))
 
 
+@pytest.mark.slow
 def test_convert_command_and_eval_on_a_kaldi_dir(tmp_path, wavs):
     d = kaldi_dir(tmp_path, wavs)
     out = tmp_path / "conv" / "test.jsonl"

@@ -98,6 +98,7 @@ def test_shipped_model_same_text_on_every_runtime(cache):
     assert len(os.listdir(cache)) == 1  # one checkpoint, one cache folder (both formats inside)
 
 
+@pytest.mark.slow
 def test_transcribe_and_eval_commands_take_the_runtime(tiny, cache, tmp_path, capsys):
     import json
 
@@ -122,6 +123,7 @@ def test_transcribe_and_eval_commands_take_the_runtime(tiny, cache, tmp_path, ca
     assert result["num_utterances"] == 1 and result["runtime"] == "torchscript"
 
 
+@pytest.mark.slow
 def test_server_runs_the_chosen_runtime(tiny, cache, capsys):
     pytest.importorskip("sanic")
     from hypersp.serve.server import ServerContext

@@ -122,6 +122,7 @@ async def client(server, app, seconds, result):
         result.append(("final", time.perf_counter() - t_end))
 
 
+@pytest.mark.slow
 def test_excess_streams_are_refused_and_accepted_ones_keep_up():
     from hypersp.serve.worker import InferenceWorker
 
@@ -155,6 +156,7 @@ def test_excess_streams_are_refused_and_accepted_ones_keep_up():
         metrics.get("hypersp_streams_refused_total", app="online_resp", reason="lag") == len(refused)
 
 
+@pytest.mark.slow
 def test_without_admission_the_same_load_breaks_the_bound():
     """The control: with admission switched off (limits that never refuse) all ten are accepted and their
     finals come late — so the test above measures admission, not an easy load."""

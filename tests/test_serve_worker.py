@@ -6,6 +6,8 @@ import asyncio
 import time
 from types import SimpleNamespace
 
+import pytest
+
 from hypersp.serve.metrics import Metrics
 from hypersp.serve.worker import InferenceWorker
 
@@ -37,6 +39,7 @@ class SlowFinals:
             self.finalized.append(c["stream"])
 
 
+@pytest.mark.slow
 def test_partials_of_other_streams_do_not_wait_for_a_final():
     streaming = SlowFinals()
     worker = InferenceWorker(streaming, Metrics(), max_batch=8, max_wait_ms=1.0)
