@@ -144,12 +144,8 @@ def test_any_message_size_gives_the_same_finals(session, message_s):
     assert " ".join(e["text"] for e in got) == uploaded
 
 
-@pytest.mark.slow
-def test_a_backlog_is_caught_up_in_fewer_model_steps(session, monkeypatch):
-    """A stream handed seconds of audio at once (a large message, or the backlog of a server that fell behind)
-    runs the model once per stretch of speech instead of once per 0.32 s step (streaming.catchup_s): far
-    fewer model calls, the same finals."""
-    asr, audio = session
+def count_model_calls(asr, monkeypatch):
+    """From now on, every model forward of ``asr`` (window steps and final passes) appends its batch size here."""
     calls = []
     real = asr.log_probs
 
@@ -158,6 +154,16 @@ def test_a_backlog_is_caught_up_in_fewer_model_steps(session, monkeypatch):
         return real(waves)
 
     monkeypatch.setattr(asr, "log_probs", counting)
+    return calls
+
+
+@pytest.mark.slow
+def test_a_backlog_is_caught_up_in_fewer_model_steps(session, monkeypatch):
+    """A stream handed seconds of audio at once (a large message, or the backlog of a server that fell behind)
+    runs the model once per stretch of speech instead of once per 0.32 s step (streaming.catchup_s): far
+    fewer model calls, the same finals."""
+    asr, audio = session
+    calls = count_model_calls(asr, monkeypatch)
     live = stream_finals(asr, audio, 0.1)
     live_calls, calls[:] = len(calls), []
     backlog = stream_finals(asr, audio, 1000.0)
@@ -173,14 +179,7 @@ def test_a_client_final_costs_one_model_pass(session, monkeypatch):
     first = audio[:int(2.44 * 16000)]
     s = asr.stream(input_rate=16000)
     events = s.accept(first[:int(2.24 * 16000)])  # seven whole steps of 0.32 s
-    calls = []
-    real = asr.log_probs
-
-    def counting(waves):
-        calls.append(len(waves))
-        return real(waves)
-
-    monkeypatch.setattr(asr, "log_probs", counting)
+    calls = count_model_calls(asr, monkeypatch)
     events += s.accept(first[int(2.24 * 16000):])  # 0.2 s: less than a step, stays queued
     events += s.finish()
     finals = [e for e in events if e["final"]]
@@ -196,14 +195,7 @@ def test_finals_only_stream_runs_the_model_once_per_utterance(session, monkeypat
 
     asr, audio = session
     live = stream_finals(asr, audio, 0.1)
-    calls = []
-    real = asr.log_probs
-
-    def counting(waves):
-        calls.append(len(waves))
-        return real(waves)
-
-    monkeypatch.setattr(asr, "log_probs", counting)
+    calls = count_model_calls(asr, monkeypatch)
     s = asr.stream(input_rate=16000, cfg=StreamingConfig(partials=False))
     events = []
     for i in range(0, audio.size, 1600):

@@ -200,7 +200,7 @@ class Stream:
         wait for the next model step."""
         cfg = self.cfg
         vad_sil = self.vad.trailing_silence_s
-        if self.model_behind:  # finals only: the VAD is all there is
+        if self.model_behind:  # the blanks are stale; a finals-only stream always goes by the VAD
             return vad_sil if cfg.endpoint_mode in ("either", "vad") or not cfg.partials else 0.0
         ctc_sil = self.trailing_blank_frames * self.owner.frame_shift_s if self.ids else 0.0
         return {"either": max(ctc_sil, vad_sil), "both": min(ctc_sil, vad_sil),
@@ -349,7 +349,7 @@ class StreamingRecognizer:
             self._catch_up(streams, behind, events, partial, closing)
         for i, s in enumerate(streams):
             if force[i]:
-                if s.pending and not self._final_pass_covers(True):
+                if s.pending and not self._final_pass_covers(force[i]):
                     self._step(streams, [i], events, partial, closing, final_pass=[i])
                 partial[i] = None
                 events[i].append(self._close(s, "client", s.audio.size, closing, keep_empty=True))
