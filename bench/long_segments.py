@@ -27,6 +27,10 @@ def main() -> None:
     p.add_argument("--windows", type=int, default=6, help="windows per length")
     p.add_argument("--decoding", default=None, help="decoder name (default: the model's own; shipped models: "
                                                     "ctc_beam with the shipped LM)")
+    p.add_argument("--beam-size", type=int, default=None)
+    p.add_argument("--lm", default=None, help="ARPA LM for ctc_beam ('' for none)")
+    p.add_argument("--lm-weight", type=float, default=None)
+    p.add_argument("--word-bonus", type=float, default=None)
     p.add_argument("--variants", default="whole,chunked,engine", help="which of whole,chunked,engine to run")
     args = p.parse_args()
 
@@ -36,7 +40,8 @@ def main() -> None:
     from hypersp.metrics import ErrorRates
     from hypersp.text.normalize import get_scoring_normalizer, get_text_normalizer
 
-    asr = hypersp.load(args.checkpoint, decoding=args.decoding)
+    asr = hypersp.load(args.checkpoint, decoding=args.decoding, beam_size=args.beam_size, lm=args.lm,
+                       lm_weight=args.lm_weight, word_bonus=args.word_bonus)
     rate = asr.sample_rate
     norm = get_text_normalizer(asr.config.task.text_normalizer)
     scoring = get_scoring_normalizer(asr.config.task.scoring_normalizer)

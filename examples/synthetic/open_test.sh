@@ -7,7 +7,9 @@
 #
 # Environment: MODEL16, MODEL8 (checkpoints, default the shipped demo_ko_16k / demo_ko_8k), JOBS,
 # DECODING (extra hypersp-eval arguments: the shipped models decode with CTC beam search and the shipped LM
-# hypersp/pretrained/ko_jamo6.arpa.gz by default; "--decoding greedy" for greedy, "--lm other.arpa" for another LM).
+# hypersp/pretrained/ko_jamo6.arpa.gz by default; "--decoding greedy" for greedy, "--lm other.arpa" for another LM),
+# TRAIN16, TRAIN8 (the models' training manifests, default data/demo/{16k,8k}/train.jsonl of run.sh: the share of
+# test words never in their text is measured against them, and skipped when a manifest is missing).
 set -euo pipefail
 DATA=${1:-data/open_test}
 OUT=${2:-runs/open_test}
@@ -15,6 +17,8 @@ JOBS=${JOBS:-1}
 MODEL16=${MODEL16:-demo_ko_16k}
 MODEL8=${MODEL8:-demo_ko_8k}
 DECODING=${DECODING:-}
+TRAIN16=${TRAIN16:-data/demo/16k/train.jsonl}
+TRAIN8=${TRAIN8:-data/demo/8k/train.jsonl}
 
 # Held-out voices of examples/synthetic/run.sh (never in demo training); ordinary pitch; light noise.
 OPEN_OPTS=(text=open seed=0 heldout_variants=[m8,f5,steph2,klatt4,iven3,Andrea,benjamin,aunty]
@@ -31,22 +35,21 @@ hypersp-eval --checkpoint "$MODEL16" --manifest "$DATA/16k/test.jsonl" --output-
 # shellcheck disable=SC2086
 hypersp-eval --checkpoint "$MODEL8" --manifest "$DATA/8k/test.jsonl" --output-json "$OUT/open_8k.json" --no-progress $DECODING > /dev/null
 
-python - "$OUT" "$DATA" <<'PY'
-import json, sys
+python - "$OUT" "$DATA" "$TRAIN16" "$TRAIN8" <<'PY'
+import json, os, sys
+from hypersp.data.manifest import read_manifest
 from hypersp.prepare.synthetic.open_test_text import open_test_sentences, unseen_word_fraction
-from hypersp.prepare.synthetic.generator import SyntheticConfig, plan_corpus
-out, data = sys.argv[1], sys.argv[2]
-# The demo models' training text: the train split of examples/synthetic/run.sh's corpus (a copy of its CORPUS_OPTS).
-demo = SyntheticConfig(hours=14, seed=0, variants=["all"], heldout_variants=["m8", "f5", "steph2", "klatt4", "iven3",
-    "Andrea", "benjamin", "aunty"], heldout_test_fraction=1.0, min_rate=110, max_rate=250, heldout_rate_band=[165, 185],
-    min_pitch=10, max_pitch=90, min_pitch_range=20, max_pitch_range=90, noise_snr_db_min=15, noise_snr_db_max=50,
-    babble_fraction=0.15, dev_fraction=0.02, test_fraction=0.03)
-train = [p["text"] for p in plan_corpus(demo) if p["split"] == "train"]
-unseen = unseen_word_fraction(open_test_sentences(), train)
-print(f"open test: {unseen['num_tokens']} words, {100 * unseen['tokens']:.1f} % of them (and "
-      f"{100 * unseen['types']:.1f} % of the {unseen['num_types']} distinct words) unseen in the demo training text")
-for rate in ("16k", "8k"):
+out, data, train16, train8 = sys.argv[1:]
+for rate, train in (("16k", train16), ("8k", train8)):
     r = json.load(open(f"{out}/open_{rate}.json"))
     print(f"{rate}: CER {r['cer']:.2f} % (spaces removed), {r['cer_with_spaces']:.2f} % with spaces, "
           f"WER {r['wer']:.2f} % on {r['num_utterances']} utterances ({data}/{rate}/test.jsonl)")
+    if not os.path.isfile(train):
+        print(f"{rate}: no training manifest {train}: the share of unseen words is not measured")
+        continue
+    unseen = unseen_word_fraction(open_test_sentences(), (e.text for e in read_manifest(train)))
+    unseen["train_manifest"] = train
+    json.dump(unseen, open(f"{out}/open_{rate}_unseen.json", "w"), indent=1)
+    print(f"{rate}: {unseen['num_tokens']} test words, {100 * unseen['tokens']:.1f} % of them (and "
+          f"{100 * unseen['types']:.1f} % of the {unseen['num_types']} distinct words) never in {train}")
 PY
