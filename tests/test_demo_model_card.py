@@ -1,0 +1,72 @@
+"""examples/synthetic/model_card.py: every figure of a demo model's card comes from the recipe's own files.
+
+run.sh writes the JSON files below (hypersp-eval, open_test.sh, bench/long_segments.py, the trainer); the card
+must carry their numbers, not typed-in ones. Here the files are made up with distinctive values and the card is
+checked for each of them.
+"""
+import dataclasses
+import json
+import runpy
+import shutil
+from pathlib import Path
+
+from hypersp.checkpoint import shipped_models
+from hypersp.prepare.synthetic.generator import SyntheticConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _eval(cer, wer, n=240, rtf=0.0123):
+    return {"cer": cer, "cer_with_spaces": cer + 0.5, "wer": wer, "num_utterances": n, "audio_seconds": 971.6,
+            "rtf": rtf, "scoring_normalizer": "basic"}
+
+
+def _by_length(cers):
+    rows = [{"target_s": t, "windows": 6, "engine": {"cer": c, "seconds": 1.0}, "parts": {"cer": c + 1.0},
+             "mean_s": t + 2.5} for t, c in zip((5.0, 10.0, 20.0, 30.0), cers)]
+    # bench/long_segments.py prints one line per length, then the whole result, indented
+    return "".join(json.dumps(r) + "\n" for r in rows) + json.dumps({"by_length": rows}, indent=1) + "\n"
+
+
+def _write(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj), encoding="utf-8")
+
+
+def test_card_carries_the_recipe_figures(tmp_path):
+    data, run = tmp_path / "data", tmp_path / "run"
+    corpus = dataclasses.asdict(SyntheticConfig(hours=14, text="broad", broad_fraction=0.6, long_fraction=0.1,
+                                                reverb_fraction=0.15, codec_fraction=0.15, babble_fraction=0.15,
+                                                heldout_rate_band=[165, 185]))
+    splits = {"train": {"utterances": 9545, "hours": 13.5, "speakers": ["m1", "f2"]},
+              "dev": {"utterances": 271, "hours": 0.3, "speakers": ["m1"]},
+              "test": {"utterances": 407, "hours": 0.5, "speakers": ["m8", "f5"]}}
+    _write(data / "report.json", {"config": corpus, "splits": splits})
+    _write(data / "train.jsonl", "".join(json.dumps({"audio_filepath": "a.wav", "duration": 1.0, "text": t}) + "\n"
+                                         for t in ("가방 하나", "가방 둘", "셋")))
+    _write(run / "16k" / "train_summary.json", {"steps": 3517, "epochs": 9.1, "train_seconds": 6012.0,
+                                                "stop_reason": "max_steps", "audio_seconds_per_second": 47.2})
+    _write(run / "demo_ko_16k.average.json", {"averaged_from": [{"step": 3500}, {"step": 3250}, {"step": 3000}]})
+    _write(run / "demo_ko_16k_dev.json", _eval(3.33, 9.99, n=271))
+    _write(run / "demo_ko_16k_test.json", _eval(1.11, 4.44, n=407))
+    _write(run / "demo_ko_16k_test_default.json", _eval(0.77, 3.21, n=407))
+    _write(run / "open_greedy" / "open_16k.json", _eval(8.76, 30.12))
+    _write(run / "open_default" / "open_16k.json", _eval(6.54, 24.68))
+    _write(run / "open_default" / "open_16k_unseen.json", {"tokens": 0.4321, "types": 0.5432, "num_tokens": 1450,
+                                                           "num_types": 1163})
+    _write(run / "demo_ko_16k_by_length_greedy.json", _by_length([9.01, 9.02, 9.03, 9.04]))
+    _write(run / "demo_ko_16k_by_length_default.json", _by_length([7.01, 7.02, 7.03, 7.04]))
+    shutil.copy(shipped_models()["demo_ko_16k"], run / "demo_ko_16k.pt")
+
+    card = tmp_path / "card.md"
+    main = runpy.run_path(str(ROOT / "examples" / "synthetic" / "model_card.py"))["main"]
+    assert main("demo_ko_16k", str(data), str(run), str(card)) == 0
+    text = card.read_text(encoding="utf-8")
+    for figure in ("**6.54 %**", "8.76 %", "24.68 %", "43.2 %", "54.3 %", "1450", "3.33 %", "1.11 %", "0.77 %",
+                   "7.01 %", "8.01 %", "9.04 %", "10.04 %", "3517 steps", "100.2 min", "3500, 3250, 3000",
+                   "60 % of the sentences from the broad pool", "10 % are 10-30 s long", "4 distinct words", "9545"):
+        assert figure in text, figure
+    # the headline comes first: the open-vocabulary test, then lengths, model, data, training, in-vocabulary
+    order = [text.index(h) for h in ("## Open-vocabulary test", "## By segment length", "## Model", "## Data",
+                                     "## Training", "## In-vocabulary results")]
+    assert order == sorted(order)
