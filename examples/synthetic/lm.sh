@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # The general Korean LM shipped with the demo models (issue 13 part 3): hypersp/pretrained/ko_jamo6.arpa.gz,
 # an order-6 jamo Kneser-Ney model of the broad text pool (hypersp/prepare/synthetic/broad_text.py) without the GPL-3.0
-# JHannanum dictionary, n-grams of order >= 3 seen once pruned. About 2 minutes on one core.
+# JHannanum dictionary, n-grams of order >= 3 seen once pruned. About 1 minute on one core.
 #
 #   pip install 'hypersp[broadtext]'; PATH="$PWD/.venv/bin:$PATH" bash examples/synthetic/lm.sh [OUT] [WORK_DIR]
 #
-# The same package versions (konlpy 0.6.0, wordfreq 3.1.1, kiwipiepy-model 0.24.0) give the shipped bytes when run
-# from commit bfa9eac; later commits read numbers with the one numeral reader (hypersp/text/numbers.py), which
-# changes the pool and so the LM (see hypersp/pretrained/ko_jamo6.md).
+# The pinned package versions (konlpy 0.6.0, wordfreq 3.1.1, kiwipiepy-model 0.24.0; constraints.txt) give the
+# shipped bytes (see hypersp/pretrained/ko_jamo6.md). run.sh (make demo-models) runs this too.
 set -euo pipefail
 OUT=${1:-hypersp/pretrained/ko_jamo6.arpa.gz}
 WORK=${2:-data/lm}
