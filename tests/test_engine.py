@@ -175,7 +175,10 @@ def test_inputs_formats_and_channels(utterances, asr):
 def test_per_call_settings_and_decoder_cache(utterances, asr):
     paths, _ = utterances
     t = asr.transcribe(paths[0], nbest=3)
-    assert len(t.segments[0].nbest) == 3 and t.segments[0].nbest[0]["text"] == t.segments[0].text
+    nbest = t.segments[0].nbest
+    # up to 3: the beam may hold fewer distinct texts than asked when the model is sure
+    assert 2 <= len(nbest) <= 3 and nbest[0]["text"] == t.segments[0].text
+    assert len({h["text"] for h in nbest}) == len(nbest)
     assert asr.decoder_for(nbest=3) is asr.decoder_for(nbest=3)
     assert asr.decoder_for() is asr.decoder
     default = hypersp.load("demo_ko_16k")  # a shipped model: ctc_beam with the shipped LM (its .decoding.yaml)
