@@ -8,7 +8,8 @@ recognized whole (``segment=False``): ``whole`` with the engine's internal split
 ``chunked`` with only fixed overlapping chunks (``max_chunk_s``, the previous default), ``engine`` as
 shipped (cut at pauses first, ``split_over_s``, then chunks); ``parts`` is the baseline of recognizing its
 utterances one by one. CER with
-spaces removed, scored with the task's normalizers.
+spaces removed, scored with the task's normalizers. Prints one JSON line per length as it goes, then the whole
+result; ``--output-json FILE`` also writes the whole result there.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def main() -> None:
     p.add_argument("--lm-weight", type=float, default=None)
     p.add_argument("--word-bonus", type=float, default=None)
     p.add_argument("--variants", default="whole,chunked,engine", help="which of whole,chunked,engine to run")
+    p.add_argument("--output-json", default=None, help="also write the whole result to this file")
     args = p.parse_args()
 
     import hypersp
@@ -80,6 +82,9 @@ def main() -> None:
         out["by_length"].append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
     print(json.dumps(out, ensure_ascii=False, indent=1))
+    if args.output_json:
+        with open(args.output_json, "w", encoding="utf-8") as f:
+            json.dump(out, f, ensure_ascii=False, indent=1)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,7 @@ def _eval(cer, wer, n=240, rtf=0.0123):
 def _by_length(cers):
     rows = [{"target_s": t, "windows": 6, "engine": {"cer": c, "seconds": 1.0}, "parts": {"cer": c + 1.0},
              "mean_s": t + 2.5} for t, c in zip((5.0, 10.0, 20.0, 30.0), cers)]
-    # bench/long_segments.py prints one line per length, then the whole result, indented
-    return "".join(json.dumps(r) + "\n" for r in rows) + json.dumps({"by_length": rows}, indent=1) + "\n"
+    return {"by_length": rows}  # as bench/long_segments.py --output-json writes it
 
 
 def _write(path: Path, obj) -> None:
@@ -45,7 +44,8 @@ def test_card_carries_the_recipe_figures(tmp_path):
     _write(data / "train.jsonl", "".join(json.dumps({"audio_filepath": "a.wav", "duration": 1.0, "text": t}) + "\n"
                                          for t in ("가방 하나", "가방 둘", "셋")))
     _write(run / "16k" / "train_summary.json", {"steps": 3517, "epochs": 9.1, "train_seconds": 6012.0,
-                                                "stop_reason": "max_steps", "audio_seconds_per_second": 47.2})
+                                                "stop_reason": "max_steps", "audio_seconds_per_second": 47.2,
+                                                "skipped": {"longer than task.max_duration": 12}})
     _write(run / "demo_ko_16k.average.json", {"averaged_from": [{"step": 3500}, {"step": 3250}, {"step": 3000}]})
     _write(run / "demo_ko_16k_dev.json", _eval(3.33, 9.99, n=271))
     _write(run / "demo_ko_16k_test.json", _eval(1.11, 4.44, n=407))
@@ -64,7 +64,8 @@ def test_card_carries_the_recipe_figures(tmp_path):
     text = card.read_text(encoding="utf-8")
     for figure in ("**6.54 %**", "8.76 %", "24.68 %", "43.2 %", "54.3 %", "1450", "3.33 %", "1.11 %", "0.77 %",
                    "7.01 %", "8.01 %", "9.04 %", "10.04 %", "3517 steps", "100.2 min", "3500, 3250, 3000",
-                   "60 % of the sentences from the broad pool", "10 % are 10-30 s long", "4 distinct words", "9545"):
+                   "60 % of the sentences from the broad pool", "10 % are 10-30 s long", "4 distinct words", "9545",
+                   "skipped 12 training utterances (longer than task.max_duration)"):
         assert figure in text, figure
     # the headline comes first: the open-vocabulary test, then lengths, model, data, training, in-vocabulary
     order = [text.index(h) for h in ("## Open-vocabulary test", "## By segment length", "## Model", "## Data",

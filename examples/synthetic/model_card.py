@@ -39,12 +39,6 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def last_json(path: Path) -> dict:
-    """bench/long_segments.py prints one JSON line per length, then the whole result (indented): read the latter."""
-    text = path.read_text(encoding="utf-8")
-    return json.loads(text if text.startswith("{\n") else text[text.index("\n{\n") + 1:])
-
-
 def main(name: str, data_dir: str, run_dir: str, out: str) -> int:
     import torch
     from omegaconf import OmegaConf
@@ -62,7 +56,7 @@ def main(name: str, data_dir: str, run_dir: str, out: str) -> int:
     open_greedy = read_json(run / "open_greedy" / f"open_{rate}.json")
     open_default = read_json(run / "open_default" / f"open_{rate}.json")
     unseen = read_json(run / "open_default" / f"open_{rate}_unseen.json")
-    by_length = {d: last_json(run / f"{name}_by_length_{d}.json")["by_length"] for d in ("greedy", "default")}
+    by_length = {d: read_json(run / f"{name}_by_length_{d}.json")["by_length"] for d in ("greedy", "default")}
     decoding = OmegaConf.to_container(OmegaConf.load(ROOT / "hypersp" / "pretrained" / f"{name}.decoding.yaml"))
     state = load_checkpoint(run / f"{name}.pt")
     cfg, corpus = state["config"], report["config"]
@@ -180,7 +174,9 @@ def main(name: str, data_dir: str, run_dir: str, out: str) -> int:
         f"{train['steps']} steps ({train['epochs']:.1f} epochs, batches of {cfg['task']['batch_seconds']:.0f} s of audio) in "
         f"{train['train_seconds'] / 60:.1f} min, stopped by `{train['stop_reason']}`; "
         f"{train['audio_seconds_per_second']:.0f} audio seconds per second; AdamW lr {cfg['optim']['lr']}, "
-        f"warmup {cfg['optim']['warmup_steps']}, {cfg['optim']['schedule']} schedule over {cfg['trainer']['max_steps']} steps.",
+        f"warmup {cfg['optim']['warmup_steps']}, {cfg['optim']['schedule']} schedule over {cfg['trainer']['max_steps']} steps."
+        + "".join(f" The trainer skipped {n} training utterance{'s' if n != 1 else ''} ({why})."
+                  for why, n in sorted(train.get("skipped", {}).items()) if n),
         f"Hardware: {cpu_name()}, {os.cpu_count()} logical CPUs shared by the two trainings "
         f"({cfg['trainer']['num_threads']} thread + 1 loader worker each), no GPU; PyTorch {torch.__version__}, "
         f"Python {platform.python_version()}.",

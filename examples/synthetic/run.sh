@@ -100,10 +100,10 @@ done
 for rate in 16k 8k; do
     name=demo_ko_$rate
     python "$ROOT/bench/long_segments.py" --manifest "$DATA/open_test/$rate/test.jsonl" --checkpoint "$RUN/$name.pt" \
-        --variants engine --decoding greedy > "$RUN/${name}_by_length_greedy.json"
+        --variants engine --decoding greedy --output-json "$RUN/${name}_by_length_greedy.json" > /dev/null
     # shellcheck disable=SC2046
     python "$ROOT/bench/long_segments.py" --manifest "$DATA/open_test/$rate/test.jsonl" --checkpoint "$RUN/$name.pt" \
-        --variants engine $(default_decoding "$name") > "$RUN/${name}_by_length_default.json"
+        --variants engine $(default_decoding "$name") --output-json "$RUN/${name}_by_length_default.json" > /dev/null
     python "$HERE/model_card.py" "$name" "$DATA/$rate" "$RUN" "$RUN/$name.md" > /dev/null
 done
 if [ "$SHIP" = 1 ]; then
