@@ -119,6 +119,44 @@ def test_resume_continues_from_last_checkpoint(corpus, tmp_path):
     assert any(not torch.equal(first["model"][k], resumed["model"][k]) for k in first["model"])
 
 
+@pytest.mark.slow
+def test_init_from_starts_a_fine_tuning_run_from_another_models_weights(corpus, tmp_path):
+    source = tmp_path / "source"
+    assert _train(corpus, source, "trainer.max_steps=4") == 0
+    src = load_checkpoint(source / "last.pt")
+    # A fine-tuning run with another config (no feature normalization, another activation) and lr 0: its weights
+    # are the source's, its vocabulary is the source's, and its step count and optimizer start afresh.
+    out = tmp_path / "finetune"
+    assert _train(corpus, out, "trainer.max_steps=2", "optim.lr=0", "trainer.val_every=2", "task.features.normalize=none",
+                  "model.activation=silu", f"trainer.init_from={source / 'last.pt'}") == 0
+    tuned = load_checkpoint(out / "last.pt")
+    assert tuned["step"] == 2 and tuned["scheduler"]["last_epoch"] == 2
+    assert tuned["tokenizer"] == src["tokenizer"]
+    assert tuned["config"]["task"]["features"]["normalize"] == "none"
+    assert set(tuned["model"]) == set(src["model"])
+    # lr 0 leaves the parameters as loaded (BatchNorm's running statistics still move with the batches)
+    params = [k for k in src["model"] if "running_" not in k and "num_batches" not in k]
+    assert len(params) > 10 and all(torch.equal(tuned["model"][k], src["model"][k]) for k in params)
+    steps = [float(s["step"]) for s in tuned["optimizer"]["state"].values()]
+    assert steps and all(s == 2 for s in steps)
+
+
+@pytest.mark.slow
+def test_init_from_refuses_another_vocabulary_or_shape(corpus, tmp_path, capsys):
+    source = tmp_path / "source"
+    assert _train(corpus, source, "trainer.max_steps=2", "trainer.val_every=2") == 0
+    capsys.readouterr()
+    assert _train(corpus, tmp_path / "a", "trainer.max_steps=1", "tokenizer.name=char",
+                  f"trainer.init_from={source / 'last.pt'}") == 2
+    err = capsys.readouterr().err
+    assert "was trained with tokenizer.name=jamo" in err and len(err.strip().splitlines()) == 1
+    assert _train(corpus, tmp_path / "b", "trainer.max_steps=1",
+                  TINY_JASPER[0].replace("filters: 32, kernel: 11", "filters: 48, kernel: 11", 1),
+                  f"trainer.init_from={source / 'last.pt'}") == 2
+    err = capsys.readouterr().err
+    assert "another shape" in err and "(32, 80, 1) in the checkpoint, (48, 80, 1) in the model" in err
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["--checkpoint", "/no/such.pt", "--manifest", "x.jsonl"], "neither a file nor a shipped model"),
 ])

@@ -36,6 +36,10 @@ class TrainerConfig:
     device: str = "auto"            # auto | cpu | cuda | cuda:N (under torchrun: cuda:LOCAL_RANK)
     num_threads: int = 0            # torch intra-op threads on CPU; 0 = torch default
     resume: str = ""                # checkpoint path to resume from, or "auto" (OUT_DIR/last.pt if present)
+    init_from: str = ""             # fine-tuning: a checkpoint path or shipped model name whose model weights and
+                                    # vocabulary start this run (fresh optimizer, schedule and step count); the
+                                    # model config may differ where shapes do not (attention context, dropout,
+                                    # task.features.normalize). Ignored when a resume checkpoint is found.
     progress_bar: bool = True
     max_valid_utterances: int = 0   # 0 = whole validation manifest
     precision: str = "fp32"         # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (autocast + GradScaler, CUDA only)

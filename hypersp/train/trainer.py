@@ -44,7 +44,7 @@ from hypersp.inference.evaluate import evaluate
 from hypersp.metrics import ErrorRates
 from hypersp.text.normalize import get_scoring_normalizer
 from hypersp.train import distributed as D
-from hypersp.checkpoint import build_criterion, build_model, build_tokenizer_and_task, checkpoint_header
+from hypersp.checkpoint import build_criterion, build_model, build_tokenizer_and_task, checkpoint_header, load_weights
 from hypersp.checkpoint import load_checkpoint, save_checkpoint
 from hypersp.train.ema import ModelEMA
 from hypersp.train.schedule import lr_lambda
@@ -145,11 +145,18 @@ class Trainer:
 
         resume_path = self._resume_path()
         resume_state = load_checkpoint(resume_path) if resume_path else None
+        init_state = load_checkpoint(tc.init_from) if tc.init_from and resume_state is None else None
 
         # tokenizer -> task -> datasets -> model -> criterion -> optimizer
         self.tokenizer, self.task = build_tokenizer_and_task(cfg)
         if resume_state is not None:
             self.tokenizer.load_state_dict(resume_state["tokenizer"])
+        elif init_state is not None:  # the output layer is tied to the source model's vocabulary
+            source = init_state["config"].get("tokenizer", {}).get("name")
+            if source != cfg.tokenizer.name:
+                raise ConfigError(f"trainer.init_from={tc.init_from} was trained with tokenizer.name={source}; "
+                                 f"this run asks for tokenizer.name={cfg.tokenizer.name} (set it to {source})")
+            self.tokenizer.load_state_dict(init_state["tokenizer"])
         else:
             self.task.fit_tokenizer()  # deterministic: every rank builds the same vocabulary
         rank, world = self.dist.rank, self.dist.world_size
@@ -162,7 +169,11 @@ class Trainer:
             if world > 1:
                 valid_set = D.Shard(valid_set, rank, world)
             self.valid_loader = self.task.dataloader(valid_set, train=False)
-        self.model = build_model(cfg, self.task).to(self.device)
+        self.model = build_model(cfg, self.task)
+        if init_state is not None:
+            load_weights(self.model, init_state["model"], cfg, overrides=[f"trainer.init_from={tc.init_from}"])
+            log.info("model weights and vocabulary from %s (fine-tuning from step 0)", tc.init_from)
+        self.model.to(self.device)
         self.net: torch.nn.Module = self.model  # what the criterion calls: the DDP wrapper when distributed
         if self.dist.distributed:
             self.net = torch.nn.parallel.DistributedDataParallel(
