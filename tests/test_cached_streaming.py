@@ -156,6 +156,18 @@ def test_incremental_features_equal_the_featurizer(demo, sentence):
             assert (got[:50] - whole[0, :50]).abs().max().item() > 0.1  # early frames differ: stats so far
 
 
+def test_a_model_trained_without_feature_normalization_streams_the_raw_log_mel(demo):
+    import copy
+
+    from hypersp.inference.cached_stream import CachedEncoder
+
+    raw = copy.copy(demo.backend)
+    raw.featurizer = copy.copy(demo.backend.featurizer)
+    raw.featurizer.normalize = "none"  # as task.features.normalize=none builds it
+    assert CachedEncoder(raw, StreamContext(), feature_norm="cumulative").feature_norm == "none"
+    assert CachedEncoder(demo.backend, StreamContext(), feature_norm="cumulative").feature_norm == "cumulative"
+
+
 def stream_events(srec, audio, message_s=0.1, rate=16000):
     s = srec.new_stream(rate)
     step = int(message_s * rate)

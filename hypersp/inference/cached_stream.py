@@ -18,7 +18,7 @@ trained with per-utterance mean/variance normalization cannot see the utterance'
 
 - ``cumulative``: each new frame is normalized with the mean and variance of the utterance's frames so far
   (frames already given to the model keep the normalization they had);
-- ``none``: the raw log-mel (for models trained with ``features.normalize=none``).
+- ``none``: the raw log-mel (models trained with ``task.features.normalize=none`` always stream it).
 
 Only ``TorchBackend`` models run here; :func:`cached_encoder_for` says why another one cannot (the streaming
 recognizer then falls back to the window scheme).
@@ -64,7 +64,8 @@ class CachedEncoder:
         self.backend = backend
         self.model = backend.model
         self.context = context
-        self.feature_norm = feature_norm
+        # A model trained without feature normalization streams the raw log-mel whatever was asked.
+        self.feature_norm = "none" if backend.featurizer.normalize == "none" else feature_norm
         # The backend's featurizer without its per-utterance normalization (done here, incrementally).
         self.featurizer = copy.copy(backend.featurizer)
         self.featurizer.normalize = "none"

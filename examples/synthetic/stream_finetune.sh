@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A streaming demo model (issue 18): demo_ko_16k fine-tuned with what a live stream has (conf/demo_stream.yaml:
+# attention 64 frames back and none ahead, raw log-mel), so the cached stream (streaming.mode=cached) computes
+# the model's own forward and the final can come from the streamed frames, with no second full-context pass.
+#
+#   PATH="$PWD/.venv/bin:$PATH" bash examples/synthetic/stream_finetune.sh [DATA_DIR] [RUN_DIR]
+#
+# Needs run.sh's corpus (DATA_DIR/16k) and open_test.sh's test (DATA_DIR/open_test/16k). Starts from
+# INIT (default RUN_DIR/demo_ko_16k.pt, run.sh's own model; or the shipped name demo_ko_16k), trains
+# trainer.max_steps of conf/demo_stream.yaml on both cores (MINUTES caps it), averages the 3 best checkpoints
+# (float16) into RUN_DIR/demo_ko_16k_stream.pt and evaluates it offline (in-vocabulary and open-vocabulary test,
+# greedy and with the shipped LM) and streamed (bench/streaming_cost.py on the open test: the final from the
+# streamed frames vs the same model offline). About 30 min on 2 cores.
+set -euo pipefail
+DATA=${1:-data/demo}
+RUN=${2:-runs/demo}
+INIT=${INIT:-$RUN/demo_ko_16k.pt}
+MINUTES=${MINUTES:-60}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+OUT="$RUN/16k_stream"
+NAME=demo_ko_16k_stream
+OPEN="$DATA/open_test/16k/test.jsonl"
+LM="$ROOT/hypersp/pretrained/ko_jamo6.arpa.gz"
+for f in "$DATA/16k/train.jsonl" "$OPEN"; do
+    [ -f "$f" ] || { echo "missing $f: run examples/synthetic/run.sh first" >&2; exit 1; }
+done
+mkdir -p "$RUN"
+
+echo "== fine-tuning $INIT for streaming (log: $RUN/train_16k_stream.log)"
+hypersp-train --task synthetic --arch conformer_tiny -c "$HERE/conf/demo.yaml" -c "$HERE/conf/demo_stream.yaml" \
+    task.train_manifest="$DATA/16k/train.jsonl" task.valid_manifest="$DATA/16k/dev.jsonl" task.telephone_prob=0.1 \
+    trainer.init_from="$INIT" trainer.out_dir="$OUT" trainer.max_minutes="$MINUTES" trainer.resume=auto \
+    trainer.progress_bar=false > "$RUN/train_16k_stream.log" 2>&1
+
+echo "== averaging; offline CER (in-vocabulary and open-vocabulary test, greedy and beam 16 + ko_jamo6 w0.5)"
+hypersp-average "$OUT" -n 3 -o "$RUN/$NAME.pt" --half > "$RUN/$NAME.average.json"
+for split in test open; do
+    manifest="$DATA/16k/test.jsonl"; [ $split = open ] && manifest="$OPEN"
+    hypersp-eval --checkpoint "$RUN/$NAME.pt" --manifest "$manifest" --decoding greedy --no-progress \
+        --output-json "$RUN/${NAME}_${split}_greedy.json" > /dev/null
+    hypersp-eval --checkpoint "$RUN/$NAME.pt" --manifest "$manifest" --decoding ctc_beam --beam-size 16 --lm "$LM" \
+        --lm-weight 0.5 --no-progress --output-json "$RUN/${NAME}_${split}_default.json" > /dev/null
+done
+
+echo "== streamed vs offline on the open test (0.1 s messages, greedy partials, final from the streamed frames)"
+python "$ROOT/bench/streaming_cost.py" --manifest "$OPEN" --checkpoint "$RUN/$NAME.pt" --threads 1 \
+    --decoding ctc_beam --beam-size 16 --lm "$LM" --lm-weight 0.5 \
+    --variant "streamed_final:mode=cached,final_full_context=false,cached_peek=false" \
+    --variant "window:mode=window" > "$RUN/${NAME}_streaming_cost.json"
+
+python - "$RUN" "$NAME" <<'PY'
+import json, sys
+run, name = sys.argv[1:]
+t = json.load(open(f"{run}/16k_stream/train_summary.json"))
+print(f"{name}: {t['steps']} fine-tuning steps in {t['train_seconds'] / 60:.1f} min")
+for split in ("test", "open"):
+    for dec in ("greedy", "default"):
+        r = json.load(open(f"{run}/{name}_{split}_{dec}.json"))
+        print(f"  {'in-vocabulary' if split == 'test' else 'open-vocabulary'} test, {dec}: CER {r['cer']:.2f} %")
+s = json.load(open(f"{run}/{name}_streaming_cost.json"))
+print(f"  offline (beam + LM) CER {s['offline']['cer']:.2f} %, {s['offline']['cpu_s']} CPU s")
+for v, r in s["variants"].items():
+    print(f"  {v}: CER {r['cer']:.2f} %, {r['cpu_s']} CPU s ({r['cpu_ratio_to_offline']}x offline)")
+PY
