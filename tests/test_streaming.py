@@ -237,3 +237,18 @@ def test_per_connection_endpointing(session):
     for bad in ({"streaming": {"endpoint_silence_s": -1}}, {"streaming": {"chunk_s": 1}}, {"streaming": 3}):
         with pytest.raises(ProtocolError):
             parse_settings({"settings": bad})
+
+
+def test_python_streams_use_the_checkpoints_streaming_group_as_the_server_does(tmp_path):
+    import hypersp
+    from hypersp.testing import make_tiny_checkpoint
+
+    ckpt = make_tiny_checkpoint(tmp_path / "t.pt", overrides=["streaming.chunk_s=0.64", "streaming.endpoint_silence_s=0.8"])
+    asr = hypersp.load(str(ckpt), decoding="greedy")
+    cfg = asr.stream().streaming.cfg
+    assert (cfg.chunk_s, cfg.endpoint_silence_s) == (0.64, 0.8)  # saved with the model (e.g. a streaming recipe)
+    assert hypersp.load(str(ckpt), decoding="greedy", overrides=["streaming.chunk_s=0.96"]).stream().streaming.cfg.chunk_s == 0.96
+    assert asr.stream(cfg=StreamingConfig(chunk_s=0.32)).streaming.cfg.chunk_s == 0.32  # the caller's wins
+    from hypersp.serve.server import ServerContext
+
+    assert ServerContext.load(str(ckpt)).streaming.cfg.chunk_s == 0.64  # the server reads the same group

@@ -21,3 +21,4 @@ def test_synthetic_recipe_config_builds(files):
         assert model.att_context == (64, 0, 0)
         assert cfg.task.features.normalize == "none" and cfg.trainer.init_from == "demo_ko_16k"
         assert cfg.task.max_duration == 35  # demo.yaml's data settings still apply
+        assert cfg.streaming.mode == "cached" and cfg.streaming.final_full_context is False  # saved with the model

@@ -500,14 +500,32 @@ class Recognizer:
 
     # ---- streaming ----------------------------------------------------------------------
     def stream(self, input_rate: Optional[int] = None, cfg: Any = None) -> "StreamSession":
-        """A live stream: ``accept(pcm)`` -> events, ``finish()`` -> the last events (see ``StreamSession``)."""
+        """A live stream: ``accept(pcm)`` -> events, ``finish()`` -> the last events (see ``StreamSession``).
+
+        ``cfg``: a ``StreamingConfig``; by default the checkpoint's own ``streaming`` group (what hypersp-serve
+        uses for it too: a model trained for streaming can say ``mode: cached`` there), else the defaults."""
         from hypersp.inference.streaming import StreamingRecognizer
 
+        if cfg is None:
+            cfg = self.default_streaming_config()
         key = id(cfg)
         srec = getattr(self, "_streaming", None)
         if srec is None or srec[0] != key:
             self._streaming = (key, StreamingRecognizer(self, cfg))
         return StreamSession(self._streaming[1], input_rate or self.sample_rate)
+
+
+    def default_streaming_config(self) -> Any:
+        """The checkpoint's ``streaming`` config group as a ``StreamingConfig`` (defaults for exported models)."""
+        from omegaconf import OmegaConf
+
+        from hypersp.config.schema import StreamingConfig
+
+        if getattr(self, "_default_streaming", None) is None:
+            group = self.config.get("streaming") if self.config is not None else None
+            self._default_streaming = StreamingConfig(**OmegaConf.to_container(group, resolve=True)) if group \
+                else StreamingConfig()
+        return self._default_streaming
 
 
 class StreamSession:
