@@ -212,3 +212,54 @@ def test_grammar_keeps_the_beam_from_ending_on_a_bare_initial():
     assert tok.decode(best.tokens) == "가"
     # ctc_beam_decoder_for (the older entry point) uses the tokenizer's grammar too
     assert tok.decode(ctc_beam_decoder_for(tok, beam_size=8).decode_one(lp)[0].tokens) == "가"
+
+
+def _peaky_jamo_posteriors(tok, texts, seed):
+    """Posteriors that spell ``texts`` (jamo tokens, blank runs between), with random competitors."""
+    rng = np.random.default_rng(seed)
+    V = tok.vocab_size
+    rows = []
+    for text in texts:
+        for t in tok.encode(text):
+            for _ in range(int(rng.integers(1, 3))):
+                p = rng.dirichlet(np.full(V, 0.05))
+                p[t] += 3.0
+                rows.append(p / p.sum())
+            for _ in range(int(rng.integers(0, 4))):
+                p = rng.dirichlet(np.full(V, 0.05))
+                p[0] += float(rng.choice([0.5, 50.0]))  # some frames blank-dominated (skipped), some not
+                rows.append(p / p.sum())
+    return np.log(np.maximum(np.stack(rows), 1e-12)).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_search_fed_in_pieces_equals_the_whole_utterance_at_once(seed):
+    from hypersp.decoding import build_decoder
+    from hypersp.decoding.grammar import token_grammar
+    from hypersp.tokenizers.jamo import JamoTokenizer
+
+    tok = JamoTokenizer()
+    texts = ["오늘 회의를 시작하겠습니다", "고객님 주문 확인해 드릴게요"]
+    lp = _peaky_jamo_posteriors(tok, texts, seed)
+    lm = build_arpa(texts + ["회의를 시작합니다", "주문 확인"], order=3)
+    search = CTCBeamSearch(tok.tokens, beam_size=8, lm=lm, lm_weight=0.5, word_bonus=0.3, decode_word=tok.decode,
+                           grammar=token_grammar(tok.tokens), hotwords=[tok.encode("회의")], nbest=3)
+    whole = search.decode_one(lp)
+    rng = np.random.default_rng(seed)
+    cuts = np.sort(rng.choice(np.arange(1, lp.shape[0]), size=12, replace=False))
+    run = search.start()
+    for piece in np.split(lp, cuts):
+        run.advance(piece)
+    pieces = run.finish()
+    assert [h.tokens for h in pieces] == [h.tokens for h in whole] and len(whole) >= 2
+    assert [h.score for h in pieces] == pytest.approx([h.score for h in whole], abs=1e-6)
+    assert run.frames == lp.shape[0]
+    # The registered decoders through the same interface (greedy keeps the frames and decodes at the end).
+    for name in ("ctc_beam", "greedy"):
+        dec = build_decoder({"name": name, "beam_size": 8, "hotwords": ["회의"]}, tok)
+        inc = dec.incremental()
+        for piece in np.split(lp, cuts):
+            inc.advance(piece)
+        assert [h.ids for h in inc.finish()] == [h.ids for h in dec.decode(lp)]
+        assert inc.frames == lp.shape[0]
+        assert dec.incremental().finish()[0].ids == []  # no frames: the empty hypothesis

@@ -108,12 +108,39 @@ class Decoder:
         """Several utterances (each (T_i, V), valid frames only) -> one n-best list each."""
         return [self.decode(lp) for lp in log_probs]
 
+    def incremental(self) -> "IncrementalDecoding":
+        """One utterance decoded as its frames arrive (a live stream's final): ``advance(lp)`` then ``finish()``,
+        equal to :meth:`decode` of all the frames. This base keeps the frames and decodes them in ``finish``;
+        a decoder that can search frame by frame (``ctc_beam``) does the work in ``advance`` instead."""
+        return IncrementalDecoding(self)
+
     def decode_features(self, features: Any, lengths: Any) -> List[List[Hypothesis]]:
         """For ``needs_model`` decoders: features (B, T, F) and lengths (B,) torch tensors -> n-best lists."""
         raise NotImplementedError(f"{type(self).__name__} decodes log-probs (needs_model=False); call decode")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.cfg.name!r})"
+
+
+class IncrementalDecoding:
+    """``advance(lp (T_i, V))`` any number of times, then ``finish()`` -> the n-best of all frames fed so far
+    (``decoder.decode`` of their concatenation). ``frames``: how many were fed."""
+
+    def __init__(self, decoder: Decoder):
+        self.decoder = decoder
+        self.parts: List[np.ndarray] = []
+        self.frames = 0
+
+    def advance(self, log_probs: Any) -> None:
+        lp = as_log_probs(log_probs)
+        if lp.shape[0]:
+            self.parts.append(lp)
+            self.frames += lp.shape[0]
+
+    def finish(self) -> List[Hypothesis]:
+        if not self.parts:
+            return self.decoder.decode(np.zeros((0, len(self.decoder.tokenizer.tokens)), dtype=np.float32))
+        return self.decoder.decode(np.concatenate(self.parts))
 
 
 def build_decoder(cfg: Any = None, tokenizer: Any = None, model: Any = None) -> Decoder:

@@ -57,7 +57,7 @@ import numpy as np
 
 from hypersp.config.schema import DecodingConfig
 from hypersp.decoding.align import ctc_forward_score
-from hypersp.decoding.base import Decoder, Hypothesis, as_log_probs
+from hypersp.decoding.base import Decoder, Hypothesis, IncrementalDecoding, as_log_probs
 from hypersp.decoding.grammar import TokenGrammar, constrained_best_path
 from hypersp.decoding.ngram import EOS, SPACE_UNIT, NgramLM, WordPrefixes, load_lm
 from hypersp.registry import register_decoder
@@ -354,14 +354,59 @@ class CTCBeamSearch:
 
         Cost per searched frame is O(beam_size x candidates), independent of the prefix lengths:
         prefixes are integer ids in a :class:`PrefixTrie` (see there for what it keeps)."""
+        run = self.start()
+        run.advance(log_probs)
+        return run.finish()
+
+    def start(self) -> "BeamRun":
+        """A search fed frame by frame (a live stream's final decoded while it is spoken): see :class:`BeamRun`."""
+        return BeamRun(self)
+
+    def __call__(self, log_probs, lengths=None) -> List[List[BeamHypothesis]]:
+        """log_probs (B, T, V) tensor or array of log-softmax scores; lengths (B,) valid frames."""
+        arr = log_probs.detach().float().cpu().numpy() if hasattr(log_probs, "detach") else np.asarray(log_probs)
+        if arr.ndim != 3:
+            raise ValueError(f"expected log_probs (B, T, V), got shape {arr.shape}")
+        lens = [arr.shape[1]] * arr.shape[0] if lengths is None else [int(n) for n in lengths]
+        return [self.decode_one(arr[b, :lens[b]]) for b in range(arr.shape[0])]
+
+    def decode_ids(self, log_probs, lengths=None) -> List[List[int]]:
+        """Best token ids per utterance (the same output shape as ``greedy_ctc_decode``)."""
+        return [nb[0].tokens if nb else [] for nb in self(log_probs, lengths)]
+
+
+class BeamRun:
+    """One utterance's prefix beam search in progress: ``advance(lp)`` with its next frames ``(T_i, V)``
+    (log-softmax, any number of calls, any sizes), then ``finish()`` -> N-best, best first.
+
+    The search is frame-synchronous and prunes each frame by that frame alone, so the result equals
+    :meth:`CTCBeamSearch.decode_one` of all frames at once (up to float rounding where a run of skipped
+    blank frames is split between two calls). A live stream feeds its final frames as the model makes
+    them, so at the end of an utterance only the last frames are left to search."""
+
+    def __init__(self, search: CTCBeamSearch):
+        self.search = search
+        self.trie: Optional[PrefixTrie] = None  # made at the first frames (their width is the vocabulary)
+        self.beams: Dict[int, Tuple[float, float]] = {PrefixTrie.ROOT: (0.0, NEG_INF)}
+        self.parts: List[np.ndarray] = []  # every frame fed (the grammar fallback of finish() needs them)
+        self.frames = 0
+
+    def advance(self, log_probs: np.ndarray) -> None:
         log_probs = np.asarray(log_probs, dtype=np.float32)
-        skip, cands = self.candidates(log_probs)
-        blank_lp = log_probs[:, self.blank_id].astype(np.float64).tolist()
-        trie = PrefixTrie(log_probs.shape[1], self._initial_state())
-        nodes, child_of, V = trie.nodes, trie.child_of, trie.vocab_size
-        beams: Dict[int, Tuple[float, float]] = {PrefixTrie.ROOT: (0.0, NEG_INF)}
-        beam_size, extend, lse, EXTRA, GRAMMAR = self.beam_size, self._extend, _lse, self.EXTRA, self.GRAMMAR
-        rows = self.grammar._rows if self.grammar is not None else None
+        if log_probs.ndim != 2:
+            raise ValueError(f"expected log_probs (T, V), got shape {log_probs.shape}")
+        if self.trie is None:
+            self.trie = PrefixTrie(log_probs.shape[1], self.search._initial_state())
+        if not log_probs.shape[0]:
+            return
+        self.parts.append(log_probs)
+        self.frames += log_probs.shape[0]
+        search, trie, beams = self.search, self.trie, self.beams
+        skip, cands = search.candidates(log_probs)
+        blank_lp = log_probs[:, search.blank_id].astype(np.float64).tolist()
+        nodes, child_of = trie.nodes, trie.child_of
+        beam_size, extend, lse, EXTRA, GRAMMAR = search.beam_size, search._extend, _lse, search.EXTRA, search.GRAMMAR
+        rows = search.grammar._rows if search.grammar is not None else None
         T = len(blank_lp)
         t = 0
         while t < T:
@@ -394,7 +439,7 @@ class CTCBeamSearch:
                         add = total + lpc
                     if legal is not None and legal[c] < 0:
                         continue  # the grammar forbids this token after this prefix
-                    cid = child_of.get(pid * V + c)
+                    cid = child_of.get(pid * trie.vocab_size + c)
                     if cid is None:
                         cid = trie.add(pid, c)
                     e = nxt.get(cid)
@@ -415,33 +460,29 @@ class CTCBeamSearch:
             trie.update_beam(beams, new_beams, fresh)
             beams = new_beams
             t += 1
-        hyps = []
-        for pid, (pb, pnb) in beams.items():
-            state = nodes[pid][PrefixTrie.STATE]
-            if self.grammar is not None and not self.grammar.is_final(state[GRAMMAR]):
+        self.beams = beams
+
+    def finish(self) -> List[BeamHypothesis]:
+        """The N-best of the frames fed so far, as if the utterance ended after them (the run is not changed)."""
+        search = self.search
+        if self.trie is None:  # no frames: the empty prefix
+            self.trie = PrefixTrie(len(search.tokens), search._initial_state())
+        trie, hyps = self.trie, []
+        for pid, (pb, pnb) in self.beams.items():
+            state = trie.nodes[pid][PrefixTrie.STATE]
+            if search.grammar is not None and not search.grammar.is_final(state[search.GRAMMAR]):
                 continue  # ends in a bare initial consonant
-            am = lse(pb, pnb)
-            extra, lm_score, words = self._final(state)
+            am = _lse(pb, pnb)
+            extra, lm_score, words = search._final(state)
             hyps.append(BeamHypothesis(trie.tokens(pid), am + extra, am, lm_score, words))
         if not hyps:  # no valid prefix survived the beam: the grammar-constrained best path
-            ids, _ = constrained_best_path(log_probs, self.grammar, self.blank_id)
-            am = ctc_forward_score(log_probs, ids, self.blank_id)
-            extra, lm_score, words = self._final(self._state_of(ids))
+            log_probs = np.concatenate(self.parts) if self.parts else np.zeros((0, len(search.tokens)), np.float32)
+            ids, _ = constrained_best_path(log_probs, search.grammar, search.blank_id)
+            am = ctc_forward_score(log_probs, ids, search.blank_id) if log_probs.shape[0] else 0.0
+            extra, lm_score, words = search._final(search._state_of(ids))
             hyps.append(BeamHypothesis(ids, am + extra, am, lm_score, words))
         hyps.sort(key=lambda h: h.score, reverse=True)
-        return hyps[:self.nbest]
-
-    def __call__(self, log_probs, lengths=None) -> List[List[BeamHypothesis]]:
-        """log_probs (B, T, V) tensor or array of log-softmax scores; lengths (B,) valid frames."""
-        arr = log_probs.detach().float().cpu().numpy() if hasattr(log_probs, "detach") else np.asarray(log_probs)
-        if arr.ndim != 3:
-            raise ValueError(f"expected log_probs (B, T, V), got shape {arr.shape}")
-        lens = [arr.shape[1]] * arr.shape[0] if lengths is None else [int(n) for n in lengths]
-        return [self.decode_one(arr[b, :lens[b]]) for b in range(arr.shape[0])]
-
-    def decode_ids(self, log_probs, lengths=None) -> List[List[int]]:
-        """Best token ids per utterance (the same output shape as ``greedy_ctc_decode``)."""
-        return [nb[0].tokens if nb else [] for nb in self(log_probs, lengths)]
+        return hyps[:search.nbest]
 
 
 def ctc_beam_decoder_for(tokenizer, beam_size: int = 16, lm_path: str = "", lm_weight: float = 0.5,
@@ -481,6 +522,30 @@ class CTCBeamDecoder(Decoder):
         )
 
     def decode(self, log_probs) -> List[Hypothesis]:
-        found = self.search.decode_one(as_log_probs(log_probs))
-        return [Hypothesis(ids=h.tokens, score=h.score, acoustic_score=h.acoustic_score, lm_score=h.lm_score)
-                for h in found]
+        return _hypotheses(self.search.decode_one(as_log_probs(log_probs)))
+
+    def incremental(self) -> "IncrementalBeamDecoding":
+        """The search runs as frames arrive (:class:`BeamRun`); ``finish`` only ranks the final beam."""
+        return IncrementalBeamDecoding(self.search.start())
+
+
+def _hypotheses(found: List[BeamHypothesis]) -> List[Hypothesis]:
+    return [Hypothesis(ids=h.tokens, score=h.score, acoustic_score=h.acoustic_score, lm_score=h.lm_score)
+            for h in found]
+
+
+class IncrementalBeamDecoding(IncrementalDecoding):
+    """:meth:`CTCBeamDecoder.incremental`: the same interface as the base, with the search done in ``advance``."""
+
+    def __init__(self, run: BeamRun):
+        self.run = run
+
+    @property
+    def frames(self) -> int:
+        return self.run.frames
+
+    def advance(self, log_probs) -> None:
+        self.run.advance(as_log_probs(log_probs))
+
+    def finish(self) -> List[Hypothesis]:
+        return _hypotheses(self.run.finish())
