@@ -214,6 +214,41 @@ def test_cached_mode_streamed_final_equals_the_masked_full_forward(demo, sentenc
 
 
 @pytest.mark.slow
+def test_a_final_searched_while_streaming_equals_one_searched_at_the_end(sentence, monkeypatch):
+    """Cached mode, final from the streamed frames, beam search + LM: the search runs over the committed frames
+    as they come (Decoder.incremental), and the finals are those of a search over all the frames at the end."""
+    import hypersp
+    from hypersp.config.schema import StreamingConfig
+    from hypersp.decoding.base import IncrementalDecoding
+    from hypersp.inference.recognizer import Recognizer
+    from hypersp.inference.streaming import StreamingRecognizer
+
+    rec = hypersp.load("demo_ko_16k")  # the shipped default: beam 16 + ko_jamo6
+    audio = np.concatenate([sentence, sentence])  # a silence endpoint, then the client's final
+    cfg = StreamingConfig(mode="cached", final_full_context=False)
+    fed = []
+    decode_log_probs = Recognizer.decode_log_probs
+
+    def spy(self, log_probs, num_samples, decoder=None, words=True, searches=None):
+        fed.extend((s.frames if s is not None else 0, lp.shape[0]) for s, lp in zip(searches, log_probs))
+        return decode_log_probs(self, log_probs, num_samples, decoder, words, searches)
+
+    monkeypatch.setattr(Recognizer, "decode_log_probs", spy)
+    live, _ = stream_events(StreamingRecognizer(rec, cfg), audio)
+    searched_live = list(fed)
+    monkeypatch.setattr(type(rec.decoder), "incremental", lambda self: IncrementalDecoding(self))  # all at the end
+    at_end, _ = stream_events(StreamingRecognizer(rec, cfg), audio)
+
+    def finals(events):
+        return [(e["text"], e["words"]) for e in events if e["final"]]
+
+    spoken = [(text, words) for text, words in finals(live) if text]
+    assert len(spoken) == 2 and finals(live) == finals(at_end)
+    searched_live = [(done, total) for done, total in searched_live if total]
+    assert len(searched_live) == 2 and all(0 < done < total for done, total in searched_live)
+
+
+@pytest.mark.slow
 def test_cached_mode_with_full_context_final_equals_upload(demo, sentence):
     """Cached partials, the final from the engine's pass over the utterance: the text of an upload."""
     from hypersp.config.schema import StreamingConfig

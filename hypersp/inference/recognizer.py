@@ -345,15 +345,25 @@ class Recognizer:
         return [self._segment(w, lp, nbest, words, want) for w, lp, nbest in zip(batch, lps, dec.decode_batch(lps))]
 
     def decode_log_probs(self, log_probs: Sequence[np.ndarray], num_samples: Sequence[int], decoder: Any = None,
-                         words: bool = True) -> List[Segment]:
+                         words: bool = True, searches: Optional[Sequence[Any]] = None) -> List[Segment]:
         """Segments from log-posteriors already computed (``(T'_i, V)``, e.g. by a live stream's cached model)
-        for audio of ``num_samples[i]`` samples: the decoder, words and n-best exactly as :meth:`recognize`."""
+        for audio of ``num_samples[i]`` samples: the decoder, words and n-best exactly as :meth:`recognize`.
+        ``searches[i]`` (optional): ``decoder.incremental()`` already fed the first frames of ``log_probs[i]``;
+        only the rest is searched (the same result). One fed more frames than there are is not used."""
         dec = decoder or self.decoder
         want = int(getattr(getattr(dec, "cfg", None), "nbest", 1) or 1) > 1
         lps = [np.ascontiguousarray(lp, dtype=np.float32) for lp in log_probs]
+
+        def nbest_of(lp, search):
+            if search is None or search.frames > lp.shape[0]:
+                return dec.decode(lp)
+            search.advance(lp[search.frames:])
+            return search.finish()
+
+        found = [nbest_of(lp, s) for lp, s in zip(lps, searches)] if searches else dec.decode_batch(lps)
         # _segment reads only the wave's length
         return [self._segment(np.empty(int(n), dtype=np.float32), lp, nbest, words, want)
-                for n, lp, nbest in zip(num_samples, lps, dec.decode_batch(lps))]
+                for n, lp, nbest in zip(num_samples, lps, found)]
 
     def _segment(self, wave: np.ndarray, lp: np.ndarray, nbest: List[Any], words: bool,
                  want_nbest: bool = False) -> Segment:

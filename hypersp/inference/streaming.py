@@ -88,6 +88,9 @@ class Stream:
         # cached mode: the model's state for this utterance and how much of ``audio`` it has been given
         self.enc_state = self.owner.encoder.start() if self.owner.encoder is not None else None
         self.fed = 0
+        # cached mode with the final from the streamed frames: the final decoder's search over the committed
+        # frames so far (Decoder.incremental), so the end of an utterance leaves only its last frames to search
+        self.final_search: Optional[Any] = None
 
     # ---- feeding ---------------------------------------------------------------------------
     def accept(self, samples: np.ndarray) -> None:
@@ -416,13 +419,23 @@ class StreamingRecognizer:
         frames, s.enc_state = self.encoder.step(s.enc_state, new, last=last)
         peek = self.cfg.cached_peek and not last  # without it, partials lag by the model's lookahead
         s.update_cached(frames, self.encoder.peek(s.enc_state) if peek else frames[:0])
+        if self._final_from_stream(s) and not last:  # (at the end, finalize searches what is left)
+            if s.final_search is None or s.final_search[0] is not s.final_decoder:
+                s.final_search = (s.final_decoder, s.final_decoder.incremental())
+            search = s.final_search[1]
+            if s.commit_frame > search.frames:
+                search.advance(s.frames[search.frames:s.commit_frame])
+
+    def _final_from_stream(self, s: Stream) -> bool:
+        """Cached mode with ``final_full_context=false``: the final is the decoder over the streamed frames."""
+        return self.encoder is not None and not self.cfg.final_full_context \
+            and not getattr(s.final_decoder, "needs_model", False)
 
     def _close(self, s: Stream, reason: str, cut: int, closing: List[Dict[str, Any]],
                keep_empty: bool = False) -> Dict[str, Any]:
         """End ``s``'s utterance at ``cut`` samples and return its final event (text filled in by
         :meth:`finalize`); the stream moves on to the next utterance at once."""
-        from_stream = self.encoder is not None and not self.cfg.final_full_context and cut > 0 \
-            and not getattr(s.final_decoder, "needs_model", False)
+        from_stream = cut > 0 and self._final_from_stream(s)
         ev = s.event(True, reason, end=cut, filled_later=from_stream or (self.cfg.final_full_context and cut > 0))
         if from_stream:
             # the final from the streamed frames (no second model pass): the configured decoder over them
@@ -430,8 +443,9 @@ class StreamingRecognizer:
             if not self.cfg.cached_peek:  # the frames within the lookahead too
                 frames = np.concatenate([frames, self.encoder.peek(s.enc_state)])
             n = min(frames.shape[0], -(-cut // self.samples_per_frame))
+            search = s.final_search[1] if s.final_search and s.final_search[0] is s.final_decoder else None
             closing.append({"event": ev, "log_probs": frames[:n], "samples": cut, "decoder": s.final_decoder,
-                            "start": s.utt_start / s.rate, "keep_empty": keep_empty})
+                            "search": search, "start": s.utt_start / s.rate, "keep_empty": keep_empty})
         elif self.cfg.final_full_context and cut > 0:
             closing.append({"event": ev, "audio": s.audio[:cut].copy(), "decoder": s.final_decoder,
                             "start": s.utt_start / s.rate, "keep_empty": keep_empty})
@@ -455,7 +469,8 @@ class StreamingRecognizer:
                 if group else []
             if streamed:
                 segs = self.recognizer.decode_log_probs([c["log_probs"] for c in streamed],
-                                                        [c["samples"] for c in streamed], streamed[0]["decoder"])
+                                                        [c["samples"] for c in streamed], streamed[0]["decoder"],
+                                                        searches=[c["search"] for c in streamed])
                 group += streamed
                 results += [Transcript(text=seg.text, segments=[seg] if seg.text else [],
                                        duration=c["samples"] / self.sample_rate, sample_rate=self.sample_rate)
