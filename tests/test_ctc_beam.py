@@ -263,3 +263,30 @@ def test_a_search_fed_in_pieces_equals_the_whole_utterance_at_once(seed):
         assert [h.ids for h in inc.finish()] == [h.ids for h in dec.decode(lp)]
         assert inc.frames == lp.shape[0]
         assert dec.incremental().finish()[0].ids == []  # no frames: the empty hypothesis
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_partials_of_a_growing_utterance_equal_decoding_it_whole(seed):
+    """IncrementalGreedy.peek (committed frames + a changing tail) = GreedyDecoder.decode of all of them, also
+    when the tail ends in a bare initial consonant, so the grammar's repair search runs (from the committed
+    frames' Viterbi state)."""
+    from hypersp.decoding import build_decoder
+    from hypersp.tokenizers.jamo import JamoTokenizer
+
+    tok = JamoTokenizer()
+    lp = _peaky_jamo_posteriors(tok, ["오늘 회의를 시작하겠습니다"], seed)
+    bare = np.full((3, tok.vocab_size), -20.0, dtype=np.float32)
+    bare[:, tok.token_to_id("\u1100")] = 0.0  # a bare ᄀ at the end: the plain best path is not valid Hangul
+    lp = np.concatenate([lp, bare])
+    dec = build_decoder("greedy", tok)
+    assert dec.repaired(lp) is not None
+    inc = dec.incremental()
+    rng = np.random.default_rng(seed)
+    done = 0
+    for cut in sorted(rng.choice(np.arange(1, lp.shape[0] - 1), size=6, replace=False)) + [lp.shape[0]]:
+        inc.advance(lp[done:cut])
+        done = cut
+        for tail_end in (cut, min(lp.shape[0], cut + 5), lp.shape[0]):
+            got, want = inc.peek(lp[cut:tail_end])[0], dec.decode(lp[:tail_end])[0]
+            assert got.ids == want.ids and got.score == pytest.approx(want.score, abs=1e-4)
+    assert inc.finish()[0].ids == dec.decode(lp)[0].ids

@@ -124,7 +124,8 @@ class Decoder:
 
 class IncrementalDecoding:
     """``advance(lp (T_i, V))`` any number of times, then ``finish()`` -> the n-best of all frames fed so far
-    (``decoder.decode`` of their concatenation). ``frames``: how many were fed."""
+    (``decoder.decode`` of their concatenation); ``peek(tail)`` the same with frames that may still change
+    after them (a partial). ``frames``: how many were fed."""
 
     def __init__(self, decoder: Decoder):
         self.decoder = decoder
@@ -137,10 +138,15 @@ class IncrementalDecoding:
             self.parts.append(lp)
             self.frames += lp.shape[0]
 
-    def finish(self) -> List[Hypothesis]:
-        if not self.parts:
+    def peek(self, tail: Any = None) -> List[Hypothesis]:
+        """The n-best of the frames fed so far plus ``tail`` (frames that may still change; not kept)."""
+        parts = self.parts + ([as_log_probs(tail)] if tail is not None and np.shape(tail)[0] else [])
+        if not parts:
             return self.decoder.decode(np.zeros((0, len(self.decoder.tokenizer.tokens)), dtype=np.float32))
-        return self.decoder.decode(np.concatenate(self.parts))
+        return self.decoder.decode(np.concatenate(parts))
+
+    def finish(self) -> List[Hypothesis]:
+        return self.peek()
 
 
 def build_decoder(cfg: Any = None, tokenizer: Any = None, model: Any = None) -> Decoder:

@@ -547,5 +547,11 @@ class IncrementalBeamDecoding(IncrementalDecoding):
     def advance(self, log_probs) -> None:
         self.run.advance(as_log_probs(log_probs))
 
+    def peek(self, tail=None) -> List[Hypothesis]:  # a partial: searched from the start (partials are greedy)
+        parts = self.run.parts + ([as_log_probs(tail)] if tail is not None and np.shape(tail)[0] else [])
+        if not parts:
+            return self.finish()
+        return _hypotheses(self.run.search.decode_one(np.concatenate(parts)))
+
     def finish(self) -> List[Hypothesis]:
         return _hypotheses(self.run.finish())

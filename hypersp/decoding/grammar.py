@@ -200,59 +200,97 @@ def constrained_best_path(log_probs: np.ndarray, grammar: TokenGrammar, blank_id
 
     The state after a token depends only on the token (``grammar.dest``), so the search keeps
     V - 1 label states plus one blank state per grammar state: O(T * S * V) numpy work per
-    utterance (about 30 us per frame for the jamo vocabulary).
+    utterance (about 30 us per frame for the jamo vocabulary). :class:`ConstrainedPath` runs the same
+    search frame by frame.
     """
     lp = np.asarray(log_probs, dtype=np.float64)
-    T, V = lp.shape
-    if T == 0:
+    if lp.shape[0] == 0:
         return [], 0.0
-    S = grammar.num_states
-    neg = -np.inf
-    dest = grammar.dest.copy()                       # (V,) state after each token, -1 if never legal
-    dest[blank_id] = -1
-    # combined states: index v < V is "label v" (in grammar state dest[v]); V + g is "blank in state g"
-    N = V + S
-    group = np.concatenate([dest, np.arange(S)])     # grammar state of each combined state
-    member = group[None, :] == np.arange(S)[:, None]  # (S, N)
-    legal = grammar.allowed.copy()                   # (S, V): may token v be emitted from state g
-    legal[:, blank_id] = False
-    label_ids = np.arange(V)
-    rows = np.arange(S)
-    x = np.full(N, neg)
-    x[V + grammar.start] = 0.0  # before the first frame: "after a blank" in the start state
-    back = np.zeros((T, N), dtype=np.int32)
-    for t in range(T):
-        by_state = np.where(member, x[None, :], neg)             # (S, N)
-        arg1 = by_state.argmax(axis=1)
-        best1 = by_state[rows, arg1]
-        by_state[rows, arg1] = neg
-        arg2 = by_state.argmax(axis=1)
-        best2 = by_state[rows, arg2]
-        # emitting label v from state g: the best predecessor in g other than label v itself
-        own = arg1[:, None] == label_ids[None, :]                # (S, V)
-        val = np.where(legal, np.where(own, best2[:, None], best1[:, None]), neg)
-        src_state = val.argmax(axis=0)                           # (V,)
-        emit = val[src_state, label_ids]
-        emit_from = np.where(own[src_state, label_ids], arg2[src_state], arg1[src_state])
-        stay = x[:V]                                             # the same label again: no new token
-        use_stay = stay >= emit
-        new = np.empty(N)
-        new[:V] = np.where(use_stay, stay, emit) + lp[t]
-        back[t, :V] = np.where(use_stay, label_ids, emit_from)
-        new[V:] = best1 + lp[t, blank_id]                        # a blank after anything in state g
-        back[t, V:] = arg1
-        new[:V][dest < 0] = neg
-        x = new
-    final = grammar.final[group.clip(min=0)] & (group >= 0)
-    ends = np.where(final, x, neg)
-    idx = int(ends.argmax())
-    total = float(ends[idx])
-    labels = []
-    for t in range(T - 1, -1, -1):
-        labels.append(idx if idx < V else blank_id)
-        idx = int(back[t, idx])
-    labels.reverse()
-    return collapse(labels, blank_id), total
+    return ConstrainedPath(grammar, lp.shape[1], blank_id).best(lp)
+
+
+class ConstrainedPath:
+    """:func:`constrained_best_path` over a growing utterance (a live stream's partials): ``advance(lp)``
+    adds frames that will not change; ``best(tail)`` is the constrained best path of those frames plus
+    ``tail`` (frames that may still change), searching only ``tail`` again. Frames given to ``advance``
+    are searched lazily, the first time ``best`` needs them."""
+
+    def __init__(self, grammar: TokenGrammar, vocab_size: int, blank_id: int = 0):
+        V, S = int(vocab_size), grammar.num_states
+        self.grammar, self.V, self.S, self.blank_id = grammar, V, S, blank_id
+        dest = grammar.dest.copy()                       # (V,) state after each token, -1 if never legal
+        dest[blank_id] = -1
+        self.dest = dest
+        # combined states: index v < V is "label v" (in grammar state dest[v]); V + g is "blank in state g"
+        self.group = np.concatenate([dest, np.arange(S)])  # grammar state of each combined state
+        self.member = self.group[None, :] == np.arange(S)[:, None]  # (S, N)
+        legal = grammar.allowed.copy()                   # (S, V): may token v be emitted from state g
+        legal[:, blank_id] = False
+        self.legal = legal
+        self.x = np.full(V + S, -np.inf)
+        self.x[V + grammar.start] = 0.0  # before the first frame: "after a blank" in the start state
+        self.back: List[np.ndarray] = []  # (T_i, N) back pointers of the frames searched so far
+        self.pending: List[np.ndarray] = []  # committed frames not searched yet
+
+    def advance(self, log_probs: np.ndarray) -> None:
+        lp = np.asarray(log_probs, dtype=np.float64)
+        if lp.shape[0]:
+            self.pending.append(lp)
+
+    def _search(self, x: np.ndarray, lp: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Viterbi from scores ``x`` (N,) over frames ``lp`` (T, V) -> (new scores, back pointers (T, N))."""
+        V, S, blank_id, neg = self.V, self.S, self.blank_id, -np.inf
+        member, legal, dest = self.member, self.legal, self.dest
+        label_ids, rows = np.arange(V), np.arange(S)
+        back = np.zeros((lp.shape[0], V + S), dtype=np.int32)
+        for t in range(lp.shape[0]):
+            by_state = np.where(member, x[None, :], neg)             # (S, N)
+            arg1 = by_state.argmax(axis=1)
+            best1 = by_state[rows, arg1]
+            by_state[rows, arg1] = neg
+            arg2 = by_state.argmax(axis=1)
+            best2 = by_state[rows, arg2]
+            # emitting label v from state g: the best predecessor in g other than label v itself
+            own = arg1[:, None] == label_ids[None, :]                # (S, V)
+            val = np.where(legal, np.where(own, best2[:, None], best1[:, None]), neg)
+            src_state = val.argmax(axis=0)                           # (V,)
+            emit = val[src_state, label_ids]
+            emit_from = np.where(own[src_state, label_ids], arg2[src_state], arg1[src_state])
+            stay = x[:V]                                             # the same label again: no new token
+            use_stay = stay >= emit
+            new = np.empty(V + S)
+            new[:V] = np.where(use_stay, stay, emit) + lp[t]
+            back[t, :V] = np.where(use_stay, label_ids, emit_from)
+            new[V:] = best1 + lp[t, blank_id]                        # a blank after anything in state g
+            back[t, V:] = arg1
+            new[:V][dest < 0] = neg
+            x = new
+        return x, back
+
+    def best(self, tail: Optional[np.ndarray] = None) -> Tuple[List[int], float]:
+        """(token ids, log-prob) of the constrained best path over the committed frames plus ``tail``."""
+        for lp in self.pending:
+            self.x, back = self._search(self.x, lp)
+            self.back.append(back)
+        self.pending = []
+        x, backs = self.x, self.back
+        if tail is not None and np.shape(tail)[0]:
+            x, back = self._search(x, np.asarray(tail, dtype=np.float64))
+            backs = backs + [back]
+        if not backs:
+            return [], 0.0
+        neg = -np.inf
+        final = self.grammar.final[self.group.clip(min=0)] & (self.group >= 0)
+        ends = np.where(final, x, neg)
+        idx = int(ends.argmax())
+        total = float(ends[idx])
+        labels = []
+        for back in reversed(backs):
+            for t in range(back.shape[0] - 1, -1, -1):
+                labels.append(idx if idx < self.V else self.blank_id)
+                idx = int(back[t, idx])
+        labels.reverse()
+        return collapse(labels, self.blank_id), total
 
 
 def collapse(labels: Sequence[int], blank_id: int = 0) -> List[int]:

@@ -17,8 +17,8 @@ from typing import List, Optional
 import numpy as np
 
 from hypersp.config.schema import DecodingConfig
-from hypersp.decoding.base import Decoder, Hypothesis, as_log_probs
-from hypersp.decoding.grammar import collapse, constrained_best_path
+from hypersp.decoding.base import Decoder, Hypothesis, IncrementalDecoding, as_log_probs
+from hypersp.decoding.grammar import ConstrainedPath, collapse, constrained_best_path
 from hypersp.registry import register_decoder
 
 
@@ -72,6 +72,10 @@ class GreedyDecoder(Decoder):
             ids, score = constrained_best_path(lp, self.grammar, self.blank_id)
         return [Hypothesis(ids=ids, score=score, acoustic_score=score)]
 
+    def incremental(self) -> "IncrementalGreedy":
+        """Best path and repair over a growing utterance (a live stream's partials): see :class:`IncrementalGreedy`."""
+        return IncrementalGreedy(self)
+
     def repaired(self, log_probs) -> Optional[List[int]]:
         """The repaired ids if the plain best path needed repair, else ``None`` (for tests and diagnostics)."""
         lp = as_log_probs(log_probs)
@@ -81,4 +85,49 @@ class GreedyDecoder(Decoder):
         return constrained_best_path(lp, self.grammar, self.blank_id)[0]
 
 
-__all__ = ["GreedyDecoder", "greedy_ctc_decode", "best_path", "collapse"]
+class IncrementalGreedy(IncrementalDecoding):
+    """:meth:`GreedyDecoder.decode` over committed frames (``advance``) plus a tail that may still change
+    (``peek(tail)``): the best path's labels and score of the committed frames are kept, and the repair's
+    Viterbi search (:class:`~hypersp.decoding.grammar.ConstrainedPath`) continues from them, so a partial costs
+    work for the tail only, not for the whole utterance again."""
+
+    def __init__(self, decoder: GreedyDecoder):
+        self.decoder = decoder
+        self.labels: List[np.ndarray] = []  # argmax of each committed frame
+        self.score = 0.0  # log-prob of the committed frames' best path
+        self.frames = 0
+        g = decoder.grammar
+        self.path = ConstrainedPath(g, len(decoder.tokenizer.tokens), decoder.blank_id) if g is not None else None
+
+    def advance(self, log_probs) -> None:
+        lp = as_log_probs(log_probs)
+        if not lp.shape[0]:
+            return
+        best = lp.argmax(axis=1)
+        self.labels.append(best)
+        self.score += float(lp[np.arange(lp.shape[0]), best].astype(np.float64).sum())
+        self.frames += lp.shape[0]
+        if self.path is not None:
+            self.path.advance(lp)
+
+    def peek(self, tail=None) -> List[Hypothesis]:
+        labels, score = self.labels, self.score
+        if tail is not None and np.shape(tail)[0]:
+            tail = as_log_probs(tail)
+            best = tail.argmax(axis=1)
+            labels = labels + [best]
+            score += float(tail[np.arange(tail.shape[0]), best].astype(np.float64).sum())
+        best = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
+        keep = best != self.decoder.blank_id
+        keep[1:] &= best[1:] != best[:-1]
+        ids = best[keep].tolist()
+        g = self.decoder.grammar
+        if g is not None and not g.accepts(ids):
+            ids, score = self.path.best(tail)
+        return [Hypothesis(ids=ids, score=score, acoustic_score=score)]
+
+    def finish(self) -> List[Hypothesis]:
+        return self.peek()
+
+
+__all__ = ["GreedyDecoder", "IncrementalGreedy", "greedy_ctc_decode", "best_path", "collapse"]

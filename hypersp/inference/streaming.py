@@ -79,6 +79,7 @@ class Stream:
         self.pending = 0  # utterance samples since the last model step
         self.committed_lp: List[np.ndarray] = []  # log-posteriors of committed frames (T'_c, V) pieces
         self.commit_frame = 0
+        self.partial_search: Optional[Any] = None  # the partial decoder over the committed frames (_set_frames)
         self.frames = np.zeros((0, 0), dtype=np.float32)  # committed + newest frames of the last step
         self.ids: List[int] = []  # the partial's token ids
         self.trailing_blank_frames = 0
@@ -171,7 +172,7 @@ class Stream:
         if stable_end > self.commit_frame:
             self.committed_lp.append(lp[self.commit_frame - f0: stable_end - f0])
         self.commit_frame = max(self.commit_frame, stable_end)
-        self._set_frames([*self.committed_lp, lp[self.commit_frame - f0:]])
+        self._set_frames(lp[self.commit_frame - f0:])
 
     def update_cached(self, final_frames: np.ndarray, tail: np.ndarray) -> None:
         """Cached mode: ``final_frames (T', V)`` that the model made final this step, and the tentative
@@ -181,17 +182,24 @@ class Stream:
         if final_frames.shape[0]:
             self.committed_lp.append(final_frames)
             self.commit_frame += final_frames.shape[0]
-        self._set_frames([*self.committed_lp, tail])
+        self._set_frames(tail)
 
-    def _set_frames(self, pieces: List[np.ndarray]) -> None:
-        """The utterance's frames (committed + newest) -> trailing blanks and the greedy partial."""
-        pieces = [p for p in pieces if p.shape[0]]
+    def _set_frames(self, tail: np.ndarray) -> None:
+        """The utterance's frames (committed + the newest ``tail``) -> trailing blanks and the greedy partial.
+        The partial decoder's search keeps the committed frames' result (``Decoder.incremental``), so a step
+        decodes the new frames only, not the whole utterance again."""
+        pieces = [p for p in [*self.committed_lp, tail] if p.shape[0]]
         self.frames = np.concatenate(pieces) if pieces else np.zeros((0, self.owner.recognizer.backend.vocab_size),
                                                                       dtype=np.float32)
         best = self.frames.argmax(axis=-1) if self.frames.shape[0] else np.zeros(0, dtype=np.int64)
         nonblank = np.flatnonzero(best != 0)
         self.trailing_blank_frames = int(best.size - 1 - nonblank[-1]) if nonblank.size else int(best.size)
-        hyps = self.owner.partial_decoder.decode(self.frames) if self.frames.shape[0] else []
+        if self.partial_search is None:
+            self.partial_search = self.owner.partial_decoder.incremental()
+        search = self.partial_search
+        if self.commit_frame > search.frames:
+            search.advance(self.frames[search.frames:self.commit_frame])
+        hyps = search.peek(self.frames[self.commit_frame:]) if self.frames.shape[0] else []
         self.ids = list(hyps[0].ids) if hyps else []
         self.text = self.owner.recognizer.decode_text(self.ids)
 
