@@ -172,6 +172,39 @@ def test_a_backlog_is_caught_up_in_fewer_model_steps(session, monkeypatch):
 
 
 @pytest.mark.slow
+def test_a_cached_stream_catches_up_in_fewer_model_calls(session, monkeypatch):
+    """Cached mode: a backlog is fed to the cached encoder in one call per stretch of speech (its per-call cost
+    dominates a small model), with the same finals as 0.1 s messages."""
+    from hypersp.config.schema import StreamingConfig
+
+    asr, audio = session
+    cfg = StreamingConfig(mode="cached")
+    calls = []
+    model = asr.backend.model
+    real = model.forward_chunk
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward_chunk", counting)
+
+    def finals(message_s):
+        s = asr.stream(input_rate=16000, cfg=cfg)
+        step = max(1, int(message_s * 16000))
+        events = []
+        for i in range(0, audio.size, step):
+            events += s.accept(audio[i:i + step])
+        return [e["text"] for e in events + s.finish() if e["final"] and e["text"]]
+
+    live = finals(0.1)
+    live_calls, calls[:] = len(calls), []
+    backlog = finals(1000.0)
+    assert backlog == live and len(live) == 3
+    assert len(calls) * 3 < live_calls, (len(calls), live_calls)
+
+
+@pytest.mark.slow
 def test_a_client_final_costs_one_model_pass(session, monkeypatch):
     """When the client ends the utterance, its final is the engine's pass over the whole utterance: the audio
     still queued is not also run through a window step whose partial nobody would see."""

@@ -354,7 +354,7 @@ class StreamingRecognizer:
                 break
             last = [i for i in stepping if force[i] and not streams[i].inbox_samples]
             behind = [i for i in stepping if self._final_pass_covers(force[i]) or self._finals_only(streams[i])
-                      or (self.encoder is None and self._catching_up(streams[i]))]
+                      or self._catching_up(streams[i])]
             self._step(streams, [i for i in stepping if streams[i].pending and i not in behind], events, partial,
                        closing, final_pass=last)
             self._catch_up(streams, behind, events, partial, closing)
@@ -402,10 +402,11 @@ class StreamingRecognizer:
         return not s.cfg.partials and self.cfg.final_full_context
 
     def _catching_up(self, s: Stream) -> bool:
-        """Window mode: more than ``catchup_s`` is still queued after this step (a client that sends large
-        messages, or a server that fell behind and now reads a backlog) and the VAD hears speech: this step
-        skips the model, whose next window covers all the skipped audio at once (left context + lookahead are
-        paid once, not per step). Where the VAD hears a pause the model runs, so the endpoint rules decide with
+        """More than ``catchup_s`` is still queued after this step (a client that sends large messages, or a
+        server that fell behind and now reads a backlog) and the VAD hears speech: this step skips the model,
+        whose next step covers all the skipped audio at once (window mode: left context + lookahead are paid
+        once, not per step; cached mode: one ``forward_chunk`` call instead of one per step, whose fixed cost
+        dominates a small model). Where the VAD hears a pause the model runs, so the endpoint rules decide with
         fresh CTC evidence where utterances end."""
         return (s.in_speech and s.inbox_samples > self.catchup_samples
                 and s.vad.trailing_silence_s < min(0.2, self.cfg.endpoint_silence_s / 2))
