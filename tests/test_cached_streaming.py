@@ -168,6 +168,39 @@ def test_a_model_trained_without_feature_normalization_streams_the_raw_log_mel(d
     assert CachedEncoder(demo.backend, StreamContext(), feature_norm="cumulative").feature_norm == "cumulative"
 
 
+def test_cumulative_normalization_offline_equals_the_stream(demo, sentence):
+    """features.normalize=cumulative (torch and numpy front ends) gives the frames the cached stream computes
+    chunk by chunk, so a model trained with it streams exactly as it was trained; padding changes nothing."""
+    import copy
+
+    from hypersp.audio.features_numpy import NumpyLogMelFeatures
+    from hypersp.inference.cached_stream import CachedEncoder
+
+    backend = copy.copy(demo.backend)
+    backend.featurizer = copy.copy(demo.backend.featurizer)
+    backend.featurizer.normalize = "cumulative"
+    enc = CachedEncoder(backend, StreamContext(), feature_norm="none")  # the trained normalization wins
+    assert enc.feature_norm == "cumulative"
+    x = sentence[:40000]
+    rng = np.random.default_rng(1)
+    u, parts, i = enc.start(), [], 0
+    while i < x.size:
+        n = int(rng.integers(1, 3000))
+        f, u = enc._features(u, x[i:i + n], last=False)
+        parts.append(f)
+        i += n
+    streamed = torch.cat(parts)
+    padded = torch.from_numpy(np.concatenate([x, np.zeros(8000, np.float32)]))[None].repeat(2, 1)
+    offline, lengths = backend.featurizer(padded, torch.tensor([x.size, padded.shape[1]]))
+    assert int(lengths[0]) == streamed.shape[0] == 248
+    assert (offline[0, :248] - streamed).abs().max().item() < 1e-4
+    assert offline[0, 248:].abs().max().item() == 0  # padding frames are zeroed
+    cfg = copy.deepcopy(demo.config.task.features)
+    cfg.normalize = "cumulative"
+    numpy_feats, _ = NumpyLogMelFeatures(cfg)(x[None])
+    assert np.abs(numpy_feats[0] - streamed.numpy()).max() < 2e-3  # numpy vs torch front end (see features_numpy)
+
+
 def stream_events(srec, audio, message_s=0.1, rate=16000):
     s = srec.new_stream(rate)
     step = int(message_s * rate)

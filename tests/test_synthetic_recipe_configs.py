@@ -17,8 +17,8 @@ def test_synthetic_recipe_config_builds(files):
     tokenizer.fit(["가나다 라마"])
     model = build_model(cfg, task)
     assert sum(p.numel() for p in model.parameters()) > 100_000
-    if "demo_stream.yaml" in files:  # what the cached stream computes: limited attention, raw log-mel
+    if "demo_stream.yaml" in files:  # what the cached stream computes: limited attention, cumulative statistics
         assert model.att_context == (64, 0, 0)
-        assert cfg.task.features.normalize == "none" and cfg.trainer.init_from == "demo_ko_16k"
+        assert cfg.task.features.normalize == "cumulative" and cfg.trainer.init_from == "demo_ko_16k"
         assert cfg.task.max_duration == 35  # demo.yaml's data settings still apply
         assert cfg.streaming.mode == "cached" and cfg.streaming.final_full_context is False  # saved with the model

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # A streaming demo model (issue 18): demo_ko_16k fine-tuned with what a live stream has (conf/demo_stream.yaml:
-# attention 64 frames back and none ahead, raw log-mel), so the cached stream (streaming.mode=cached) computes
+# attention 64 frames back and none ahead, features normalized by the frames so far), so the cached stream (streaming.mode=cached) computes
 # the model's own forward and the final can come from the streamed frames, with no second full-context pass.
 #
-#   PATH="$PWD/.venv/bin:$PATH" bash examples/synthetic/stream_finetune.sh [DATA_DIR] [RUN_DIR]
+#   PATH="$PWD/.venv/bin:$PATH" bash examples/synthetic/stream_finetune.sh [DATA_DIR] [RUN_DIR] [KEY=VALUE ...]
 #
 # Needs run.sh's corpus (DATA_DIR/16k) and open_test.sh's test (DATA_DIR/open_test/16k). Starts from
 # INIT (default RUN_DIR/demo_ko_16k.pt, run.sh's own model; or the shipped name demo_ko_16k), trains
 # trainer.max_steps of conf/demo_stream.yaml on both cores (MINUTES caps it), averages the 3 best checkpoints
 # (float16) into RUN_DIR/demo_ko_16k_stream.pt and evaluates it offline (in-vocabulary and open-vocabulary test,
 # greedy and with the shipped LM) and streamed (bench/streaming_cost.py on the open test: the final from the
-# streamed frames vs the same model offline). About 30 min on 2 cores.
+# streamed frames vs the same model offline), writes its model card (stream_card.py) and copies model and card
+# into hypersp/pretrained/ (SHIP=0 skips). About 35 min on 2 cores.
 set -euo pipefail
 DATA=${1:-data/demo}
 RUN=${2:-runs/demo}
+shift $(( $# < 2 ? $# : 2 ))  # the rest: hypersp-train overrides (e.g. trainer.max_steps=600)
 INIT=${INIT:-$RUN/demo_ko_16k.pt}
 MINUTES=${MINUTES:-60}
+SHIP=${SHIP:-1}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT="$RUN/16k_stream"
@@ -31,7 +34,7 @@ echo "== fine-tuning $INIT for streaming (log: $RUN/train_16k_stream.log)"
 hypersp-train --task synthetic --arch conformer_tiny -c "$HERE/conf/demo.yaml" -c "$HERE/conf/demo_stream.yaml" \
     task.train_manifest="$DATA/16k/train.jsonl" task.valid_manifest="$DATA/16k/dev.jsonl" task.telephone_prob=0.1 \
     trainer.init_from="$INIT" trainer.out_dir="$OUT" trainer.max_minutes="$MINUTES" trainer.resume=auto \
-    trainer.progress_bar=false > "$RUN/train_16k_stream.log" 2>&1
+    trainer.progress_bar=false "$@" > "$RUN/train_16k_stream.log" 2>&1
 
 echo "== averaging; offline CER (in-vocabulary and open-vocabulary test, greedy and beam 16 + ko_jamo6 w0.5)"
 hypersp-average "$OUT" -n 3 -o "$RUN/$NAME.pt" --half > "$RUN/$NAME.average.json"
@@ -48,6 +51,11 @@ python "$ROOT/bench/streaming_cost.py" --manifest "$OPEN" --checkpoint "$RUN/$NA
     --decoding ctc_beam --beam-size 16 --lm "$LM" --lm-weight 0.5 \
     --variant "streamed_final:mode=cached,final_full_context=false,cached_peek=false" \
     --variant "window:mode=window" > "$RUN/${NAME}_streaming_cost.json"
+
+python "$HERE/stream_card.py" "$RUN" "$RUN/$NAME.md" > /dev/null
+if [ "$SHIP" = 1 ]; then
+    cp "$RUN/$NAME.pt" "$RUN/$NAME.md" "$ROOT/hypersp/pretrained/"
+fi
 
 python - "$RUN" "$NAME" <<'PY'
 import json, sys

@@ -22,7 +22,7 @@ class FeatureConfig:
     preemphasis: float = 0.97
     dither: float = 1e-5      # added during training only
     log_floor: float = 1e-6
-    normalize: str = "per_utterance"  # per_utterance | none
+    normalize: str = "per_utterance"  # per_utterance | cumulative (statistics of the frames so far: streamable) | none
     kaldi_compatible: bool = False    # povey window + Kaldi mel scale instead of Hann/Slaney
     snip_edges: bool = True           # False: Kaldi's centred frames, edges reflected (kaldi_fbank_features)
 

@@ -71,6 +71,23 @@ def normalize_per_utterance(feats: torch.Tensor, frame_lengths: torch.Tensor) ->
     return centred / (var.sqrt() + _NORM_EPS)
 
 
+def normalize_cumulative(feats: torch.Tensor) -> torch.Tensor:
+    """Mean/variance normalization of each frame by the statistics of its utterance's frames up to and
+    including it: what a live stream knows when the frame arrives (``features.normalize=cumulative``; the
+    cached stream of ``hypersp.inference.cached_stream`` computes the same, chunk by chunk).
+
+    ``feats (B, T, F)`` -> ``(B, T, F)``: ``(x_t - mean_{0..t}) / (std_{0..t} + 1e-5)``, population std, in
+    float64 of the values shifted by the first frame (as the stream does). Causal, so padding after an
+    utterance cannot change its frames (the caller zeroes the padding).
+    """
+    x = feats.double()
+    shifted = x - x[:, :1]
+    count = torch.arange(1, x.shape[1] + 1, dtype=torch.float64, device=x.device)[None, :, None]
+    mean = shifted.cumsum(dim=1) / count
+    std = (shifted.square().cumsum(dim=1) / count - mean.square()).clamp(min=0).sqrt()
+    return ((shifted - mean) / (std + _NORM_EPS)).to(feats.dtype)
+
+
 # --- the module ---------------------------------------------------------------------------
 
 class LogMelFeatures(nn.Module):
@@ -153,6 +170,8 @@ class LogMelFeatures(nn.Module):
         frame_mask = (torch.arange(feats.shape[1], device=x.device)[None, :] < frame_lengths[:, None]).unsqueeze(-1)
         if self.normalize == "per_utterance":
             feats = normalize_per_utterance(feats, frame_lengths)
+        elif self.normalize == "cumulative":
+            feats = normalize_cumulative(feats)
         feats = feats * frame_mask
         return feats, frame_lengths
 

@@ -160,8 +160,8 @@ def resolve_feature_params(cfg: Any = None, stacklevel: int = 3) -> FeatureParam
             f"sample_rate/2 = {nyquist:g} Hz (f_max 0 means Nyquist)"
         )
     normalize = str(cfg.normalize)
-    if normalize not in ("per_utterance", "none"):
-        raise ValueError(f"features.normalize={normalize!r}; choose 'per_utterance' or 'none'")
+    if normalize not in ("per_utterance", "cumulative", "none"):
+        raise ValueError(f"features.normalize={normalize!r}; choose 'per_utterance', 'cumulative' or 'none'")
     kaldi = bool(cfg.kaldi_compatible)
     if kaldi:
         window = povey_window(win_length)
@@ -323,5 +323,12 @@ class NumpyLogMelFeatures:
             centred = np.where(frame_mask, shifted - shifted.sum(axis=1, keepdims=True) / count, np.float32(0.0))
             var = np.square(centred).sum(axis=1, keepdims=True) / count
             feats = centred / (np.sqrt(var) + np.float32(NORM_EPS))
+        elif self.normalize == "cumulative":  # as hypersp.audio.features.normalize_cumulative
+            x = feats.astype(np.float64)
+            shifted = x - x[:, :1]
+            count = np.arange(1, x.shape[1] + 1, dtype=np.float64)[None, :, None]
+            mean = np.cumsum(shifted, axis=1) / count
+            std = np.sqrt(np.maximum(np.cumsum(np.square(shifted), axis=1) / count - np.square(mean), 0.0))
+            feats = ((shifted - mean) / (std + NORM_EPS)).astype(np.float32)
         feats = np.where(frame_mask, feats, np.float32(0.0)).astype(np.float32, copy=False)
         return feats, frame_lengths.astype(np.int64)

@@ -17,7 +17,8 @@ trained with per-utterance mean/variance normalization cannot see the utterance'
 ``feature_norm`` chooses the substitute:
 
 - ``cumulative``: each new frame is normalized with the mean and variance of the utterance's frames so far
-  (frames already given to the model keep the normalization they had);
+  (frames already given to the model keep the normalization they had): what ``task.features.normalize=cumulative``
+  computes offline, so a model trained with it streams exactly as it was trained (and always streams so);
 - ``none``: the raw log-mel (models trained with ``task.features.normalize=none`` always stream it).
 
 Only ``TorchBackend`` models run here; :func:`cached_encoder_for` says why another one cannot (the streaming
@@ -64,8 +65,8 @@ class CachedEncoder:
         self.backend = backend
         self.model = backend.model
         self.context = context
-        # A model trained without feature normalization streams the raw log-mel whatever was asked.
-        self.feature_norm = "none" if backend.featurizer.normalize == "none" else feature_norm
+        # A model trained with a streamable normalization streams with exactly that, whatever was asked.
+        self.feature_norm = {"none": "none", "cumulative": "cumulative"}.get(backend.featurizer.normalize, feature_norm)
         # The backend's featurizer without its per-utterance normalization (done here, incrementally).
         self.featurizer = copy.copy(backend.featurizer)
         self.featurizer.normalize = "none"

@@ -1,0 +1,135 @@
+"""Write the model card of the streaming demo model from what stream_finetune.sh produced (no number is typed in).
+
+    python examples/synthetic/stream_card.py RUN_DIR OUT.md
+
+Reads, all written by ``examples/synthetic/stream_finetune.sh`` (and run.sh before it):
+RUN_DIR/16k_stream/train_summary.json (the fine-tuning run), RUN_DIR/demo_ko_16k_stream.average.json,
+RUN_DIR/demo_ko_16k_stream.pt, RUN_DIR/demo_ko_16k_stream_{test,open}_{greedy,default}.json (hypersp-eval),
+RUN_DIR/demo_ko_16k_stream_streaming_cost.json (bench/streaming_cost.py on the open test), and
+RUN_DIR/open_default/open_16k.json (run.sh: demo_ko_16k, the model it was fine-tuned from, on the same test).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from model_card import cpu_name, read_json  # noqa: E402
+
+NAME = "demo_ko_16k_stream"
+
+
+def main(run_dir: str, out: str) -> int:
+    import torch
+
+    from hypersp.checkpoint import build_from_checkpoint, load_checkpoint
+    from hypersp.models.base import StreamContext
+
+    run = Path(run_dir)
+    train = read_json(run / "16k_stream" / "train_summary.json")
+    averaged = read_json(run / f"{NAME}.average.json")["averaged_from"]
+    ev = {(s, d): read_json(run / f"{NAME}_{s}_{d}.json") for s in ("test", "open") for d in ("greedy", "default")}
+    cost = read_json(run / f"{NAME}_streaming_cost.json")
+    parent = read_json(run / "open_default" / "open_16k.json")
+    state = load_checkpoint(run / f"{NAME}.pt")
+    cfg = state["config"]
+    model = build_from_checkpoint(state).model
+    left, right, _ = model.att_context
+    lookahead_s = (model.stream_lookahead_frames(StreamContext(left, right)) + 1) * 0.01
+    params = sum(v.numel() for v in state["model"].values() if v.dtype.is_floating_point)
+    size_mb = (run / f"{NAME}.pt").stat().st_size / 2**20
+    streamed = cost["variants"]["streamed_final"]
+    window = cost["variants"].get("window")
+    st = cfg["streaming"]
+
+    def row(label, r, bold=False):
+        cer = f"**{r['cer']:.2f} %**" if bold else f"{r['cer']:.2f} %"
+        return f"| {label} | {cer} | {r['cer_with_spaces']:.2f} % | {r['wer']:.2f} % |"
+
+    lines = [
+        f"# {NAME}: hypersp demo model for live streaming, 16 kHz Korean (synthetic speech)",
+        "",
+        "**What it is for.** Live recognition with cached streaming: `hypersp-serve --checkpoint "
+        f"{NAME}` (or `hypersp.load(\"{NAME}\").stream()`) runs each new piece of audio once through the encoder's "
+        "cached state and takes the final from the streamed frames, with no second full-context pass. It is "
+        "`demo_ko_16k` fine-tuned to recognize with only what a stream has: attention "
+        f"{left} frames ({left * 0.04:.2f} s) back and {right} ahead, and features normalized by the statistics of "
+        "the frames so far (`cumulative`; per-utterance statistics are not known before the utterance ends). "
+        "**What it is not.** Like `demo_ko_16k` "
+        "it was trained only on eSpeak NG speech: it recognizes eSpeak NG voices, human speech poorly; its error "
+        "rates say nothing about real recordings.",
+        "",
+        "## Open-vocabulary test (headline)",
+        "",
+        "The same 240-sentence open-vocabulary test as `demo_ko_16k` (sentences never in any training text, 8 "
+        "held-out voices, 16 kHz; see `demo_ko_16k.md`). CER with spaces removed.",
+        "",
+        "| how it is recognized | CER | CER with spaces | WER |",
+        "|---|---|---|---|",
+        f"| **streamed: 0.1 s messages, cached encoder, final = beam 16 + `ko_jamo6` over the streamed frames** | "
+        f"**{streamed['cer']:.2f} %** | - | - |",
+        row("offline, default decoding (beam 16 + `ko_jamo6`, weight 0.5)", ev[("open", "default")]),
+        row("offline, greedy", ev[("open", "greedy")]),
+        row("`demo_ko_16k` (full context), offline default decoding, for comparison", parent),
+        "",
+        f"Streamed: `python bench/streaming_cost.py --manifest data/open_test/16k/test.jsonl --checkpoint {NAME} "
+        "--threads 1 --variant \"streamed_final:mode=cached,final_full_context=false,cached_peek=false\"` (each "
+        "utterance streamed after 0.5 s of silence, one stream at a time; the finals of each utterance joined). "
+        f"CPU seconds of that process: streamed {streamed['cpu_s']} s, {streamed['cpu_ratio_to_offline']}x the "
+        f"{cost['offline']['cpu_s']} s of recognizing the same {cost['audio_s']:.0f} s offline (display form included "
+        "on both sides)"
+        + (f"; the window scheme with this model: CER {window['cer']:.2f} %, {window['cpu_ratio_to_offline']}x."
+           if window else ".")
+        + f" {streamed['same_text_as_offline']} of {cost['utterances']} streamed texts equal the offline text.",
+        "",
+        "## Streaming settings saved with the model",
+        "",
+        f"`streaming.mode={st['mode']}`, `streaming.final_full_context={str(st['final_full_context']).lower()}`, "
+        f"`streaming.chunk_s={st['chunk_s']}` (a partial every {st['chunk_s']} s). hypersp-serve and "
+        "`hypersp.load(...).stream()` read them from the checkpoint; `streaming.KEY=VALUE` overrides win. "
+        f"Frames become final {lookahead_s:.2f} s after their audio (the depthwise convolutions' right half in 4 "
+        "layers); partials peek at the rest (`streaming.cached_peek`).",
+        "",
+        "## Model",
+        "",
+        f"- `{cfg['model']['name']}` (preset `conformer_tiny`), {params / 1e6:.2f} M parameters, CTC over "
+        f"{cfg['tokenizer']['name']} tokens; attention context {left} / {right} frames; input 16 kHz, "
+        f"{cfg['task']['features']['n_mels']} log-mel bins, normalization `{cfg['task']['features']['normalize']}`.",
+        f"- File: `hypersp/pretrained/{NAME}.pt`, {size_mb:.1f} MB, float16, mean of the {len(averaged)} best "
+        f"checkpoints by dev CER (steps {', '.join(str(a['step']) for a in averaged)}).",
+        "",
+        "## Training",
+        "",
+        "`bash examples/synthetic/stream_finetune.sh` (after `make demo-models`): from `demo_ko_16k`'s weights "
+        f"(`trainer.init_from`), {train['steps']} steps on the same demo corpus and augmentation "
+        f"(`conf/demo.yaml` + `conf/demo_stream.yaml`) in {train['train_seconds'] / 60:.1f} min, stopped by "
+        f"`{train['stop_reason']}`; AdamW lr {cfg['optim']['lr']}, warmup {cfg['optim']['warmup_steps']}, "
+        f"{cfg['optim']['schedule']} over {cfg['trainer']['max_steps']} steps."
+        + "".join(f" The trainer skipped {n} training utterance{'s' if n != 1 else ''} ({why})."
+                  for why, n in sorted(train.get("skipped", {}).items()) if n),
+        f"Hardware: {cpu_name()}, {os.cpu_count()} logical CPUs ({cfg['trainer']['num_threads']} threads + 1 loader "
+        f"worker), no GPU; PyTorch {torch.__version__}, Python {platform.python_version()}.",
+        "",
+        "## In-vocabulary test (text from the training mix)",
+        "",
+        "| decoding | CER | CER with spaces | WER |",
+        "|---|---|---|---|",
+        row("default (beam 16 + `ko_jamo6`)", ev[("test", "default")]),
+        row("greedy", ev[("test", "greedy")]),
+        "",
+        f"`hypersp-eval --checkpoint {NAME} --manifest data/demo/16k/test.jsonl [--decoding greedy]` "
+        f"({ev[('test', 'greedy')]['num_utterances']} utterances).",
+        "",
+    ]
+    Path(out).write_text("\n".join(lines), encoding="utf-8")
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        sys.exit(1)
+    sys.exit(main(*sys.argv[1:]))
