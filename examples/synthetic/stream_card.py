@@ -28,6 +28,7 @@ def main(run_dir: str, out: str) -> int:
     from hypersp.models.base import StreamContext
 
     run = Path(run_dir)
+    ckpt = run / f"{NAME}.pt"
     train = read_json(run / "16k_stream" / "train_summary.json")
     averaged = read_json(run / f"{NAME}.average.json")["averaged_from"]
     ev = {(s, d): read_json(run / f"{NAME}_{s}_{d}.json") for s in ("test", "open") for d in ("greedy", "default")}
@@ -52,14 +53,16 @@ def main(run_dir: str, out: str) -> int:
         f"# {NAME}: hypersp demo model for live streaming, 16 kHz Korean (synthetic speech)",
         "",
         "**What it is for.** Live recognition with cached streaming: `hypersp-serve --checkpoint "
-        f"{NAME}` (or `hypersp.load(\"{NAME}\").stream()`) runs each new piece of audio once through the encoder's "
+        f"{ckpt}` (or `hypersp.load(\"{ckpt}\").stream()`) runs each new piece of audio once through the encoder's "
         "cached state and takes the final from the streamed frames, with no second full-context pass. It is "
         "`demo_ko_16k` fine-tuned to recognize with only what a stream has: attention "
         f"{left} frames ({left * 0.04:.2f} s) back and {right} ahead, and features normalized by the statistics of "
         "the frames so far (`cumulative`; per-utterance statistics are not known before the utterance ends). "
         "**What it is not.** Like `demo_ko_16k` "
         "it was trained only on eSpeak NG speech: it recognizes eSpeak NG voices, human speech poorly; its error "
-        "rates say nothing about real recordings.",
+        "rates say nothing about real recordings. Cached mode steps each stream on its own, so a server with many "
+        "streams keeps up better with `demo_ko_16k` and the window scheme, which batches all streams' windows into "
+        "one model call (README, \"Streaming\").",
         "",
         "## Open-vocabulary test (headline)",
         "",
@@ -74,7 +77,7 @@ def main(run_dir: str, out: str) -> int:
         row("offline, greedy", ev[("open", "greedy")]),
         row("`demo_ko_16k` (full context), offline default decoding, for comparison", parent),
         "",
-        f"Streamed: `python bench/streaming_cost.py --manifest data/open_test/16k/test.jsonl --checkpoint {NAME} "
+        f"Streamed: `python bench/streaming_cost.py --manifest data/open_test/16k/test.jsonl --checkpoint {ckpt} "
         "--threads 1 --variant \"streamed_final:mode=cached,final_full_context=false,cached_peek=false\"` (each "
         "utterance streamed after 0.5 s of silence, one stream at a time; the finals of each utterance joined). "
         f"CPU seconds of that process: streamed {streamed['cpu_s']} s, {streamed['cpu_ratio_to_offline']}x the "
@@ -97,7 +100,7 @@ def main(run_dir: str, out: str) -> int:
         f"- `{cfg['model']['name']}` (preset `conformer_tiny`), {params / 1e6:.2f} M parameters, CTC over "
         f"{cfg['tokenizer']['name']} tokens; attention context {left} / {right} frames; input 16 kHz, "
         f"{cfg['task']['features']['n_mels']} log-mel bins, normalization `{cfg['task']['features']['normalize']}`.",
-        f"- File: `hypersp/pretrained/{NAME}.pt`, {size_mb:.1f} MB, float16, mean of the {len(averaged)} best "
+        f"- File: `{run / (NAME + '.pt')}`, {size_mb:.1f} MB, float16, mean of the {len(averaged)} best "
         f"checkpoints by dev CER (steps {', '.join(str(a['step']) for a in averaged)}).",
         "",
         "## Training",

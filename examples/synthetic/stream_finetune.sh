@@ -10,15 +10,16 @@
 # trainer.max_steps of conf/demo_stream.yaml on both cores (MINUTES caps it), averages the 3 best checkpoints
 # (float16) into RUN_DIR/demo_ko_16k_stream.pt and evaluates it offline (in-vocabulary and open-vocabulary test,
 # greedy and with the shipped LM) and streamed (bench/streaming_cost.py on the open test: the final from the
-# streamed frames vs the same model offline), writes its model card (stream_card.py) and copies model and card
-# into hypersp/pretrained/ (SHIP=0 skips). About 35 min on 2 cores.
+# streamed frames vs the same model offline) and writes its model card (stream_card.py) beside it; SHIP=1 also
+# copies model and card into hypersp/pretrained/ (not done for the release: see README, "Streaming"). About
+# 30 min on 2 cores.
 set -euo pipefail
 DATA=${1:-data/demo}
 RUN=${2:-runs/demo}
 shift $(( $# < 2 ? $# : 2 ))  # the rest: hypersp-train overrides (e.g. trainer.max_steps=600)
 INIT=${INIT:-$RUN/demo_ko_16k.pt}
 MINUTES=${MINUTES:-60}
-SHIP=${SHIP:-1}
+SHIP=${SHIP:-0}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT="$RUN/16k_stream"
