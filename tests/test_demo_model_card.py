@@ -71,3 +71,36 @@ def test_card_carries_the_recipe_figures(tmp_path):
     order = [text.index(h) for h in ("## Open-vocabulary test", "## By segment length", "## Model", "## Data",
                                      "## Training", "## In-vocabulary results")]
     assert order == sorted(order)
+
+
+def test_streaming_card_carries_the_recipe_figures(tmp_path):
+    """examples/synthetic/stream_card.py (stream_finetune.sh): the streaming model's card from its run's files."""
+    from hypersp.checkpoint import load_checkpoint, save_checkpoint
+
+    run = tmp_path / "run"
+    _write(run / "16k_stream" / "train_summary.json", {"steps": 987, "epochs": 2.3, "train_seconds": 1003.0,
+                                                       "stop_reason": "max_steps", "skipped": {}})
+    _write(run / "demo_ko_16k_stream.average.json", {"averaged_from": [{"step": 987}, {"step": 800}, {"step": 600}]})
+    for split, (greedy, default) in {"test": (6.21, 4.32), "open": (11.43, 8.54)}.items():
+        _write(run / f"demo_ko_16k_stream_{split}_greedy.json", _eval(greedy, 30.0))
+        _write(run / f"demo_ko_16k_stream_{split}_default.json", _eval(default, 20.0))
+    _write(run / "demo_ko_16k_stream_streaming_cost.json", {
+        "utterances": 240, "audio_s": 972.4, "offline": {"cer": 8.66, "cpu_s": 4.71},
+        "variants": {"streamed_final": {"cer": 11.28, "cpu_s": 16.2, "cpu_ratio_to_offline": 3.44, "same_text_as_offline": 78},
+                     "window": {"cer": 8.45, "cpu_s": 28.1, "cpu_ratio_to_offline": 5.97, "same_text_as_offline": 200}}})
+    _write(run / "open_default" / "open_16k.json", _eval(7.36, 26.5))
+    state = load_checkpoint("demo_ko_16k")  # the fine-tuned model's config: what conf/demo_stream.yaml sets
+    state["config"]["model"].update(att_context_left=64, att_context_right=0)
+    state["config"]["task"]["features"]["normalize"] = "cumulative"
+    state["config"]["streaming"].update(mode="cached", final_full_context=False)
+    save_checkpoint(state, run / "demo_ko_16k_stream.pt")
+
+    card = tmp_path / "card.md"
+    main = runpy.run_path(str(ROOT / "examples" / "synthetic" / "stream_card.py"))["main"]
+    assert main(str(run), str(card)) == 0
+    text = card.read_text(encoding="utf-8")
+    for figure in ("**11.28 %**", "8.54 %", "11.43 %", "7.36 %", "4.32 %", "6.21 %", "3.44x", "5.97x", "78 of 240",
+                   "987 steps", "16.7 min", "987, 800, 600", "attention 64 frames (2.56 s) back and 0 ahead",
+                   "`streaming.mode=cached`", "`streaming.final_full_context=false`", "normalization `cumulative`",
+                   "1.16 s"):
+        assert figure in text, figure
