@@ -1,6 +1,7 @@
 """Cached streaming inference: conformer forward_chunk equals the masked full forward; incremental features;
 the streaming recognizer's cached mode (finals from the streamed frames) and its fallback."""
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -279,6 +280,33 @@ def test_a_final_searched_while_streaming_equals_one_searched_at_the_end(sentenc
     assert len(spoken) == 2 and finals(live) == finals(at_end)
     searched_live = [(done, total) for done, total in searched_live if total]
     assert len(searched_live) == 2 and all(0 < done < total for done, total in searched_live)
+
+
+@pytest.mark.slow
+def test_a_finals_only_cached_stream_runs_the_encoder_once_per_utterance(demo, sentence, monkeypatch):
+    """streaming.partials=false with the final from the streamed frames: no model step while an utterance is open,
+    one forward_chunk over it when the VAD closes it, and the same finals as the stream with partials (whose model
+    has seen the same audio when the utterance closes)."""
+    from hypersp.config.schema import StreamingConfig
+    from hypersp.inference.streaming import StreamingRecognizer
+
+    audio = np.concatenate([sentence, sentence])  # two utterances, each ended by the VAD's silence rule
+    cfg = StreamingConfig(mode="cached", final_full_context=False, endpoint_mode="vad")
+    live, _ = stream_events(StreamingRecognizer(demo, cfg), audio)
+    model = demo.backend.model
+    calls = []
+    real = model.forward_chunk
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("last", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward_chunk", counting)
+    quiet, _ = stream_events(StreamingRecognizer(demo, replace(cfg, partials=False)), audio)
+    assert all(e["final"] for e in quiet)
+    spoken = [e["text"] for e in quiet if e["text"]]
+    assert len(spoken) == 2 and spoken == [e["text"] for e in live if e["final"] and e["text"]]
+    assert calls.count(True) == len(calls) <= 3  # one pass per utterance (and one for the client's empty final)
 
 
 @pytest.mark.slow

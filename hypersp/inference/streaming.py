@@ -397,9 +397,10 @@ class StreamingRecognizer:
         return forced and self.cfg.final_full_context
 
     def _finals_only(self, s: Stream) -> bool:
-        """``streaming.partials=false`` (this connection's or the server's) with finals from the engine's full
-        pass: no model step while the utterance is open."""
-        return not s.cfg.partials and self.cfg.final_full_context
+        """``streaming.partials=false`` (this connection's or the server's): no model step while the utterance is
+        open; its final is the engine's full pass, or (cached, ``final_full_context=false``) one ``forward_chunk``
+        over the whole utterance when it closes."""
+        return not s.cfg.partials and (self.cfg.final_full_context or self._final_from_stream(s))
 
     def _catching_up(self, s: Stream) -> bool:
         """More than ``catchup_s`` is still queued after this step (a client that sends large messages, or a
@@ -448,6 +449,8 @@ class StreamingRecognizer:
         ev = s.event(True, reason, end=cut, filled_later=from_stream or (self.cfg.final_full_context and cut > 0))
         if from_stream:
             # the final from the streamed frames (no second model pass): the configured decoder over them
+            if s.fed < s.audio.size:  # audio the model has not seen yet (finals only, a catch-up): all of it now
+                self._cached_step(s, last=True)
             frames = s.frames
             if not self.cfg.cached_peek:  # the frames within the lookahead too
                 frames = np.concatenate([frames, self.encoder.peek(s.enc_state)])
