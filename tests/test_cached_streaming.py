@@ -132,6 +132,27 @@ def sentence():
     return np.concatenate([np.zeros(8000, np.float32), x, np.zeros(16000, np.float32)])
 
 
+def features_in_pieces(enc, x, rng, smallest):
+    """``enc``'s incremental features of ``x`` fed in random pieces of ``smallest``-2999 samples, joined."""
+    u, parts, i = enc.start(), [], 0
+    while i < x.size:
+        n = int(rng.integers(smallest, 3000))
+        f, u = enc._features(u, x[i:i + n], last=False)
+        parts.append(f)
+        i += n
+    return torch.cat(parts)
+
+
+def backend_normalized(demo, normalize):
+    """``demo``'s backend with its featurizer normalizing as ``task.features.normalize=NORMALIZE`` builds it."""
+    import copy
+
+    backend = copy.copy(demo.backend)
+    backend.featurizer = copy.copy(demo.backend.featurizer)
+    backend.featurizer.normalize = normalize
+    return backend
+
+
 def test_incremental_features_equal_the_featurizer(demo, sentence):
     from hypersp.inference.cached_stream import CachedEncoder
 
@@ -139,13 +160,7 @@ def test_incremental_features_equal_the_featurizer(demo, sentence):
     x = sentence[:40000]
     for norm in ("none", "cumulative"):
         enc = CachedEncoder(demo.backend, StreamContext(), feature_norm=norm)
-        u, parts, i = enc.start(), [], 0
-        while i < x.size:
-            n = int(rng.integers(0, 3000))
-            f, u = enc._features(u, x[i:i + n], last=False)
-            parts.append(f)
-            i += n
-        got = torch.cat(parts)
+        got = features_in_pieces(enc, x, rng, smallest=0)
         feats, _ = enc.featurizer(torch.from_numpy(x)[None])  # normalize="none": the raw log-mel
         raw = feats[0]
         assert got.shape == raw.shape == (248, 80)
@@ -158,13 +173,9 @@ def test_incremental_features_equal_the_featurizer(demo, sentence):
 
 
 def test_a_model_trained_without_feature_normalization_streams_the_raw_log_mel(demo):
-    import copy
-
     from hypersp.inference.cached_stream import CachedEncoder
 
-    raw = copy.copy(demo.backend)
-    raw.featurizer = copy.copy(demo.backend.featurizer)
-    raw.featurizer.normalize = "none"  # as task.features.normalize=none builds it
+    raw = backend_normalized(demo, "none")
     assert CachedEncoder(raw, StreamContext(), feature_norm="cumulative").feature_norm == "none"
     assert CachedEncoder(demo.backend, StreamContext(), feature_norm="cumulative").feature_norm == "cumulative"
 
@@ -177,20 +188,11 @@ def test_cumulative_normalization_offline_equals_the_stream(demo, sentence):
     from hypersp.audio.features_numpy import NumpyLogMelFeatures
     from hypersp.inference.cached_stream import CachedEncoder
 
-    backend = copy.copy(demo.backend)
-    backend.featurizer = copy.copy(demo.backend.featurizer)
-    backend.featurizer.normalize = "cumulative"
+    backend = backend_normalized(demo, "cumulative")
     enc = CachedEncoder(backend, StreamContext(), feature_norm="none")  # the trained normalization wins
     assert enc.feature_norm == "cumulative"
     x = sentence[:40000]
-    rng = np.random.default_rng(1)
-    u, parts, i = enc.start(), [], 0
-    while i < x.size:
-        n = int(rng.integers(1, 3000))
-        f, u = enc._features(u, x[i:i + n], last=False)
-        parts.append(f)
-        i += n
-    streamed = torch.cat(parts)
+    streamed = features_in_pieces(enc, x, np.random.default_rng(1), smallest=1)
     padded = torch.from_numpy(np.concatenate([x, np.zeros(8000, np.float32)]))[None].repeat(2, 1)
     offline, lengths = backend.featurizer(padded, torch.tensor([x.size, padded.shape[1]]))
     assert int(lengths[0]) == streamed.shape[0] == 248

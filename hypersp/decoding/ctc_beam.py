@@ -526,7 +526,7 @@ class CTCBeamDecoder(Decoder):
 
     def incremental(self) -> "IncrementalBeamDecoding":
         """The search runs as frames arrive (:class:`BeamRun`); ``finish`` only ranks the final beam."""
-        return IncrementalBeamDecoding(self.search.start())
+        return IncrementalBeamDecoding(self)
 
 
 def _hypotheses(found: List[BeamHypothesis]) -> List[Hypothesis]:
@@ -535,10 +535,16 @@ def _hypotheses(found: List[BeamHypothesis]) -> List[Hypothesis]:
 
 
 class IncrementalBeamDecoding(IncrementalDecoding):
-    """:meth:`CTCBeamDecoder.incremental`: the same interface as the base, with the search done in ``advance``."""
+    """:meth:`CTCBeamDecoder.incremental`: the same interface as the base, with the search done in ``advance``
+    (``peek``, a partial, is the base's search from the start: live partials are greedy)."""
 
-    def __init__(self, run: BeamRun):
-        self.run = run
+    def __init__(self, decoder: CTCBeamDecoder):
+        self.decoder = decoder
+        self.run = decoder.search.start()
+
+    @property
+    def parts(self) -> List[np.ndarray]:
+        return self.run.parts
 
     @property
     def frames(self) -> int:
@@ -546,12 +552,6 @@ class IncrementalBeamDecoding(IncrementalDecoding):
 
     def advance(self, log_probs) -> None:
         self.run.advance(as_log_probs(log_probs))
-
-    def peek(self, tail=None) -> List[Hypothesis]:  # a partial: searched from the start (partials are greedy)
-        parts = self.run.parts + ([as_log_probs(tail)] if tail is not None and np.shape(tail)[0] else [])
-        if not parts:
-            return self.finish()
-        return _hypotheses(self.run.search.decode_one(np.concatenate(parts)))
 
     def finish(self) -> List[Hypothesis]:
         return _hypotheses(self.run.finish())

@@ -53,11 +53,21 @@ def best_path(log_probs: np.ndarray, blank_id: int = 0):
     lp = np.asarray(log_probs)
     if lp.shape[0] == 0:
         return [], 0.0
+    labels, score = _frame_labels(lp)
+    return _collapse_labels(labels, blank_id), score
+
+
+def _frame_labels(lp: np.ndarray):
+    """(T, V) -> (the best label of each frame (T,), the log-prob of that path)."""
     best = lp.argmax(axis=1)
-    keep = best != blank_id
-    keep[1:] &= best[1:] != best[:-1]
-    score = float(lp[np.arange(lp.shape[0]), best].astype(np.float64).sum())
-    return best[keep].tolist(), score
+    return best, float(lp[np.arange(lp.shape[0]), best].astype(np.float64).sum())
+
+
+def _collapse_labels(labels: np.ndarray, blank_id: int) -> List[int]:
+    """Frame labels -> token ids: repeats merged, blanks dropped (numpy; ``grammar.collapse`` for lists)."""
+    keep = labels != blank_id
+    keep[1:] &= labels[1:] != labels[:-1]
+    return labels[keep].tolist()
 
 
 @register_decoder("greedy", config=DecodingConfig)
@@ -103,9 +113,9 @@ class IncrementalGreedy(IncrementalDecoding):
         lp = as_log_probs(log_probs)
         if not lp.shape[0]:
             return
-        best = lp.argmax(axis=1)
-        self.labels.append(best)
-        self.score += float(lp[np.arange(lp.shape[0]), best].astype(np.float64).sum())
+        labels, score = _frame_labels(lp)
+        self.labels.append(labels)
+        self.score += score
         self.frames += lp.shape[0]
         if self.path is not None:
             self.path.advance(lp)
@@ -114,13 +124,9 @@ class IncrementalGreedy(IncrementalDecoding):
         labels, score = self.labels, self.score
         if tail is not None and np.shape(tail)[0]:
             tail = as_log_probs(tail)
-            best = tail.argmax(axis=1)
-            labels = labels + [best]
-            score += float(tail[np.arange(tail.shape[0]), best].astype(np.float64).sum())
-        best = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
-        keep = best != self.decoder.blank_id
-        keep[1:] &= best[1:] != best[:-1]
-        ids = best[keep].tolist()
+            tail_labels, tail_score = _frame_labels(tail)
+            labels, score = labels + [tail_labels], score + tail_score
+        ids = _collapse_labels(np.concatenate(labels), self.decoder.blank_id) if labels else []
         g = self.decoder.grammar
         if g is not None and not g.accepts(ids):
             ids, score = self.path.best(tail)

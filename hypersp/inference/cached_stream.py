@@ -66,7 +66,8 @@ class CachedEncoder:
         self.model = backend.model
         self.context = context
         # A model trained with a streamable normalization streams with exactly that, whatever was asked.
-        self.feature_norm = {"none": "none", "cumulative": "cumulative"}.get(backend.featurizer.normalize, feature_norm)
+        trained = backend.featurizer.normalize
+        self.feature_norm = trained if trained in FEATURE_NORMS else feature_norm
         # The backend's featurizer without its per-utterance normalization (done here, incrementally).
         self.featurizer = copy.copy(backend.featurizer)
         self.featurizer.normalize = "none"

@@ -524,7 +524,6 @@ class Recognizer:
             self._streaming = (key, StreamingRecognizer(self, cfg))
         return StreamSession(self._streaming[1], input_rate or self.sample_rate)
 
-
     def default_streaming_config(self) -> Any:
         """The checkpoint's ``streaming`` config group as a ``StreamingConfig`` (defaults for exported models)."""
         from omegaconf import OmegaConf

@@ -196,12 +196,15 @@ class Stream:
         self.trailing_blank_frames = int(best.size - 1 - nonblank[-1]) if nonblank.size else int(best.size)
         if self.partial_search is None:
             self.partial_search = self.owner.partial_decoder.incremental()
-        search = self.partial_search
-        if self.commit_frame > search.frames:
-            search.advance(self.frames[search.frames:self.commit_frame])
-        hyps = search.peek(self.frames[self.commit_frame:]) if self.frames.shape[0] else []
+        self.feed_committed(self.partial_search)
+        hyps = self.partial_search.peek(self.frames[self.commit_frame:]) if self.frames.shape[0] else []
         self.ids = list(hyps[0].ids) if hyps else []
         self.text = self.owner.recognizer.decode_text(self.ids)
+
+    def feed_committed(self, search: Any) -> None:
+        """Give ``search`` (``Decoder.incremental()``) the committed frames it has not had yet."""
+        if self.commit_frame > search.frames:
+            search.advance(self.frames[search.frames:self.commit_frame])
 
     # ---- endpointing ---------------------------------------------------------------------------
     def trailing_silence_s(self) -> float:
@@ -430,11 +433,9 @@ class StreamingRecognizer:
         peek = self.cfg.cached_peek and not last  # without it, partials lag by the model's lookahead
         s.update_cached(frames, self.encoder.peek(s.enc_state) if peek else frames[:0])
         if self._final_from_stream(s) and not last:  # (at the end, finalize searches what is left)
-            if s.final_search is None or s.final_search[0] is not s.final_decoder:
-                s.final_search = (s.final_decoder, s.final_decoder.incremental())
-            search = s.final_search[1]
-            if s.commit_frame > search.frames:
-                search.advance(s.frames[search.frames:s.commit_frame])
+            if s.final_search is None or s.final_search.decoder is not s.final_decoder:
+                s.final_search = s.final_decoder.incremental()
+            s.feed_committed(s.final_search)
 
     def _final_from_stream(self, s: Stream) -> bool:
         """Cached mode with ``final_full_context=false``: the final is the decoder over the streamed frames."""
@@ -455,7 +456,7 @@ class StreamingRecognizer:
             if not self.cfg.cached_peek:  # the frames within the lookahead too
                 frames = np.concatenate([frames, self.encoder.peek(s.enc_state)])
             n = min(frames.shape[0], -(-cut // self.samples_per_frame))
-            search = s.final_search[1] if s.final_search and s.final_search[0] is s.final_decoder else None
+            search = s.final_search if s.final_search and s.final_search.decoder is s.final_decoder else None
             closing.append({"event": ev, "log_probs": frames[:n], "samples": cut, "decoder": s.final_decoder,
                             "search": search, "start": s.utt_start / s.rate, "keep_empty": keep_empty})
         elif self.cfg.final_full_context and cut > 0:
