@@ -8,7 +8,9 @@ name and ``hypersp-serve`` config overrides) a fresh ``online_resp`` server (``-
 once as one HTTP POST (JSON PCM16) and once as a WebSocket stream of 0.1 s binary PCM16 frames sent at
 ``--speed`` x real time, then ``{"state": 0}``; the server's CPU seconds (user + system of its process and
 children, from /proc) are read before and after each. Reported: both CPU figures, their ratio, and the
-texts' CER against each other (spaces removed). The machine's other load is not controlled.
+texts' CER against each other (spaces removed). ``--floor`` also streams the same messages to a Sanic WebSocket
+handler that only receives them (bench/ws_floor_server.py): the CPU that the transport alone costs, below
+which no streamed session can go. The machine's other load is not controlled.
 """
 from __future__ import annotations
 
@@ -75,6 +77,45 @@ async def stream(url: str, audio: np.ndarray, rate: int, speed: float) -> list:
     return finals
 
 
+async def stream_to_floor(url: str, audio: np.ndarray, rate: int, speed: float) -> int:
+    """The messages of :func:`stream` to bench/ws_floor_server.py; returns how many it received."""
+    from websockets.asyncio.client import connect
+
+    chunk = rate // 10
+    async with connect(url, max_size=None) as ws:
+        t0 = time.perf_counter()
+        for k, i in enumerate(range(0, audio.size, chunk)):
+            await asyncio.sleep(max(0.0, t0 + k * 0.1 / speed - time.perf_counter()))
+            await ws.send(audio[i:i + chunk].tobytes())
+        await ws.send("end")
+        return int(await ws.recv())
+
+
+def floor_cpu(audio: np.ndarray, rate: int, speed: float) -> dict:
+    """Server CPU seconds of the WebSocket transport alone for ``audio`` in 0.1 s messages."""
+    import subprocess
+
+    from hypersp.testing.server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "ws_floor_server.py"), str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"ws://127.0.0.1:{port}/recognize"
+        for _ in range(300):  # up to 30 s to start
+            try:
+                asyncio.run(stream_to_floor(url, audio[:rate], rate, speed))  # warm-up
+                break
+            except OSError:
+                time.sleep(0.1)
+        c0 = cpu_seconds(proc.pid)
+        received = asyncio.run(stream_to_floor(url, audio, rate, speed))
+        return {"cpu_s": round(cpu_seconds(proc.pid) - c0, 2), "messages": received}
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def main() -> None:
     import editdistance
 
@@ -88,6 +129,7 @@ def main() -> None:
     p.add_argument("--speed", type=float, default=4.0, help="stream at this many times real time")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,KEY=VALUE (server overrides)")
+    p.add_argument("--floor", action="store_true", help="also measure the WebSocket transport alone (see above)")
     args = p.parse_args()
     rate = 16000
     root = Path(args.manifest).parent
@@ -126,6 +168,8 @@ def main() -> None:
                                  "stream_to_post_ratio": round(stream_cpu / max(post_cpu, 1e-6), 2),
                                  "finals": len(finals),
                                  "cer_stream_vs_post": round(100 * editdistance.eval(a, b) / max(1, len(a)), 2)}
+    if args.floor:
+        out["transport_floor"] = floor_cpu(audio, rate, args.speed)
     out["load_avg_at_end"] = os.getloadavg()
     print(json.dumps(out, ensure_ascii=False, indent=1))
 

@@ -6,7 +6,8 @@
 Each utterance is recognized offline (``Recognizer.transcribe``, what a POST does) and streamed through
 ``StreamingRecognizer`` in messages of ``--message-s`` (0.5 s of silence before it, the client's end of
 utterance after it), one stream at a time. A variant is ``NAME:KEY=VALUE,KEY=VALUE`` of ``streaming.*``
-overrides; every variant streams the same audio. Reported per variant: CER (spaces removed) of the text of all finals joined, CPU seconds of this process (``time.process_time``:
+overrides of the checkpoint's own ``streaming`` settings (what hypersp-serve and ``Recognizer.stream()`` use;
+``NAME:`` alone streams with exactly those); every variant streams the same audio. Reported per variant: CER (spaces removed) of the text of all finals joined, CPU seconds of this process (``time.process_time``:
 all threads) and their ratio to offline. The machine's other load is not controlled.
 """
 from __future__ import annotations
@@ -62,7 +63,6 @@ def main() -> None:
 
     import hypersp
     from hypersp.audio.io import load_audio
-    from hypersp.config.schema import StreamingConfig
     from hypersp.inference.streaming import StreamingRecognizer
     import editdistance
 
@@ -104,7 +104,7 @@ def main() -> None:
     lead = np.zeros(rate // 2, dtype=np.float32)
     for text in args.variant or ["window:mode=window", "cached:mode=cached"]:
         name, overrides = parse_variant(text)
-        srec = StreamingRecognizer(rec, typed(StreamingConfig(), overrides))
+        srec = StreamingRecognizer(rec, typed(rec.default_streaming_config(), overrides))
         hyps, same = [], 0
         t0 = time.process_time()
         for w, off in zip(waves, offline):

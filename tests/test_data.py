@@ -149,8 +149,23 @@ def test_telephone_channel_on_a_16k_task_removes_the_upper_band(tmp_path):
     assert spectrum[np.abs(freqs - 6000) < 20].max() < 0.01 * spectrum[np.abs(freqs - 1000) < 20].max()
 
 
+def test_leading_silence_puts_quiet_before_the_speech_and_keeps_it_whole(tmp_path):
+    import numpy as np
+
+    aug = _augment(tmp_path, leading_silence_s="[0.5,1.0]", leading_silence_prob=1.0)
+    wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype("float32")
+    for _ in range(5):
+        out = aug(wave)
+        lead = len(out) - len(wave)
+        assert 8000 <= lead <= 16000
+        np.testing.assert_array_equal(out[lead:], wave)  # the speech itself is untouched
+        assert np.sqrt(np.mean(out[:lead] ** 2)) < 10 ** (-50 / 20) * 1.2  # quiet: at most -50 dBFS
+
+
 @pytest.mark.parametrize("overrides, needle", [
     ({"noise_snr_db": "[5]"}, "task.noise_snr_db"),
+    ({"leading_silence_s": "[1.0,0.5]"}, "task.leading_silence_s"),
+    ({"leading_silence_s": "[0,1]", "leading_silence_prob": 2.0}, "task.leading_silence_prob"),
     ({"telephone_prob": 1.5}, "task.telephone_prob"),
     ({"speed_perturb": "[0.0]"}, "task.speed_perturb"),
     ({"noise_snr_db": "[0,5]", "noise_dir": "/no/such/dir"}, "task.noise_dir"),

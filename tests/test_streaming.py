@@ -181,13 +181,13 @@ def test_a_cached_stream_catches_up_in_fewer_model_calls(session, monkeypatch):
     cfg = StreamingConfig(mode="cached")
     calls = []
     model = asr.backend.model
-    real = model.forward_chunk
+    real = model.forward_chunks
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(model, "forward_chunk", counting)
+    monkeypatch.setattr(model, "forward_chunks", counting)
 
     def finals(message_s):
         s = asr.stream(input_rate=16000, cfg=cfg)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A streaming demo model (issue 18): demo_ko_16k fine-tuned with what a live stream has (conf/demo_stream.yaml:
-# attention 64 frames back and none ahead, features normalized by the frames so far), so the cached stream (streaming.mode=cached) computes
+# attention 64 frames back and none ahead, causal convolutions, features normalized by the frames so far), so the cached stream (streaming.mode=cached) computes
 # the model's own forward and the final can come from the streamed frames, with no second full-context pass.
 #
 #   PATH="$PWD/.venv/bin:$PATH" bash examples/synthetic/stream_finetune.sh [DATA_DIR] [RUN_DIR] [KEY=VALUE ...]
@@ -50,7 +50,7 @@ done
 echo "== streamed vs offline on the open test (0.1 s messages, greedy partials, final from the streamed frames)"
 python "$ROOT/bench/streaming_cost.py" --manifest "$OPEN" --checkpoint "$RUN/$NAME.pt" --threads 1 \
     --decoding ctc_beam --beam-size 16 --lm "$LM" --lm-weight 0.5 \
-    --variant "streamed_final:mode=cached,final_full_context=false,cached_peek=false" \
+    --variant "streamed_final:mode=cached,final_full_context=false" \
     --variant "window:mode=window" > "$RUN/${NAME}_streaming_cost.json"
 
 python "$HERE/stream_card.py" "$RUN" "$RUN/$NAME.md" > /dev/null

@@ -159,7 +159,7 @@ class StreamingConfig:
     cached_left_frames: int = 64  # cached: attention left context per layer, output frames (-1 = all)
     cached_right_frames: int = 0  # cached: attention lookahead per layer, output frames
     feature_norm: str = "cumulative"  # cached: per-utterance normalization replaced by "cumulative" or "none"
-    cached_peek: bool = True  # cached: partials and CTC endpoints also see the frames within the lookahead
+    cached_peek: bool = True  # cached: partials and CTC endpoints also see the frames within the lookahead (models looking ahead < 0.1 s never peek)
 
 
 @dataclass

@@ -48,6 +48,7 @@ from hypersp.config.schema import StreamingConfig  # noqa: F401  (re-exported)
 from hypersp.inference.transcript import Transcript
 
 logger = logging.getLogger(__name__)
+PEEK_MIN_S = 0.1  # cached mode: a model that looks ahead less than this streams without peeking (see StreamingRecognizer)
 
 
 
@@ -314,6 +315,10 @@ class StreamingRecognizer:
             self.encoder, why = cached_encoder_for(recognizer, self.cfg)
             if self.encoder is None:
                 logger.warning("streaming.mode=cached: %s; streaming re-runs the model on a window instead", why)
+        # Cached mode: partials and CTC endpoints also see the frames within the model's lookahead (a peek costs
+        # about what a step does). A model whose lookahead is shorter than PEEK_MIN_S (causal convolutions and
+        # no attention lookahead: 40 ms) skips it: its partials lag by less than anyone notices.
+        self.peek = bool(self.cfg.cached_peek and self.encoder is not None and self.encoder.lookahead_s >= PEEK_MIN_S)
         # Partials stay greedy for speed; finals use the engine's configured decoder.
         self.partial_decoder = recognizer.decoder_for(name="greedy", nbest=1)
         self.final_decoder = recognizer.decoder  # a stream may replace its own (per-client hotwords, n-best)
@@ -376,20 +381,20 @@ class StreamingRecognizer:
         """One batched model step for ``active`` streams, then their endpoint rules."""
         if not active:
             return
+        before = [streams[i].text for i in active]
         if self.encoder is None:
             outs = self.recognizer.log_probs([streams[i].window() for i in active])
+            for k, i in enumerate(active):
+                streams[i].update(outs[k], final=i in final_pass)
+        else:
+            self._cached_steps([streams[i] for i in active], [i in final_pass for i in active])
         for k, i in enumerate(active):
             s = streams[i]
-            before = s.text
-            if self.encoder is None:
-                s.update(outs[k], final=i in final_pass)
-            else:
-                self._cached_step(s, last=i in final_pass)
             reason = s.endpoint()
             if reason:
                 partial[i] = None
                 events[i].append(self._close(s, reason, s.cut_point(reason), closing))
-            elif s.text != before and s.text:
+            elif s.text != before[k] and s.text:
                 partial[i] = s.event(False)
 
     def _final_pass_covers(self, forced: bool) -> bool:
@@ -425,17 +430,24 @@ class StreamingRecognizer:
                 partial[i] = None
                 events[i].append(self._close(s, reason, s.cut_point(reason), closing))
 
-    def _cached_step(self, s: Stream, last: bool) -> None:
-        """Cached mode: give the model the utterance's new audio; the frames it makes final are kept, the
-        rest is peeked at (as if the utterance ended now) for the partial and the endpoint rules."""
-        new, s.fed = s.audio[s.fed:], s.audio.size
-        frames, s.enc_state = self.encoder.step(s.enc_state, new, last=last)
-        peek = self.cfg.cached_peek and not last  # without it, partials lag by the model's lookahead
-        s.update_cached(frames, self.encoder.peek(s.enc_state) if peek else frames[:0])
-        if self._final_from_stream(s) and not last:  # (at the end, finalize searches what is left)
-            if s.final_search is None or s.final_search.decoder is not s.final_decoder:
-                s.final_search = s.final_decoder.incremental()
-            s.feed_committed(s.final_search)
+    def _cached_steps(self, group: Sequence[Stream], last: Sequence[bool]) -> None:
+        """Cached mode: give the model each stream's new utterance audio (all streams in one model call); the
+        frames it makes final are kept, the rest is peeked at (as if the utterance ended now, again in one
+        call) for the partial and the endpoint rules."""
+        new = []
+        for s in group:
+            new.append(s.audio[s.fed:])
+            s.fed = s.audio.size
+        results = self.encoder.step_many([s.enc_state for s in group], new, last)
+        peeking = [k for k in range(len(group)) if self.peek and not last[k]]  # else partials lag by the lookahead
+        tails = dict(zip(peeking, self.encoder.peek_many([results[k][1] for k in peeking]))) if peeking else {}
+        for k, s in enumerate(group):
+            frames, s.enc_state = results[k]
+            s.update_cached(frames, tails.get(k, frames[:0]))
+            if self._final_from_stream(s) and not last[k]:  # (at the end, finalize searches what is left)
+                if s.final_search is None or s.final_search.decoder is not s.final_decoder:
+                    s.final_search = s.final_decoder.incremental()
+                s.feed_committed(s.final_search)
 
     def _final_from_stream(self, s: Stream) -> bool:
         """Cached mode with ``final_full_context=false``: the final is the decoder over the streamed frames."""
@@ -451,9 +463,9 @@ class StreamingRecognizer:
         if from_stream:
             # the final from the streamed frames (no second model pass): the configured decoder over them
             if s.fed < s.audio.size:  # audio the model has not seen yet (finals only, a catch-up): all of it now
-                self._cached_step(s, last=True)
+                self._cached_steps([s], [True])
             frames = s.frames
-            if not self.cfg.cached_peek:  # the frames within the lookahead too
+            if not self.peek:  # the frames within the lookahead too
                 frames = np.concatenate([frames, self.encoder.peek(s.enc_state)])
             n = min(frames.shape[0], -(-cut // self.samples_per_frame))
             search = s.final_search if s.final_search and s.final_search.decoder is s.final_decoder else None

@@ -16,11 +16,13 @@ chunk is proportional to the chunk, for live streams (``hypersp.inference.cached
 streams provides
 
 - ``init_stream_state(context: StreamContext) -> state``: an opaque state before the first frame;
-- ``forward_chunk(features (1, T, F), state, last=False) -> (log_probs (1, T', V), new_state)``: the next
-  feature frames of one utterance (any T >= 0, batch 1, eval mode, under ``no_grad``) -> the output frames that
-  are now final, in order; ``last=True`` ends the utterance and returns every remaining frame. ``state`` is
-  never modified, so a caller may peek at the tentative rest of an utterance with
-  ``forward_chunk(empty, state, last=True)`` and go on from ``state``.
+- ``forward_chunks(features [(T_i, F)], states [state_i], last [bool]) -> ([log_probs (T'_i, V)], [new_state_i])``:
+  the next feature frames of several utterances, each at its own point (any T_i >= 0, eval mode, under
+  ``no_grad``) -> each one's output frames that are now final, in order; ``last[i]`` ends utterance i and returns
+  every remaining frame. One call serves all live streams of a server step (a step's cost for a small model is
+  mostly per call, not per frame). States are never modified, so a caller may peek at the tentative rest of
+  an utterance with ``last=True`` on no frames and go on from its state. ``forward_chunk(features (1, T, F),
+  state, last)`` is the same for one utterance (defined here).
 - the guarantee (tested): the frames of all chunks together equal ``forward`` of the same weights over the whole
   utterance with the attention context limited to ``context`` (for conformer: ``att_context_left/right``),
   whatever the chunk sizes, within float32 rounding.
@@ -35,7 +37,7 @@ attention decoder and the exporter (which exports the CTC branch only) ask it in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Tuple
+from typing import Any, List, Tuple
 
 import torch
 from torch import nn
@@ -65,7 +67,7 @@ class SpeechModel(nn.Module):
 
     default_criterion: str = "ctc"
     has_attention_decoder: bool = False
-    supports_streaming: bool = False  # True: init_stream_state / forward_chunk / stream_lookahead_frames exist
+    supports_streaming: bool = False  # True: init_stream_state / forward_chunks / stream_lookahead_frames exist
     subsampling_factor: int  # set by every subclass in __init__
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -74,8 +76,17 @@ class SpeechModel(nn.Module):
     def init_stream_state(self, context: StreamContext) -> Any:
         raise NotImplementedError(f"{type(self).__name__} cannot stream (supports_streaming is False)")
 
-    def forward_chunk(self, features: torch.Tensor, state: Any, last: bool = False) -> Tuple[torch.Tensor, Any]:
+    def forward_chunks(self, features: List[torch.Tensor], states: List[Any],
+                       last: List[bool]) -> Tuple[List[torch.Tensor], List[Any]]:
         raise NotImplementedError(f"{type(self).__name__} cannot stream (supports_streaming is False)")
+
+    def forward_chunk(self, features: torch.Tensor, state: Any, last: bool = False) -> Tuple[torch.Tensor, Any]:
+        """One utterance's step: ``forward_chunks`` of a batch of one, with ``features (1, T, F)`` ->
+        ``(log_probs (1, T', V), new_state)``."""
+        if features.dim() != 3 or features.shape[0] != 1:
+            raise ValueError(f"forward_chunk expects features (1, T, F), got {tuple(features.shape)}")
+        log_probs, states = self.forward_chunks([features[0]], [state], [last])
+        return log_probs[0][None], states[0]
 
     def stream_lookahead_frames(self, context: StreamContext) -> int:
         """Input feature frames after an output frame's own that ``forward_chunk`` waits for before it is final."""

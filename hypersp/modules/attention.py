@@ -13,7 +13,7 @@ broadcastable to ``(B, T_q, T_k)``, **True where attention is allowed**. Rows wi
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -174,32 +174,42 @@ class RelPositionMultiHeadAttention(MultiHeadAttention):
         scores = (content + position) / math.sqrt(self.d_k)
         return self._attend(scores, v, mask)
 
-    def forward_cached(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, q_start: int, k_start: int,
-                       left: int = -1, right: int = -1) -> torch.Tensor:
+    def forward_cached(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, q_starts: List[int],
+                       k_starts: List[int], left: int = -1, right: int = -1, q_lengths: Optional[List[int]] = None,
+                       k_lengths: Optional[List[int]] = None) -> torch.Tensor:
         """Attention of new queries to cached keys/values (streaming; the same arithmetic as :meth:`forward`).
 
-        ``x (B, T_q, D)``: the (normalized) inputs of query frames ``q_start ..``; ``k``, ``v (B, h, T_k, d_k)``:
-        the key/value projections (``key_values``) of frames ``k_start ..``. Query i sees key j when
-        ``i - left <= j <= i + right`` (``-1``: unlimited), as :func:`limited_context_mask` without chunks.
-        Returns ``(B, T_q, D)``.
+        Row b of the batch is one utterance: ``x[b, :q_lengths[b]]`` (of ``x (B, T_q, D)``, normalized inputs)
+        are its query frames ``q_starts[b] ..``; ``k[b, :, :k_lengths[b]]``, ``v`` (of ``(B, h, T_k, d_k)``, the
+        ``key_values`` projections) its keys from frame ``k_starts[b]``; the rest of each row is padding
+        (lengths default to the whole row). Query i sees key j when ``i - left <= j <= i + right`` (``-1``:
+        unlimited), as :func:`limited_context_mask` without chunks. Returns ``(B, T_q, D)``; padded query rows
+        attend to nothing.
         """
         B, T_q, _ = x.shape
         T_k = k.shape[2]
+        dev = x.device
         q = self._heads(x, self.linear_q)
-        rel = (q_start + torch.arange(T_q, device=x.device))[:, None] - (k_start + torch.arange(T_k, device=x.device))[None, :]
-        r_max, r_min = int(rel.max()), int(rel.min())
-        pos_emb = sinusoids(torch.arange(r_max, r_min - 1, -1, device=x.device), q.shape[-1] * self.h).to(x.dtype)[None]
+        offset = torch.tensor(q_starts, device=dev) - torch.tensor(k_starts, device=dev)  # (B,)
+        rel = offset[:, None, None] + torch.arange(T_q, device=dev)[:, None] - torch.arange(T_k, device=dev)  # (B, T_q, T_k)
+        r_max, r_min = max(q_starts[b] - k_starts[b] for b in range(B)) + T_q - 1, \
+            min(q_starts[b] - k_starts[b] for b in range(B)) - (T_k - 1)
+        pos_emb = sinusoids(torch.arange(r_max, r_min - 1, -1, device=dev), q.shape[-1] * self.h).to(x.dtype)[None]
         p = self.linear_pos(pos_emb).view(1, -1, self.h, self.d_k).transpose(1, 2)  # (1, h, P, d_k)
         content = torch.matmul(q + self.pos_bias_u[None, :, None, :], k.transpose(-2, -1))
         position = torch.matmul(q + self.pos_bias_v[None, :, None, :], p.transpose(-2, -1))
-        position = position.gather(-1, (r_max - rel)[None, None].expand(B, self.h, T_q, T_k))
+        position = position.gather(-1, (r_max - rel)[:, None].expand(B, self.h, T_q, T_k))
         scores = (content + position) / math.sqrt(self.d_k)
-        allowed = torch.ones(T_q, T_k, dtype=torch.bool, device=x.device)
+        allowed = torch.ones(B, T_q, T_k, dtype=torch.bool, device=dev)
+        if q_lengths is not None:
+            allowed &= torch.arange(T_q, device=dev)[:, None] < torch.tensor(q_lengths, device=dev)[:, None, None]
+        if k_lengths is not None:
+            allowed &= torch.arange(T_k, device=dev) < torch.tensor(k_lengths, device=dev)[:, None, None]
         if left >= 0:
             allowed &= rel <= left
         if right >= 0:
             allowed &= rel >= -right
-        return self._attend(scores, v, allowed[None])
+        return self._attend(scores, v, allowed)
 
     def key_values(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(B, T, D) normalized inputs -> key and value projections, each (B, h, T, d_k) (the cache)."""

@@ -13,7 +13,7 @@ zeroed before the depthwise convolution so they never reach valid frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 from torch import nn
@@ -112,44 +112,72 @@ class ConformerBlock(nn.Module):
         kv = like.new_zeros(1, h, 0, d // h)
         return BlockStreamState(0, 0, 0, 0, empty, kv, kv, like.new_zeros(1, d, self.conv.left_pad), empty)
 
-    def forward_chunk(self, x: torch.Tensor, st: "BlockStreamState", left: int, right: int,
-                      last: bool = False) -> Tuple[torch.Tensor, "BlockStreamState"]:
-        """Streaming forward (eval mode, batch 1): the next input frames ``x (1, T, D)`` -> the output frames
-        that are now final ``(1, T_out, D)`` and the new state (``st`` is not modified).
+    def forward_chunks(self, x: torch.Tensor, lengths: List[int], states: List["BlockStreamState"], left: int,
+                       right: int, last: List[bool]) -> Tuple[torch.Tensor, List[int], List["BlockStreamState"]]:
+        """Streaming forward of several utterances at once (eval mode): the next input frames of utterance i,
+        ``x[i, :lengths[i]]`` of ``x (B, T, D)`` -> ``(y (B, T_out, D), out lengths, new states)``: utterance i's
+        output frames that are now final are ``y[i, :out_lengths[i]]``. The states are not modified.
 
-        The outputs equal :meth:`forward` over the whole input with the attention mask
+        Each utterance's outputs equal :meth:`forward` over its whole input with the attention mask
         ``limited_context_mask(T, left, right)`` (``right >= 0``). An output frame is final once ``right``
-        input frames (attention lookahead) plus the depthwise convolution's right half are in; ``last=True``
-        ends the input (zero padding, as at the end of an utterance) and returns every remaining frame.
+        input frames (attention lookahead) plus the depthwise convolution's right half are in; ``last[i]``
+        ends utterance i's input (zero padding, as at the end of an utterance) and returns its remaining frames.
+        Frame-wise layers run once over the padded batch; each utterance's caches are joined to its new frames
+        and padded again for the attention and the convolution, whose masks (and a convolution reading no frame
+        past its window) keep the padding out of every kept output.
         """
+        pad_rows = nn.utils.rnn.pad_sequence
         x = x + 0.5 * self.feed_forward1(self.norm_feed_forward1(x))
         k_new, v_new = self.self_attn.key_values(self.norm_self_att(x))
-        k, v = torch.cat([st.k, k_new], dim=2), torch.cat([st.v, v_new], dim=2)
-        x1 = torch.cat([st.x1, x], dim=1)  # residual stream of frames not yet attended: [q, n)
-        n = st.n + x.shape[1]
-        q1 = n if last else max(st.q, n - right)  # queries whose right context is complete
-        xq, x1 = x1[:, :q1 - st.q], x1[:, q1 - st.q:]
+        # attention: the queries whose right context is complete, against each utterance's key/value cache
+        ks, vs, queries, rest, q_ends, n_ends = [], [], [], [], [], []
+        for i, st in enumerate(states):
+            T = lengths[i]
+            ks.append(torch.cat([st.k[0], k_new[i, :, :T]], dim=1).transpose(0, 1))  # (n - k0, h, d_k)
+            vs.append(torch.cat([st.v[0], v_new[i, :, :T]], dim=1).transpose(0, 1))
+            x1 = torch.cat([st.x1[0], x[i, :T]])  # residual stream of frames not yet attended: [q, n)
+            n = st.n + T
+            q1 = n if last[i] else max(st.q, n - right)
+            queries.append(x1[:q1 - st.q])
+            rest.append(x1[q1 - st.q:])
+            q_ends.append(q1)
+            n_ends.append(n)
+        xq = pad_rows(queries, batch_first=True)  # (B, Q, D)
+        q_lengths = [q.shape[0] for q in queries]
         if xq.shape[1]:
-            xq = xq + self.self_attn.forward_cached(self.norm_self_att(xq), k, v, st.q, st.k0, left, right)
-        k0 = st.k0
-        if left >= 0:  # keys older than the next query's left context are never needed again
-            drop = max(0, q1 - left - k0)
-            k, v, k0 = k[:, :, drop:], v[:, :, drop:], k0 + drop
-        conv_in = st.conv_in  # depthwise inputs of frames [c - left_pad, q1)
-        if xq.shape[1]:
-            conv_in = torch.cat([conv_in, self.conv.depthwise_inputs(self.norm_conv(xq))], dim=2)
-        x2 = torch.cat([st.x2, xq], dim=1)  # residual stream awaiting the convolution: [c, q1)
-        rp = self.conv.right_pad
-        c1 = q1 if last else max(st.c, q1 - rp)  # frames whose convolution window is complete
-        if last and rp:
-            conv_in = torch.cat([conv_in, conv_in.new_zeros(1, conv_in.shape[1], rp)], dim=2)
-        m = c1 - st.c
-        y = x2[:, :m]
-        if m:
-            y = y + self.conv.from_depthwise_inputs(conv_in[:, :, :m + self.conv.left_pad + rp])
+            k, v = pad_rows(ks, batch_first=True).transpose(1, 2), pad_rows(vs, batch_first=True).transpose(1, 2)
+            xq = xq + self.self_attn.forward_cached(self.norm_self_att(xq), k, v, [st.q for st in states],
+                                                    [st.k0 for st in states], left, right, q_lengths,
+                                                    [kk.shape[0] for kk in ks])
+            g_new = self.conv.depthwise_inputs(self.norm_conv(xq))  # (B, D, Q)
+        # convolution: the frames whose window is complete
+        rp, lp = self.conv.right_pad, self.conv.left_pad
+        conv_ins, residuals, c_ends, new_states = [], [], [], []
+        for i, st in enumerate(states):
+            Q, q1 = q_lengths[i], q_ends[i]
+            conv_in = torch.cat([st.conv_in[0], g_new[i, :, :Q]], dim=1) if Q else st.conv_in[0]  # from frame c - lp
+            x2 = torch.cat([st.x2[0], xq[i, :Q]])  # residual stream awaiting the convolution: [c, q1)
+            c1 = q1 if last[i] else max(st.c, q1 - rp)
+            if last[i] and rp:
+                conv_in = torch.cat([conv_in, conv_in.new_zeros(conv_in.shape[0], rp)], dim=1)
+            m = c1 - st.c
+            conv_ins.append(conv_in[:, :m + lp + rp].transpose(0, 1) if m else conv_in[:, :0].transpose(0, 1))
+            residuals.append(x2[:m])
+            k0, kk, vv = st.k0, ks[i].transpose(0, 1)[None], vs[i].transpose(0, 1)[None]
+            if left >= 0:  # keys older than the next query's left context are never needed again
+                drop = max(0, q1 - left - k0)
+                kk, vv, k0 = kk[:, :, drop:], vv[:, :, drop:], k0 + drop
+            new_states.append(BlockStreamState(n_ends[i], q1, c1, k0, rest[i][None], kk, vv, conv_in[None, :, m:],
+                                               x2[None, m:]))
+            c_ends.append(m)
+        y = pad_rows(residuals, batch_first=True)  # (B, M, D)
+        if y.shape[1]:
+            g = pad_rows(conv_ins, batch_first=True).transpose(1, 2)  # (B, D, M + lp + rp), zeros past each window
+            g = nn.functional.pad(g, (0, y.shape[1] + lp + rp - g.shape[2]))
+            y = y + self.conv.from_depthwise_inputs(g)
             y = y + 0.5 * self.feed_forward2(self.norm_feed_forward2(y))
             y = self.norm_out(y)
-        return y, BlockStreamState(n, q1, c1, k0, x1, k, v, conv_in[:, :, m:], x2[:, m:])
+        return y, c_ends, new_states
 
 
 @dataclass(frozen=True)

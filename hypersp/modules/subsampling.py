@@ -59,33 +59,46 @@ class Conv2dSubsampling(nn.Module):
         # the frequency size is set by the first chunk
         return [like.new_zeros(1, conv.in_channels, 1, 0) for conv in self.convs]
 
-    def forward_chunk(self, x: torch.Tensor, state: List[torch.Tensor], received: List[int],
-                      last: bool = False) -> Tuple[torch.Tensor, List[torch.Tensor], List[int]]:
-        """Streaming forward (eval mode, batch 1): the next feature frames ``x (1, T, F)`` -> the output
-        frames now final ``(1, T_out, d_model)``, the new pending inputs and frame counts (inputs are not
-        modified). Output frame t of a layer reads its input frames 2t-1 .. 2t+1, so it waits for 2t+1;
-        ``last=True`` pads the end with zeros as :meth:`forward` does and returns every remaining frame.
-        ``received[i]`` counts the frames given to layer i so far (its output has ceil(received / 2))."""
-        x = x[:, None]  # (1, 1, T, F)
-        new_state, new_received = [], []
-        for conv, pending, n in zip(self.convs, state, received):
-            if pending.shape[-1] != x.shape[-1]:  # the first chunk fixes the frequency size
-                pending = pending.new_zeros(1, pending.shape[1], pending.shape[2], x.shape[-1])
-            buf = torch.cat([pending, x], dim=2)
-            n += x.shape[2]
-            done = (n + 1 - buf.shape[2]) // 2  # outputs already produced: the buffer starts at input 2*done - 1
-            count = max(0, (buf.shape[2] - 3) // 2 + 1)
-            if last:
-                count = (n + 1) // 2 - done
-                pad = 2 * count + 1 - buf.shape[2]
-                if pad > 0:
-                    buf = torch.cat([buf, buf.new_zeros(1, buf.shape[1], pad, buf.shape[3])], dim=2)
-            if count > 0:
-                x = self.act(nn.functional.conv2d(buf[:, :, :2 * count + 1], conv.weight, conv.bias,
-                                                  stride=2, padding=(0, 1)))
+    def forward_chunks(self, xs: List[torch.Tensor], states: List[List[torch.Tensor]], received: List[List[int]],
+                       last: List[bool]) -> Tuple[torch.Tensor, List[int], List[List[torch.Tensor]], List[List[int]]]:
+        """Streaming forward of several utterances at once (eval mode): the next feature frames ``xs[i] (T_i, F)``
+        of utterance i -> ``(out (B, max T_out, d_model), T_out per utterance, new pending inputs, new frame
+        counts)``; rows are zero-padded after each utterance's ``T_out[i]`` output frames, now final. Inputs
+        are not modified. Output frame t of a layer reads its input frames 2t-1 .. 2t+1, so it waits for 2t+1;
+        ``last[i]`` pads the end with zeros as :meth:`forward` does and returns every remaining frame.
+        ``received[i][l]`` counts the frames given to layer l so far (its output has ceil(received / 2)).
+        Each layer runs once for all utterances: their inputs zero-padded at the end to the longest, which
+        changes no output an utterance keeps (a frame reads no input past 2t+1)."""
+        xs = [x[None, None] for x in xs]  # (1, 1, T_i, F)
+        new_states: List[List[torch.Tensor]] = [[] for _ in xs]
+        new_received: List[List[int]] = [[] for _ in xs]
+        for layer, conv in enumerate(self.convs):
+            bufs, counts = [], []
+            for i, x in enumerate(xs):
+                pending, n = states[i][layer], received[i][layer]
+                if pending.shape[-1] != x.shape[-1]:  # the first chunk fixes the frequency size
+                    pending = pending.new_zeros(1, pending.shape[1], pending.shape[2], x.shape[-1])
+                buf = torch.cat([pending, x], dim=2)
+                n += x.shape[2]
+                done = (n + 1 - buf.shape[2]) // 2  # outputs already produced: the buffer starts at input 2*done - 1
+                count = max(0, (buf.shape[2] - 3) // 2 + 1)
+                if last[i]:
+                    count = (n + 1) // 2 - done
+                    pad = 2 * count + 1 - buf.shape[2]
+                    if pad > 0:
+                        buf = torch.cat([buf, buf.new_zeros(1, buf.shape[1], pad, buf.shape[3])], dim=2)
+                bufs.append(buf[:, :, :2 * count + 1] if count else buf[:, :, :0])
+                counts.append(count)
+                new_states[i].append(buf[:, :, 2 * count:])
+                new_received[i].append(n)
+            width = 2 * max(counts) + 1
+            if max(counts) > 0:
+                batch = torch.cat([nn.functional.pad(b, (0, 0, 0, width - b.shape[2])) for b in bufs])
+                out = self.act(nn.functional.conv2d(batch, conv.weight, conv.bias, stride=2, padding=(0, 1)))
             else:
-                x = buf.new_zeros(1, conv.out_channels, 0, (buf.shape[3] + 1) // 2)
-            new_state.append(buf[:, :, 2 * count:])
-            new_received.append(n)
-        B, C, T, F = x.shape
-        return self.out(x.transpose(1, 2).reshape(B, T, C * F)), new_state, new_received
+                out = bufs[0].new_zeros(len(xs), conv.out_channels, 0, (bufs[0].shape[3] + 1) // 2)
+            xs = [out[i:i + 1, :, :c] for i, c in enumerate(counts)]
+        C, F = xs[0].shape[1], xs[0].shape[3]
+        rows = [x[0].transpose(0, 1).reshape(x.shape[2], C * F) for x in xs]  # (T_out, C * F)
+        lengths = [r.shape[0] for r in rows]
+        return self.out(nn.utils.rnn.pad_sequence(rows, batch_first=True)), lengths, new_states, new_received

@@ -34,5 +34,7 @@ class SpeechRecognitionConfig:
     noise_dir: str = ""                # folder of noise recordings (wav/flac, read recursively); "" = generated white noise
     noise_prob: float = 0.5            # fraction of utterances that get noise
     telephone_prob: float = 0.0        # fraction passed through a simulated phone line (300-3400 Hz, 8 kHz, mu-law)
+    leading_silence_s: List[float] = field(default_factory=list)  # [min, max] s of quiet put before the speech; empty = off
+    leading_silence_prob: float = 0.5  # fraction of utterances that get it (quiet: -100..-50 dBFS noise, below -96 digital zeros)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)

@@ -163,10 +163,13 @@ class SpeechRecognitionTask:
 
 
 class WaveformAugment:
-    """Train-time waveform augmentation: speed perturbation, additive noise, telephone channel.
+    """Train-time waveform augmentation: speed perturbation, additive noise, telephone channel, leading quiet.
 
-    Configured by the task's ``speed_perturb``, ``noise_snr_db``/``noise_dir``/``noise_prob`` and
-    ``telephone_prob``. Works on float waveforms ``(S,)`` at ``sample_rate`` and returns the same
+    Configured by the task's ``speed_perturb``, ``noise_snr_db``/``noise_dir``/``noise_prob``,
+    ``telephone_prob`` and ``leading_silence_s``/``leading_silence_prob``. Leading quiet is what a live
+    stream puts before speech (the VAD's pre-roll, a microphone opened early): a model whose features are
+    normalized by the statistics of the frames so far (``features.normalize=cumulative``) must learn that
+    they may start with near-silence or digital zeros. Works on float waveforms ``(S,)`` at ``sample_rate`` and returns the same
     rate: the telephone channel (300-3400 Hz band, 8 kHz, 8-bit mu-law) is resampled back up for
     16 kHz tasks, so a wideband model learns narrowband input. Randomness comes from Python's
     ``random`` and numpy's global generator, which the trainer seeds per item, so runs repeat.
@@ -178,7 +181,9 @@ class WaveformAugment:
             raise ValueError(f"task.speed_perturb factors must be > 0, got {list(cfg.speed_perturb)}")
         if cfg.noise_snr_db and len(cfg.noise_snr_db) != 2:
             raise ValueError(f"task.noise_snr_db must be [min_db, max_db], got {list(cfg.noise_snr_db)}")
-        for key in ("noise_prob", "telephone_prob"):
+        if cfg.leading_silence_s and (len(cfg.leading_silence_s) != 2 or not 0 <= cfg.leading_silence_s[0] <= cfg.leading_silence_s[1]):
+            raise ValueError(f"task.leading_silence_s must be [min_s, max_s] with 0 <= min <= max, got {list(cfg.leading_silence_s)}")
+        for key in ("noise_prob", "telephone_prob", "leading_silence_prob"):
             if not 0.0 <= getattr(cfg, key) <= 1.0:
                 raise ValueError(f"task.{key} must be within [0, 1], got {getattr(cfg, key)}")
         if cfg.noise_dir and not Path(cfg.noise_dir).is_dir():
@@ -189,12 +194,15 @@ class WaveformAugment:
         self.noise_dir = cfg.noise_dir
         self.noise_prob = cfg.noise_prob
         self.telephone_prob = cfg.telephone_prob
+        self.leading_silence = list(cfg.leading_silence_s)
+        self.leading_silence_prob = cfg.leading_silence_prob
         self._noise_files: Optional[List[Path]] = None
 
     @classmethod
     def from_config(cls, cfg: SpeechRecognitionConfig) -> Optional["WaveformAugment"]:
         """None when every augmentation is off."""
-        active = len(cfg.speed_perturb) > 0 or len(cfg.noise_snr_db) > 0 or cfg.telephone_prob > 0
+        active = len(cfg.speed_perturb) > 0 or len(cfg.noise_snr_db) > 0 or cfg.telephone_prob > 0 \
+            or (len(cfg.leading_silence_s) > 0 and cfg.leading_silence_prob > 0)
         return cls(cfg) if active else None
 
     def _noise(self, n: int) -> np.ndarray:
@@ -214,7 +222,19 @@ class WaveformAugment:
         if self.telephone_prob and random.random() < self.telephone_prob:
             narrow = telephone_channel(wave, self.sample_rate)
             wave = narrow if self.sample_rate == 8000 else resample(narrow, 8000, self.sample_rate)
+        if self.leading_silence and random.random() < self.leading_silence_prob:
+            wave = np.concatenate([self._quiet(int(random.uniform(*self.leading_silence) * self.sample_rate)), wave])
         return np.asarray(wave, dtype=np.float32)
+
+    @staticmethod
+    def _quiet(n: int) -> np.ndarray:
+        """``n`` samples of quiet: white noise at -100..-50 dBFS RMS; below -96 dBFS (under 16-bit PCM's
+        quantization step) digital zeros, as a client that sends silence as zeros does."""
+        level_db = random.uniform(-100.0, -50.0)
+        if level_db < -96.0:
+            return np.zeros(n, dtype=np.float32)
+        rng = np.random.default_rng(random.getrandbits(32))
+        return (rng.standard_normal(n) * 10 ** (level_db / 20)).astype(np.float32)
 
 
 def _worker_init(_worker_id: int) -> None:

@@ -113,23 +113,33 @@ class ConformerModel(SpeechModel):
                                     self.pre_encode.init_stream_state(like), [0] * len(self.pre_encode.convs),
                                     [layer.init_stream_state(like) for layer in self.layers], False)
 
-    def forward_chunk(self, features: torch.Tensor, state: "ConformerStreamState",
-                      last: bool = False) -> Tuple[torch.Tensor, "ConformerStreamState"]:
-        """features (1, T, F) -> (log_probs (1, T', V) of the output frames now final, new state); see the
-        contract in hypersp/models/base.py. Equal to ``forward`` of this model with
-        ``att_context_left=context.left, att_context_right=context.right`` over the whole utterance."""
-        if state.closed:
-            raise ValueError("forward_chunk after last=True: start a new utterance with init_stream_state")
-        if features.dim() != 3 or features.shape[0] != 1 or features.shape[-1] != self.input_dim:
-            raise ValueError(f"forward_chunk expects features (1, T, {self.input_dim}), got {tuple(features.shape)}")
-        ctx = state.context
-        x, sub, received = self.pre_encode.forward_chunk(features, state.subsampling, state.received, last)
+    def forward_chunks(self, features: List[torch.Tensor], states: List["ConformerStreamState"],
+                       last: List[bool]) -> Tuple[List[torch.Tensor], List["ConformerStreamState"]]:
+        """features[i] (T_i, F) of utterance i -> (log_probs[i] (T'_i, V) of its output frames now final, new
+        states), all utterances through each layer at once; see the contract in hypersp/models/base.py. Each
+        utterance's frames equal ``forward`` of this model with ``att_context_left=context.left,
+        att_context_right=context.right`` over the whole utterance."""
+        for st in states:
+            if st.closed:
+                raise ValueError("forward_chunk after last=True: start a new utterance with init_stream_state")
+            if st.context != states[0].context:
+                raise ValueError(f"utterances streamed together need one context, got {st.context} and {states[0].context}")
+        for f in features:
+            if f.dim() != 2 or f.shape[-1] != self.input_dim:
+                raise ValueError(f"forward_chunk expects features (T, {self.input_dim}) per utterance, got {tuple(f.shape)}")
+        ctx = states[0].context
+        x, lengths, subs, received = self.pre_encode.forward_chunks(
+            features, [st.subsampling for st in states], [st.received for st in states], last)
         x = x * self.pos_enc.scale  # RelPositionalEncoding's scaling (its dropout is off in eval)
         blocks = []
-        for layer, st in zip(self.layers, state.blocks):
-            x, st = layer.forward_chunk(x, st, ctx.left, ctx.right, last)
-            blocks.append(st)
-        return self.decoder(x).log_softmax(dim=-1), ConformerStreamState(ctx, sub, received, blocks, last)
+        for index, layer in enumerate(self.layers):
+            x, lengths, layer_states = layer.forward_chunks(x, lengths, [st.blocks[index] for st in states],
+                                                            ctx.left, ctx.right, last)
+            blocks.append(layer_states)
+        log_probs = self.decoder(x).log_softmax(dim=-1)
+        return ([log_probs[i, :n] for i, n in enumerate(lengths)],
+                [ConformerStreamState(ctx, subs[i], received[i], [b[i] for b in blocks], last[i])
+                 for i in range(len(states))])
 
     def stream_lookahead_frames(self, context: StreamContext) -> int:
         """Feature frames after output frame t's first input frame (``t * subsampling_factor``) that must be in
