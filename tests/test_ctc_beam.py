@@ -265,6 +265,43 @@ def test_a_search_fed_in_pieces_equals_the_whole_utterance_at_once(seed):
         assert dec.incremental().finish()[0].ids == []  # no frames: the empty hypothesis
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_search_ends_anywhere_in_its_trailing_blank_run_as_if_cut_there(seed):
+    """A live utterance is cut in the silence before its newest frames, which the final's search has already
+    taken: within the trailing run of skipped blank frames it ends where the cut is, with the n-best of a
+    search of the frames up to the cut (no second search); before that run it cannot (finish_at says None)."""
+    from hypersp.decoding import build_decoder
+    from hypersp.tokenizers.jamo import JamoTokenizer
+
+    tok = JamoTokenizer()
+    speech = _peaky_jamo_posteriors(tok, ["오늘 회의를 시작하겠습니다"], seed)
+    silence = np.full((30, tok.vocab_size), -30.0, dtype=np.float32)
+    silence[:, 0] = -1e-4  # P(blank) > blank_threshold: skipped
+    lp = np.concatenate([speech, silence])
+    lm = build_arpa(["오늘 회의를 시작합니다"], order=3)
+    search = CTCBeamSearch(tok.tokens, beam_size=8, lm=lm, lm_weight=0.5, decode_word=tok.decode, nbest=3)
+    run = search.start()
+    run.advance(lp[:speech.shape[0] + 7])
+    run.advance(lp[speech.shape[0] + 7:])
+    for cut in (speech.shape[0], speech.shape[0] + 1, speech.shape[0] + 13, lp.shape[0]):
+        assert run.can_end_at(cut)
+        got, want = run.finish(cut), search.decode_one(lp[:cut])
+        assert [h.tokens for h in got] == [h.tokens for h in want]
+        assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-6)
+    assert not run.can_end_at(speech.shape[0] - 1) or not np.all(speech[-1, 0] > np.log(0.999))
+    with pytest.raises(ValueError, match="cannot end at frame"):
+        run.finish(0)
+    dec = build_decoder({"name": "ctc_beam", "beam_size": 8}, tok)
+    inc = dec.incremental()
+    inc.advance(lp)
+    assert [h.ids for h in inc.finish_at(speech.shape[0] + 2)] == [h.ids for h in dec.decode(lp[:speech.shape[0] + 2])]
+    assert inc.finish_at(1) is None
+    greedy = build_decoder("greedy", tok)
+    inc = greedy.incremental()
+    inc.advance(lp)
+    assert inc.finish_at(lp.shape[0])[0].ids == greedy.decode(lp)[0].ids and inc.finish_at(5) is None
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_partials_of_a_growing_utterance_equal_decoding_it_whole(seed):
     """IncrementalGreedy.peek (committed frames + a changing tail) = GreedyDecoder.decode of all of them, also

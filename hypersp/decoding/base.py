@@ -148,6 +148,12 @@ class IncrementalDecoding:
     def finish(self) -> List[Hypothesis]:
         return self.peek()
 
+    def finish_at(self, frames: int) -> Optional[List[Hypothesis]]:
+        """The n-best as if the utterance had ended after its first ``frames`` frames, or None when this search
+        cannot go back there (the caller decodes those frames anew). A live utterance is usually cut in the
+        silence before its newest frames, which a search may already have taken."""
+        return self.finish() if frames == self.frames else None
+
 
 def build_decoder(cfg: Any = None, tokenizer: Any = None, model: Any = None) -> Decoder:
     """The decoder ``cfg.name`` selects (``None`` -> greedy), built with the tokenizer (and the model,

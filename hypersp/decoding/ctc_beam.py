@@ -390,6 +390,11 @@ class BeamRun:
         self.beams: Dict[int, Tuple[float, float]] = {PrefixTrie.ROOT: (0.0, NEG_INF)}
         self.parts: List[np.ndarray] = []  # every frame fed (the grammar fallback of finish() needs them)
         self.frames = 0
+        # The trailing run of skipped (blank) frames: the beam before it and the blank log-prob sums of its first
+        # 1, 2, ... frames. Within it the beam's prefixes do not change, so the search can end at any of its frames
+        # (a live utterance is cut in the silence before the newest frames: finish(frames)).
+        self._run_from: Optional[Dict[int, Tuple[float, float]]] = None
+        self._run_sums: List[float] = []
 
     def advance(self, log_probs: np.ndarray) -> None:
         log_probs = np.asarray(log_probs, dtype=np.float32)
@@ -411,12 +416,16 @@ class BeamRun:
         t = 0
         while t < T:
             if skip[t]:  # a run of blank frames: every path ends in blank
-                run = 0.0
+                if self._run_from is None:
+                    self._run_from, self._run_sums = beams, []
+                run = self._run_sums[-1] if self._run_sums else 0.0
                 while t < T and skip[t]:
                     run += blank_lp[t]
+                    self._run_sums.append(run)
                     t += 1
-                beams = {p: (lse(pb, pnb) + run, NEG_INF) for p, (pb, pnb) in beams.items()}
+                beams = {p: (lse(pb, pnb) + run, NEG_INF) for p, (pb, pnb) in self._run_from.items()}
                 continue
+            self._run_from = None
             frame, lb = cands[t], blank_lp[t]
             nxt: Dict[int, List[float]] = {}
             fresh: List[int] = []  # ids whose state was computed in this frame
@@ -462,13 +471,28 @@ class BeamRun:
             t += 1
         self.beams = beams
 
-    def finish(self) -> List[BeamHypothesis]:
-        """The N-best of the frames fed so far, as if the utterance ended after them (the run is not changed)."""
+    def can_end_at(self, frames: int) -> bool:
+        """Whether :meth:`finish` can end the search after its first ``frames`` frames: any frame from the
+        start of the trailing run of skipped blank frames to the last one fed."""
+        return self.frames - (len(self._run_sums) if self._run_from is not None else 0) <= frames <= self.frames
+
+    def finish(self, frames: Optional[int] = None) -> List[BeamHypothesis]:
+        """The N-best as if the utterance ended after its first ``frames`` frames (default: all fed; see
+        :meth:`can_end_at`); the run is not changed."""
         search = self.search
         if self.trie is None:  # no frames: the empty prefix
             self.trie = PrefixTrie(len(search.tokens), search._initial_state())
+        beams = self.beams
+        if frames is not None and frames != self.frames:
+            if not self.can_end_at(frames):
+                raise ValueError(f"this search cannot end at frame {frames}: {self.frames} fed, "
+                                 f"{len(self._run_sums) if self._run_from is not None else 0} of them a blank run")
+            kept = frames - (self.frames - len(self._run_sums))  # frames of the blank run before the end
+            run = self._run_sums[kept - 1] if kept else 0.0
+            beams = {p: (_lse(pb, pnb) + run, NEG_INF) for p, (pb, pnb) in self._run_from.items()} if kept \
+                else self._run_from
         trie, hyps = self.trie, []
-        for pid, (pb, pnb) in self.beams.items():
+        for pid, (pb, pnb) in beams.items():
             state = trie.nodes[pid][PrefixTrie.STATE]
             if search.grammar is not None and not search.grammar.is_final(state[search.GRAMMAR]):
                 continue  # ends in a bare initial consonant
@@ -476,7 +500,8 @@ class BeamRun:
             extra, lm_score, words = search._final(state)
             hyps.append(BeamHypothesis(trie.tokens(pid), am + extra, am, lm_score, words))
         if not hyps:  # no valid prefix survived the beam: the grammar-constrained best path
-            log_probs = np.concatenate(self.parts) if self.parts else np.zeros((0, len(search.tokens)), np.float32)
+            log_probs = np.concatenate(self.parts)[:frames] if self.parts else \
+                np.zeros((0, len(search.tokens)), np.float32)
             ids, _ = constrained_best_path(log_probs, search.grammar, search.blank_id)
             am = ctc_forward_score(log_probs, ids, search.blank_id) if log_probs.shape[0] else 0.0
             extra, lm_score, words = search._final(search._state_of(ids))
@@ -555,3 +580,7 @@ class IncrementalBeamDecoding(IncrementalDecoding):
 
     def finish(self) -> List[Hypothesis]:
         return _hypotheses(self.run.finish())
+
+    def finish_at(self, frames: int) -> Optional[List[Hypothesis]]:
+        """Ends within the trailing run of blank frames without searching again (:meth:`BeamRun.can_end_at`)."""
+        return _hypotheses(self.run.finish(frames)) if self.run.can_end_at(frames) else None

@@ -348,17 +348,21 @@ class Recognizer:
                          words: bool = True, searches: Optional[Sequence[Any]] = None) -> List[Segment]:
         """Segments from log-posteriors already computed (``(T'_i, V)``, e.g. by a live stream's cached model)
         for audio of ``num_samples[i]`` samples: the decoder, words and n-best exactly as :meth:`recognize`.
-        ``searches[i]`` (optional): ``decoder.incremental()`` already fed the first frames of ``log_probs[i]``;
-        only the rest is searched (the same result). One fed more frames than there are is not used."""
+        ``searches[i]`` (optional): ``decoder.incremental()`` already fed the first frames of ``log_probs[i]``
+        (or more: frames after the cut of a live utterance); only the rest is searched (the same result). One
+        that cannot end where ``log_probs[i]`` does (``finish_at``) is not used."""
         dec = decoder or self.decoder
         want = int(getattr(getattr(dec, "cfg", None), "nbest", 1) or 1) > 1
         lps = [np.ascontiguousarray(lp, dtype=np.float32) for lp in log_probs]
 
         def nbest_of(lp, search):
-            if search is None or search.frames > lp.shape[0]:
-                return dec.decode(lp)
-            search.advance(lp[search.frames:])
-            return search.finish()
+            if search is not None:
+                if search.frames < lp.shape[0]:
+                    search.advance(lp[search.frames:])
+                found = search.finish_at(lp.shape[0])
+                if found is not None:
+                    return found
+            return dec.decode(lp)
 
         found = [nbest_of(lp, s) for lp, s in zip(lps, searches)] if searches else dec.decode_batch(lps)
         # _segment reads only the wave's length
