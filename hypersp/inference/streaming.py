@@ -406,7 +406,7 @@ class StreamingRecognizer:
 
     def _finals_only(self, s: Stream) -> bool:
         """``streaming.partials=false`` (this connection's or the server's): no model step while the utterance is
-        open; its final is the engine's full pass, or (cached, ``final_full_context=false``) one ``forward_chunk``
+        open; its final is the engine's full pass, or (cached, ``final_full_context=false``) one cached model step
         over the whole utterance when it closes."""
         return not s.cfg.partials and (self.cfg.final_full_context or self._final_from_stream(s))
 
@@ -414,7 +414,7 @@ class StreamingRecognizer:
         """More than ``catchup_s`` is still queued after this step (a client that sends large messages, or a
         server that fell behind and now reads a backlog) and the VAD hears speech: this step skips the model,
         whose next step covers all the skipped audio at once (window mode: left context + lookahead are paid
-        once, not per step; cached mode: one ``forward_chunk`` call instead of one per step, whose fixed cost
+        once, not per step; cached mode: one ``forward_chunks`` call instead of one per step, whose fixed cost
         dominates a small model). Where the VAD hears a pause the model runs, so the endpoint rules decide with
         fresh CTC evidence where utterances end."""
         return (s.in_speech and s.inbox_samples > self.catchup_samples

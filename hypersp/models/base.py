@@ -89,7 +89,7 @@ class SpeechModel(nn.Module):
         return log_probs[0][None], states[0]
 
     def stream_lookahead_frames(self, context: StreamContext) -> int:
-        """Input feature frames after an output frame's own that ``forward_chunk`` waits for before it is final."""
+        """Input feature frames after an output frame's own that ``forward_chunks`` waits for before it is final."""
         raise NotImplementedError(f"{type(self).__name__} cannot stream (supports_streaming is False)")
 
 

@@ -65,7 +65,7 @@ class ConformerConvolution(nn.Module):
         x = self.activation(self.batch_norm(self.depthwise_conv(x)))
         return self.pointwise_conv2(x).transpose(1, 2)
 
-    # Streaming (ConformerBlock.forward_chunk): the same layers split at the depthwise convolution, whose
+    # Streaming (ConformerBlock.forward_chunks): the same layers split at the depthwise convolution, whose
     # input frames are cached between chunks.
     # The pointwise (kernel 1) convolutions run as the equal matrix products: on the few frames of a chunk,
     # torch's conv1d costs several times what linear does (a call's fixed cost dominates).
@@ -182,7 +182,7 @@ class ConformerBlock(nn.Module):
 
 @dataclass(frozen=True)
 class BlockStreamState:
-    """What :meth:`ConformerBlock.forward_chunk` carries between chunks (frame indices count block inputs).
+    """What :meth:`ConformerBlock.forward_chunks` carries between chunks (frame indices count block inputs).
 
     ``n`` frames received; attention done for frames ``< q``; convolution done (block output) for ``< c``;
     ``x1`` (1, n-q, D): residual stream awaiting attention; ``k``, ``v`` (1, h, n-k0, d_k): the key/value

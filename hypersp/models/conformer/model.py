@@ -57,7 +57,7 @@ class ConformerModel(SpeechModel):
     """
 
     default_criterion = "ctc"
-    supports_streaming = True  # forward_chunk: cached attention keys/values and convolution inputs
+    supports_streaming = True  # forward_chunks: cached attention keys/values and convolution inputs
 
     def __init__(self, cfg: ConformerConfig, *, input_dim: int, vocab_size: int):
         super().__init__()
@@ -121,12 +121,12 @@ class ConformerModel(SpeechModel):
         att_context_right=context.right`` over the whole utterance."""
         for st in states:
             if st.closed:
-                raise ValueError("forward_chunk after last=True: start a new utterance with init_stream_state")
+                raise ValueError("forward_chunks after last=True: start a new utterance with init_stream_state")
             if st.context != states[0].context:
                 raise ValueError(f"utterances streamed together need one context, got {st.context} and {states[0].context}")
         for f in features:
             if f.dim() != 2 or f.shape[-1] != self.input_dim:
-                raise ValueError(f"forward_chunk expects features (T, {self.input_dim}) per utterance, got {tuple(f.shape)}")
+                raise ValueError(f"forward_chunks expects features (T, {self.input_dim}) per utterance, got {tuple(f.shape)}")
         ctx = states[0].context
         x, lengths, subs, received = self.pre_encode.forward_chunks(
             features, [st.subsampling for st in states], [st.received for st in states], last)
