@@ -90,8 +90,9 @@ def test_streaming_card_carries_the_recipe_figures(tmp_path):
                      "window": {"cer": 8.45, "cpu_s": 28.1, "cpu_ratio_to_offline": 5.97, "same_text_as_offline": 200}}})
     _write(run / "open_default" / "open_16k.json", _eval(7.36, 26.5))
     state = load_checkpoint("demo_ko_16k")  # the fine-tuned model's config: what conf/demo_stream.yaml sets
-    state["config"]["model"].update(att_context_left=64, att_context_right=0)
+    state["config"]["model"].update(att_context_left=64, att_context_right=0, conv_causal=True)
     state["config"]["task"]["features"]["normalize"] = "cumulative"
+    state["config"]["task"].update(leading_silence_s=[0.0, 1.0], leading_silence_prob=0.5)
     state["config"]["streaming"].update(mode="cached", final_full_context=False)
     save_checkpoint(state, run / "demo_ko_16k_stream.pt")
 
@@ -102,5 +103,5 @@ def test_streaming_card_carries_the_recipe_figures(tmp_path):
     for figure in ("**11.28 %**", "8.54 %", "11.43 %", "7.36 %", "4.32 %", "6.21 %", "3.44x", "5.97x", "78 of 240",
                    "987 steps", "16.7 min", "987, 800, 600", "attention 64 frames (2.56 s) back and 0 ahead",
                    "`streaming.mode=cached`", "`streaming.final_full_context=false`", "normalization `cumulative`",
-                   "1.16 s"):
+                   "final 40 ms after", "causal convolutions", "up to 1 s of quiet before 50% of"):
         assert figure in text, figure

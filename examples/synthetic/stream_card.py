@@ -38,6 +38,8 @@ def main(run_dir: str, out: str) -> int:
     cfg = state["config"]
     model = build_from_checkpoint(state).model
     left, right, _ = model.att_context
+    causal = bool(cfg["model"].get("conv_causal", False))
+    lead = list(cfg["task"].get("leading_silence_s") or [])
     lookahead_s = (model.stream_lookahead_frames(StreamContext(left, right)) + 1) * 0.01
     params = sum(v.numel() for v in state["model"].values() if v.dtype.is_floating_point)
     size_mb = (run / f"{NAME}.pt").stat().st_size / 2**20
@@ -57,12 +59,15 @@ def main(run_dir: str, out: str) -> int:
         "cached state and takes the final from the streamed frames, with no second full-context pass. It is "
         "`demo_ko_16k` fine-tuned to recognize with only what a stream has: attention "
         f"{left} frames ({left * 0.04:.2f} s) back and {right} ahead, and features normalized by the statistics of "
-        "the frames so far (`cumulative`; per-utterance statistics are not known before the utterance ends). "
-        "**What it is not.** Like `demo_ko_16k` "
+        "the frames so far (`cumulative`; per-utterance statistics are not known before the utterance ends); "
+        + ("depthwise convolutions over past frames only (`conv_causal`), " if causal else "")
+        + (f"with up to {max(lead):g} s of quiet before {cfg['task'].get('leading_silence_prob', 0.5):.0%} of the "
+           "training utterances (`task.leading_silence_s`), as a stream's pre-roll puts there. " if lead else "")
+        + "**What it is not.** Like `demo_ko_16k` "
         "it was trained only on eSpeak NG speech: it recognizes eSpeak NG voices, human speech poorly; its error "
-        "rates say nothing about real recordings. Cached mode steps each stream on its own, so a server with many "
-        "streams keeps up better with `demo_ko_16k` and the window scheme, which batches all streams' windows into "
-        "one model call (README, \"Streaming\").",
+        "rates say nothing about real recordings. It sees no audio after a frame "
+        + (f"beyond {lookahead_s * 1000:.0f} ms" if lookahead_s < 0.5 else f"beyond {lookahead_s:.2f} s")
+        + ", so it is less accurate offline than `demo_ko_16k` (below): for uploads and files use `demo_ko_16k`.",
         "",
         "## Open-vocabulary test (headline)",
         "",
@@ -78,7 +83,8 @@ def main(run_dir: str, out: str) -> int:
         row("`demo_ko_16k` (full context), offline default decoding, for comparison", parent),
         "",
         f"Streamed: `python bench/streaming_cost.py --manifest data/open_test/16k/test.jsonl --checkpoint {ckpt} "
-        "--threads 1 --variant \"streamed_final:mode=cached,final_full_context=false,cached_peek=false\"` (each "
+        "--threads 1 --decoding ctc_beam --beam-size 16 --lm hypersp/pretrained/ko_jamo6.arpa.gz --lm-weight 0.5 "
+        "--variant \"streamed_final:mode=cached,final_full_context=false\" --variant window:mode=window` (each "
         "utterance streamed after 0.5 s of silence, one stream at a time; the finals of each utterance joined). "
         f"CPU seconds of that process: streamed {streamed['cpu_s']} s, {streamed['cpu_ratio_to_offline']}x the "
         f"{cost['offline']['cpu_s']} s of recognizing the same {cost['audio_s']:.0f} s offline (display form included "
@@ -92,13 +98,15 @@ def main(run_dir: str, out: str) -> int:
         f"`streaming.mode={st['mode']}`, `streaming.final_full_context={str(st['final_full_context']).lower()}`, "
         f"`streaming.chunk_s={st['chunk_s']}` (a partial every {st['chunk_s']} s). hypersp-serve and "
         "`hypersp.load(...).stream()` read them from the checkpoint; `streaming.KEY=VALUE` overrides win. "
-        f"Frames become final {lookahead_s:.2f} s after their audio (the depthwise convolutions' right half in 4 "
-        "layers); partials peek at the rest (`streaming.cached_peek`).",
+        f"Frames become final {lookahead_s * 1000:.0f} ms after their audio starts"
+        + (" (the subsampling's receptive field), so partials need no peek at a tentative rest."
+           if lookahead_s < 0.1 else "; partials peek at the rest (`streaming.cached_peek`)."),
         "",
         "## Model",
         "",
         f"- `{cfg['model']['name']}` (preset `conformer_tiny`), {params / 1e6:.2f} M parameters, CTC over "
-        f"{cfg['tokenizer']['name']} tokens; attention context {left} / {right} frames; input 16 kHz, "
+        f"{cfg['tokenizer']['name']} tokens; attention context {left} / {right} frames"
+        f"{', causal convolutions' if causal else ''}; input 16 kHz, "
         f"{cfg['task']['features']['n_mels']} log-mel bins, normalization `{cfg['task']['features']['normalize']}`.",
         f"- File: `{run / (NAME + '.pt')}`, {size_mb:.1f} MB, float16, mean of the {len(averaged)} best "
         f"checkpoints by dev CER (steps {', '.join(str(a['step']) for a in averaged)}).",
