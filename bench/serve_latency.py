@@ -12,6 +12,9 @@ Starts a real server (``online_resp``, plain HTTP) and measures:
     the 0.8 s trailing-silence rule);
 - offline: requests/s and latency of 5 s clips as JSON PCM16 at concurrency 8;
 - memory: server RSS after 10 and after N (default 1000) short streaming sessions;
+- ``server_cpu_s_per_audio_s``: the server's CPU seconds (its process and children, /proc) per second of audio
+  streamed by all K clients, and per second of audio POSTed in the offline part: what a stream costs when it
+  shares the server's steps with K - 1 others;
 - ``lag``: for every event, its arrival time minus the stream time of the end of the audio it covers (the
   ``end`` field, from the first frame sent); a server that keeps up has a bounded worst lag, and its p95 lag
   does not grow from the first to the last third of a long session (``lag_p95_ms_by_third``; give a long
@@ -35,6 +38,8 @@ import urllib.request
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from serve_cost import cpu_seconds  # noqa: E402
 
 
 def pct(xs, q):
@@ -167,10 +172,13 @@ def main():
         asyncio.run(streaming(url, speech, rate, 1, True))  # warm-up
         out["streaming"] = []
         for k in args.clients:
+            c0 = cpu_seconds(srv.proc.pid)
             a = asyncio.run(streaming(url, speech, rate, k, True))
             b = asyncio.run(streaming(url, speech, rate, k, False))
+            streamed_s = k * (2 * (0.5 + len(speech) / rate) + 1.5)  # both runs: lead, speech (+ tail without state 0)
             out["streaming"].append({
                 "clients": k,
+                "server_cpu_s_per_audio_s": round((cpu_seconds(srv.proc.pid) - c0) / streamed_s, 4),
                 "first_partial_p50_ms": pct(a["first_partial"] + b["first_partial"], 50),
                 "first_partial_p95_ms": pct(a["first_partial"] + b["first_partial"], 95),
                 "final_after_state0_p50_ms": pct(a["final"], 50), "final_after_state0_p95_ms": pct(a["final"], 95),
@@ -184,7 +192,9 @@ def main():
                                              or (k == 2 and at >= 1)], 95) for k in range(3)],
             })
         clip = np.tile(speech, int(np.ceil(5 * rate / len(speech))))[: 5 * rate]
+        c0 = cpu_seconds(srv.proc.pid)
         out["offline_5s"] = offline(srv.url + "/recognize", clip, 8, args.offline_requests)
+        out["offline_5s"]["server_cpu_s_per_audio_s"] = round((cpu_seconds(srv.proc.pid) - c0) / (5 * args.offline_requests), 4)
         asyncio.run(short_sessions(url, 10, rate))
         rss10 = rss_kb(srv.proc.pid)
         asyncio.run(short_sessions(url, max(0, args.sessions - 10), rate))
