@@ -136,6 +136,42 @@ def test_models_that_cannot_stream_say_so():
         ConformerModel(tiny(att_context_left=4), input_dim=20, vocab_size=11).init_stream_state(StreamContext())
 
 
+@pytest.mark.parametrize("cell,front", [("lstm", "stack"), ("gru", "conv2d")])
+def test_a_left_to_right_rnn_streams_what_its_forward_computes(cell, front):
+    """rnn with bidirectional=false: the recurrent state and the front end's pending frames carry over chunks;
+    utterances streamed together at different points each equal the model's forward over the whole utterance."""
+    from hypersp.models.rnn.model import RNNConfig, RNNModel
+
+    torch.manual_seed(2)
+    cfg = RNNConfig(cell=cell, hidden=16, layers=2, bidirectional=False, subsampling=front, subsampling_dim=24)
+    model = RNNModel(cfg, input_dim=20, vocab_size=11).eval()
+    assert model.supports_streaming and model.stream_lookahead_frames(StreamContext()) == 3
+    rng = np.random.default_rng(1)
+    lengths = [1, 6, 29, 50]
+    feats = [torch.randn(T, 20) for T in lengths]
+    states = [model.init_stream_state(StreamContext()) for _ in feats]
+    pos, outs = [0] * len(feats), [[] for _ in feats]
+    with torch.no_grad():
+        while any(st is not None for st in states):
+            live = [i for i, st in enumerate(states) if st is not None]
+            chunks = [feats[i][pos[i]:pos[i] + int(rng.integers(0, 9))] for i in live]
+            for i, c in zip(live, chunks):
+                pos[i] += c.shape[0]
+            last = [pos[i] == lengths[i] for i in live]
+            log_probs, new = model.forward_chunks(chunks, [states[i] for i in live], last)
+            for k, i in enumerate(live):
+                outs[i].append(log_probs[k])
+                states[i] = None if last[k] else new[k]
+        for i, T in enumerate(lengths):
+            expect, n = model(feats[i][None], torch.tensor([T]))
+            got = torch.cat(outs[i])
+            assert got.shape[0] == int(n[0]) and (got - expect[0, :int(n[0])]).abs().max().item() < TOLERANCE, T
+    bidirectional = RNNModel(RNNConfig(hidden=16, layers=1), input_dim=20, vocab_size=11)
+    assert not bidirectional.supports_streaming
+    with pytest.raises(ValueError, match="bidirectional rnn cannot stream"):
+        bidirectional.init_stream_state(StreamContext())
+
+
 def test_a_model_trained_with_limited_context_streams_with_it():
     torch.manual_seed(3)
     model = ConformerModel(tiny(att_context_left=5, att_context_right=1), input_dim=20, vocab_size=11).eval()
