@@ -126,12 +126,52 @@ def test_lookahead_frames_is_where_frames_become_final():
             assert lp.shape[1] == max(0, (n - 1 - look) // 4 + 1), n
 
 
+@pytest.mark.parametrize("dense", [False, True])
+def test_jasper_streams_what_its_forward_computes(dense):
+    """Jasper / QuartzNet: every convolution keeps its pending inputs, residual outputs wait for the main branch;
+    utterances streamed together at different points each equal the forward over the whole utterance."""
+    from hypersp.models.jasper.model import JasperBlockConfig as B, JasperConfig, JasperModel
+
+    torch.manual_seed(4)
+    blocks = [B(filters=8, kernel=5, stride=2, separable=True),
+              B(filters=8, repeat=2, kernel=3, residual=True, separable=True),
+              B(filters=12, repeat=2, kernel=7, dilation=2, residual=True, stride=1 if dense else 2),
+              B(filters=16, kernel=1)]
+    model = JasperModel(JasperConfig(blocks=blocks, dense_residual=dense), input_dim=20, vocab_size=11).eval()
+    for m in model.modules():  # non-trivial batch-norm statistics
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    # padding x stride before: 2 x 1, then (1 + 1) x 2, then 6 x 2 + 6 x (4 strided, 2 dense)
+    assert model.stream_lookahead_frames(StreamContext()) == 2 + 4 + (12 + (12 if dense else 24))
+    rng = np.random.default_rng(3)
+    lengths = [1, 5, 33, 71]
+    feats = [torch.randn(T, 20) for T in lengths]
+    states = [model.init_stream_state(StreamContext()) for _ in feats]
+    pos, outs = [0] * len(feats), [[] for _ in feats]
+    with torch.no_grad():
+        while any(st is not None for st in states):
+            live = [i for i, st in enumerate(states) if st is not None]
+            chunks = [feats[i][pos[i]:pos[i] + int(rng.integers(0, 11))] for i in live]
+            for i, c in zip(live, chunks):
+                pos[i] += c.shape[0]
+            last = [pos[i] == lengths[i] and bool(rng.random() < 0.5) for i in live]
+            log_probs, new = model.forward_chunks(chunks, [states[i] for i in live], last)
+            for k, i in enumerate(live):
+                outs[i].append(log_probs[k])
+                states[i] = None if last[k] else new[k]
+        for i, T in enumerate(lengths):
+            expect, n = model(feats[i][None], torch.tensor([T]))
+            got = torch.cat(outs[i])
+            assert got.shape[0] == int(n[0]) and (got - expect[0, :int(n[0])]).abs().max().item() < TOLERANCE, T
+
+
 def test_models_that_cannot_stream_say_so():
     from hypersp.models.base import SpeechModel
-    from hypersp.models.jasper.model import JasperModel
+    from hypersp.models.transformer.model import TransformerModel
 
     assert ConformerModel.supports_streaming and not SpeechModel.supports_streaming
-    assert not JasperModel.supports_streaming
+    assert not TransformerModel.supports_streaming
     with pytest.raises(ValueError, match="trained with att_context_left=4"):
         ConformerModel(tiny(att_context_left=4), input_dim=20, vocab_size=11).init_stream_state(StreamContext())
 
@@ -463,13 +503,40 @@ def test_cached_mode_with_full_context_final_equals_upload(demo, sentence):
     assert " ".join(finals) == demo.transcribe(sentence, sample_rate=16000).text
 
 
+def test_a_jasper_checkpoint_streams_cached_and_its_final_equals_its_forward(tmp_path, sentence):
+    """The engine's cached mode with a (tiny, untrained) Jasper checkpoint: the final from the streamed frames is
+    the decoder over what the model's forward gives for the utterance's cumulatively normalized features."""
+    import hypersp
+    from hypersp.config.schema import StreamingConfig
+    from hypersp.inference.cached_stream import CachedEncoder
+    from hypersp.inference.streaming import StreamingRecognizer
+    from hypersp.testing import make_tiny_checkpoint
+
+    rec = hypersp.load(str(make_tiny_checkpoint(tmp_path / "tiny.pt")), decoding="greedy")
+    cfg = StreamingConfig(mode="cached", final_full_context=False, endpoint_silence_s=100.0,
+                          endpoint_silence_no_text_s=100.0, endpoint_mode="ctc")
+    srec = StreamingRecognizer(rec, cfg)
+    assert srec.encoder is not None
+    events, _ = stream_events(srec, sentence)
+    final = [e for e in events if e["final"]][-1]
+    start, end = (int(round(final[k] * 16000)) for k in ("start", "end"))
+    enc = CachedEncoder(rec.backend, StreamContext(), "cumulative")
+    feats, _ = enc._features(enc.start(), sentence[start:], last=True)
+    with torch.no_grad():
+        lp, n = rec.backend.model(feats[None], torch.tensor([feats.shape[0]]))
+    frames = min(int(n[0]), -(-(end - start) // srec.samples_per_frame))
+    assert final["text"] and final["text"] == rec.decode_log_probs([lp[0, :frames].numpy()], [end - start])[0].text
+
+
 def test_a_model_that_cannot_stream_falls_back_to_the_window(tmp_path, caplog):
     import hypersp
     from hypersp.config.schema import StreamingConfig
     from hypersp.inference.streaming import StreamingRecognizer
     from hypersp.testing import make_tiny_checkpoint
 
-    rec = hypersp.load(str(make_tiny_checkpoint(tmp_path / "tiny.pt")), decoding="greedy")  # jasper
+    # a bidirectional rnn: its backward direction starts at the end of the utterance
+    ckpt = make_tiny_checkpoint(tmp_path / "tiny.pt", arch="rnn_small", overrides=["model.hidden=16", "model.layers=1"])
+    rec = hypersp.load(str(ckpt), decoding="greedy")
     with caplog.at_level(logging.WARNING):
         srec = StreamingRecognizer(rec, StreamingConfig(mode="cached"))
     assert srec.encoder is None and "cannot stream" in caplog.text

@@ -8,6 +8,7 @@ mode; in training, batch norm statistics are batch-wide as in NeMo and Jasper).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import List, Tuple
 
 import torch
@@ -44,6 +45,17 @@ def make_activation(name: str) -> nn.Module:
     if name == "gelu":
         return nn.GELU()
     raise ValueError(f"unknown activation {name!r}; choose one of relu, hardtanh, silu (swish), gelu")
+
+
+@dataclass(frozen=True)
+class ConvStreamState:
+    """What :meth:`MaskedConv1d.forward_chunks` carries between chunks of one utterance: ``pending (C_in, L)``,
+    the last input frames received, from the next output's first input frame on (zeros before frame 0; none
+    when that frame is still to come), and the counts of input frames received and output frames produced."""
+
+    pending: torch.Tensor
+    received: int
+    produced: int
 
 
 class MaskedConv1d(nn.Module):
@@ -93,6 +105,50 @@ class MaskedConv1d(nn.Module):
             x = self.depthwise(x)
         return self.pointwise(x), self.output_lengths(lengths)
 
+    # ---- streaming (JasperModel.forward_chunks) ------------------------------------------------
+    def init_stream_state(self) -> ConvStreamState:
+        """Before the first frame: the 'same' padding's zeros."""
+        c_in = (self.depthwise if self.depthwise is not None else self.pointwise).in_channels
+        return ConvStreamState(self.pointwise.weight.new_zeros(c_in, self.padding), 0, 0)
+
+    def forward_chunks(self, xs: List[torch.Tensor], states: List[ConvStreamState],
+                       last: List[bool]) -> Tuple[torch.Tensor, List[int], List[ConvStreamState]]:
+        """Streaming forward of several utterances at once: the next input frames ``xs[i] (C_in, T_i)`` ->
+        ``(y (B, C_out, W), counts, new states)``: utterance i's output frames now final are ``y[i, :, :counts[i]]``
+        (states are not modified). Output t reads input frames ``t * stride - padding .. t * stride + padding``,
+        so it is final once frame ``t * stride + padding`` is in; ``last[i]`` pads the end with zeros as
+        :meth:`forward` does and returns every remaining output (``ceil(T / stride)`` in all). One convolution
+        runs over all utterances, their buffers zero-padded at the end to the longest (no kept output reads
+        past its own buffer)."""
+        span = self.dilation * (self.kernel - 1) + 1
+        bufs, counts, new_states = [], [], []
+        for x, st, end in zip(xs, states, last):
+            buf = torch.cat([st.pending, x], dim=1)  # from input frame st.received - pending frames
+            # the next output's first input frame; a stride longer than the kernel skips frames nobody reads
+            buf = buf[:, st.produced * self.stride - self.padding - (st.received - st.pending.shape[1]):]
+            n = st.received + x.shape[1]
+            if end:
+                count = -(-n // self.stride) - st.produced
+                need = (count - 1) * self.stride + span if count > 0 else 0
+                if need > buf.shape[1]:
+                    buf = torch.cat([buf, buf.new_zeros(buf.shape[0], need - buf.shape[1])], dim=1)
+            else:
+                count = max(0, (n - 1 - self.padding) // self.stride - st.produced + 1) if n else 0
+            bufs.append(buf[:, :(count - 1) * self.stride + span] if count > 0 else buf[:, :0])
+            counts.append(count)
+            new_states.append(ConvStreamState(buf[:, count * self.stride:], n, st.produced + count))
+        width = max(b.shape[1] for b in bufs)
+        if width < span:  # no utterance has an output this time
+            return bufs[0].new_zeros(len(xs), self.pointwise.out_channels, 0), counts, new_states
+        batch = torch.stack([nn.functional.pad(b, (0, width - b.shape[1])) for b in bufs])  # (B, C_in, width)
+        if self.depthwise is not None:
+            w = self.depthwise
+            y = self.pointwise(nn.functional.conv1d(batch, w.weight, None, w.stride, 0, w.dilation, w.groups))
+        else:
+            w = self.pointwise
+            y = nn.functional.conv1d(batch, w.weight, w.bias, w.stride, 0, w.dilation)
+        return y, counts, new_states
+
 
 class ConvBN(nn.Module):
     """MaskedConv1d followed by BatchNorm1d (conv without bias: BN supplies the shift)."""
@@ -106,6 +162,12 @@ class ConvBN(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         x, lengths = self.conv(x, lengths)
         return self.bn(x), lengths
+
+    def forward_chunks(self, xs: List[torch.Tensor], states: List[ConvStreamState],
+                       last: List[bool]) -> Tuple[torch.Tensor, List[int], List[ConvStreamState]]:
+        """:meth:`MaskedConv1d.forward_chunks`, then the batch norm (eval mode: frame by frame)."""
+        y, counts, states = self.conv.forward_chunks(xs, states, last)
+        return (self.bn(y) if y.shape[-1] else y), counts, states
 
 
 class JasperBlock(nn.Module):
@@ -160,3 +222,48 @@ class JasperBlock(nn.Module):
             for res, src in zip(self.residuals, sources[len(sources) - len(self.residuals):]):
                 x = x + res(src, lengths)[0]
         return self.drops[last](self.acts[last](x)), out_lengths
+
+    # ---- streaming (JasperModel.forward_chunks; eval mode) ------------------------------------------
+    def init_stream_state(self) -> "JasperBlockStreamState":
+        return JasperBlockStreamState(
+            [c.conv.init_stream_state() for c in self.convs], [r.conv.init_stream_state() for r in self.residuals],
+            [r.bn.weight.new_zeros(r.bn.num_features, 0) for r in self.residuals])
+
+    def forward_chunks(self, sources: List[List[torch.Tensor]], states: List["JasperBlockStreamState"],
+                       last: List[bool]) -> Tuple[List[torch.Tensor], List["JasperBlockStreamState"]]:
+        """Streaming forward of several utterances: ``sources[j][i]`` are utterance i's new frames ``(C_j, T_ij)``
+        of source j (as :meth:`forward`'s ``sources``, the block input last) -> each utterance's output frames now
+        final ``(filters, T'_i)`` and the new states. The residual branch (1x1 convolutions) has no lookahead, so
+        its outputs wait in a queue until the main branch has the same frames."""
+        x = sources[-1]
+        conv_states: List[List[ConvStreamState]] = [[] for _ in states]
+        final = len(self.convs) - 1
+        for c, conv in enumerate(self.convs):
+            y, counts, new = conv.forward_chunks(x, [st.convs[c] for st in states], last)
+            if c < final:
+                y = self.drops[c](self.acts[c](y))
+            x = [y[i, :, :n] for i, n in enumerate(counts)]
+            for i, st in enumerate(new):
+                conv_states[i].append(st)
+        res_states: List[List[ConvStreamState]] = [[] for _ in states]
+        queues: List[List[torch.Tensor]] = [[] for _ in states]
+        for r, (res, src) in enumerate(zip(self.residuals, sources[len(sources) - len(self.residuals):])):
+            y, counts, new = res.forward_chunks(src, [st.residuals[r] for st in states], last)
+            for i, n in enumerate(counts):
+                queue = torch.cat([states[i].queues[r], y[i, :, :n]], dim=1)
+                m = x[i].shape[1]
+                x[i] = x[i] + queue[:, :m]
+                queues[i].append(queue[:, m:])
+                res_states[i].append(new[i])
+        out = [self.drops[final](self.acts[final](xi)) for xi in x]
+        return out, [JasperBlockStreamState(conv_states[i], res_states[i], queues[i]) for i in range(len(states))]
+
+
+@dataclass(frozen=True)
+class JasperBlockStreamState:
+    """What :meth:`JasperBlock.forward_chunks` carries for one utterance: each convolution's state (main branch,
+    then residual branches) and, per residual branch, its outputs waiting for the main branch ``(filters, q)``."""
+
+    convs: List[ConvStreamState]
+    residuals: List[ConvStreamState]
+    queues: List[torch.Tensor]

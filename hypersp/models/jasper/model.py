@@ -15,8 +15,8 @@ from typing import List, Tuple
 import torch
 from torch import nn
 
-from hypersp.modules.conv import JasperBlock
-from hypersp.models.base import SpeechModel
+from hypersp.modules.conv import JasperBlock, JasperBlockStreamState
+from hypersp.models.base import SpeechModel, StreamContext
 from hypersp.registry import register_model
 
 
@@ -75,7 +75,15 @@ class JasperModel(SpeechModel):
         (log_probs (B, T', V) float, log-softmax over the vocabulary incl. blank 0,
          out_lengths (B,) long, exact conv arithmetic: ceil(T / subsampling_factor) for each stride)
     Frames of an utterance past its length do not influence its valid outputs (eval mode).
+
+    Streaming (``forward_chunks``): every convolution keeps its pending input frames, so each chunk costs work
+    proportional to the chunk, and the outputs equal ``forward`` over the whole utterance. Its 'same' padding
+    makes each convolution wait for ``dilation * (kernel // 2)`` frames after its own: a frame is final only
+    ``stream_lookahead_frames`` feature frames later (about 8.9 s for ``quartznet_small``), so partials of a
+    Jasper model come from peeks (``streaming.cached_peek``) or lag by that much.
     """
+
+    supports_streaming = True
 
     def __init__(self, cfg: JasperConfig, *, input_dim: int, vocab_size: int):
         super().__init__()
@@ -132,3 +140,50 @@ class JasperModel(SpeechModel):
             history = history + [x] if dense else [x]
         logits = self.decoder(x).transpose(1, 2)  # (B, T', V)
         return logits.log_softmax(dim=-1), lengths
+
+    # ---- streaming (hypersp/models/base.py) ---------------------------------------------------------
+    def init_stream_state(self, context: StreamContext) -> "JasperStreamState":
+        """Before the first frame (``context`` does not apply: convolutions have a fixed receptive field)."""
+        return JasperStreamState([block.init_stream_state() for block in self.blocks], False)
+
+    def forward_chunks(self, features: List[torch.Tensor], states: List["JasperStreamState"],
+                       last: List[bool]) -> Tuple[List[torch.Tensor], List["JasperStreamState"]]:
+        """features[i] (T_i, F) of utterance i -> (log_probs[i] (T'_i, V) of its output frames now final, new
+        states), all utterances through each convolution at once; see the contract in hypersp/models/base.py."""
+        for st in states:
+            if st.closed:
+                raise ValueError("forward_chunks after last=True: start a new utterance with init_stream_state")
+        for f in features:
+            if f.dim() != 2 or f.shape[-1] != self.input_dim:
+                raise ValueError(f"forward_chunks expects features (T, {self.input_dim}) per utterance, got {tuple(f.shape)}")
+        x = [f.transpose(0, 1) for f in features]  # (F, T_i): convolutions run over time
+        history = [x]
+        blocks: List[List[JasperBlockStreamState]] = []
+        for index, (block, dense) in enumerate(zip(self.blocks, self._dense)):
+            x, new = block.forward_chunks(history, [st.blocks[index] for st in states], last)
+            blocks.append(new)
+            history = history + [x] if dense else [x]
+        lengths = [xi.shape[1] for xi in x]
+        padded = nn.utils.rnn.pad_sequence([xi.transpose(0, 1) for xi in x], batch_first=True)  # (B, T', C)
+        log_probs = self.decoder(padded.transpose(1, 2)).transpose(1, 2).log_softmax(dim=-1) if max(lengths) \
+            else padded.new_zeros(len(x), 0, self.vocab_size)
+        return ([log_probs[i, :n] for i, n in enumerate(lengths)],
+                [JasperStreamState([b[i] for b in blocks], last[i]) for i in range(len(states))])
+
+    def stream_lookahead_frames(self, context: StreamContext) -> int:
+        """Feature frames after output frame t's first input frame that must be in before it is final: each
+        main-branch convolution waits for its 'same' padding, in the frames of its own input."""
+        frames, stride = 0, 1
+        for block in self.blocks:
+            for conv in block.convs:
+                frames += conv.conv.padding * stride
+                stride *= conv.conv.stride
+        return frames
+
+
+@dataclass(frozen=True)
+class JasperStreamState:
+    """Everything ``JasperModel.forward_chunks`` carries between chunks of one utterance."""
+
+    blocks: List[JasperBlockStreamState]
+    closed: bool  # last=True was given
