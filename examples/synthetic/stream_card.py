@@ -1,6 +1,9 @@
 """Write the model card of the streaming demo model from what stream_finetune.sh produced (no number is typed in).
 
-    python examples/synthetic/stream_card.py RUN_DIR OUT.md
+    python examples/synthetic/stream_card.py RUN_DIR OUT.md [--shipped]
+
+``--shipped``: the card of the copy in hypersp/pretrained/ (commands name the model ``demo_ko_16k_stream``
+instead of the run's file).
 
 Reads, all written by ``examples/synthetic/stream_finetune.sh`` (and run.sh before it):
 RUN_DIR/16k_stream/train_summary.json (the fine-tuning run), RUN_DIR/demo_ko_16k_stream.average.json,
@@ -21,14 +24,14 @@ from model_card import cpu_name, read_json  # noqa: E402
 NAME = "demo_ko_16k_stream"
 
 
-def main(run_dir: str, out: str) -> int:
+def main(run_dir: str, out: str, shipped: bool = False) -> int:
     import torch
 
     from hypersp.checkpoint import build_from_checkpoint, load_checkpoint
     from hypersp.models.base import StreamContext
 
     run = Path(run_dir)
-    ckpt = run / f"{NAME}.pt"
+    ckpt = NAME if shipped else run / f"{NAME}.pt"
     train = read_json(run / "16k_stream" / "train_summary.json")
     averaged = read_json(run / f"{NAME}.average.json")["averaged_from"]
     ev = {(s, d): read_json(run / f"{NAME}_{s}_{d}.json") for s in ("test", "open") for d in ("greedy", "default")}
@@ -108,7 +111,7 @@ def main(run_dir: str, out: str) -> int:
         f"{cfg['tokenizer']['name']} tokens; attention context {left} / {right} frames"
         f"{', causal convolutions' if causal else ''}; input 16 kHz, "
         f"{cfg['task']['features']['n_mels']} log-mel bins, normalization `{cfg['task']['features']['normalize']}`.",
-        f"- File: `{run / (NAME + '.pt')}`, {size_mb:.1f} MB, float16, mean of the {len(averaged)} best "
+        f"- File: `{'hypersp/pretrained/' + NAME + '.pt' if shipped else run / (NAME + '.pt')}`, {size_mb:.1f} MB, float16, mean of the {len(averaged)} best "
         f"checkpoints by dev CER (steps {', '.join(str(a['step']) for a in averaged)}).",
         "",
         "## Training",
@@ -140,7 +143,8 @@ def main(run_dir: str, out: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    args = [a for a in sys.argv[1:] if a != "--shipped"]
+    if len(args) != 2:
         print(__doc__, file=sys.stderr)
         sys.exit(1)
-    sys.exit(main(*sys.argv[1:]))
+    sys.exit(main(*args, shipped="--shipped" in sys.argv[1:]))

@@ -11,8 +11,8 @@
 # (float16) into RUN_DIR/demo_ko_16k_stream.pt and evaluates it offline (in-vocabulary and open-vocabulary test,
 # greedy and with the shipped LM) and streamed (bench/streaming_cost.py on the open test: the final from the
 # streamed frames vs the same model offline) and writes its model card (stream_card.py) beside it; SHIP=1 also
-# copies model and card into hypersp/pretrained/ (not done for the release: see README, "Streaming"). About
-# 30 min on 2 cores.
+# puts model, card and default decoding (conf/demo_ko_16k_stream.decoding.yaml) into hypersp/pretrained/, as
+# the shipped demo_ko_16k_stream was made. About 35 min on 2 cores.
 set -euo pipefail
 DATA=${1:-data/demo}
 RUN=${2:-runs/demo}
@@ -54,8 +54,10 @@ python "$ROOT/bench/streaming_cost.py" --manifest "$OPEN" --checkpoint "$RUN/$NA
     --variant "window:mode=window" > "$RUN/${NAME}_streaming_cost.json"
 
 python "$HERE/stream_card.py" "$RUN" "$RUN/$NAME.md" > /dev/null
-if [ "$SHIP" = 1 ]; then
-    cp "$RUN/$NAME.pt" "$RUN/$NAME.md" "$ROOT/hypersp/pretrained/"
+if [ "$SHIP" = 1 ]; then  # the model, its card naming it, and its default decoding (beam 16 + ko_jamo6, as demo_ko_16k)
+    cp "$RUN/$NAME.pt" "$ROOT/hypersp/pretrained/"
+    python "$HERE/stream_card.py" "$RUN" "$ROOT/hypersp/pretrained/$NAME.md" --shipped > /dev/null
+    cp "$HERE/conf/$NAME.decoding.yaml" "$ROOT/hypersp/pretrained/"
 fi
 
 python - "$RUN" "$NAME" <<'PY'
