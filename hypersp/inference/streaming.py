@@ -16,11 +16,13 @@ How it works (CTC models; works with any registered model, no model changes):
   padded into one batch. Output frames older than ``lookahead_s`` before the window's right edge are
   *committed* (kept, never recomputed); a partial is the engine's greedy decoder over committed +
   newest frames (always valid Hangul), so only the last ``lookahead_s`` can still change.
-- ``streaming.mode=cached`` (models with ``supports_streaming``, e.g. conformer; others fall back to the
-  window with a warning): instead of the window, each step gives only the new audio to the model, which keeps
-  its context in a state (``hypersp.inference.cached_stream``: incremental features, attention key/value
-  cache of ``cached_left_frames``, convolution inputs). Frames the model has made final are committed; the
-  rest of the utterance is peeked at (as if it ended now) for the partial and the endpoint rules. With
+- ``streaming.mode=cached`` (models with ``supports_streaming``: conformer, left-to-right rnn, jasper; others
+  fall back to the window with a warning): instead of the window, each step gives only the new audio to the
+  model, which keeps its context in a state (``hypersp.inference.cached_stream``: incremental features,
+  attention key/value cache of ``cached_left_frames``, convolution inputs, recurrent state); all streams of a
+  step go through one ``model.forward_chunks`` call. Frames the model has made final are committed; the rest
+  of the utterance is peeked at (as if it ended now; not for models looking ahead less than ``PEEK_MIN_S``)
+  for the partial and the endpoint rules. With
   ``final_full_context=false`` the final is the configured decoder (beam, LM, hotwords) over the streamed
   frames, with no second pass; with ``true`` it is the engine's pass over the utterance, as in window mode.
 - Until the VAD hears ``min_speech_s`` of speech no utterance is open and nothing is decoded; the
