@@ -141,3 +141,33 @@ def test_a_vosk_client_works_by_changing_the_url(server, utterance):
     assert answers == len(chunks(pcm.tobytes(), 8000))
     assert " ".join(texts) == posted and posted
     assert result["result"] and {"word", "start", "end", "conf"} <= set(result["result"][0])
+
+
+def test_the_streaming_model_serves_cached_with_the_text_of_its_python_stream(utterance):
+    """hypersp-serve --checkpoint demo_ko_16k_stream streams through the cached encoder (its saved settings), with
+    partials, and its final is the text the Python stream of the same model gives for the same PCM16 frames."""
+    import hypersp
+
+    pcm = np.clip(np.round(np.concatenate([np.zeros(8000, np.float32), utterance]) * 32767), -32768, 32767).astype("<i2")
+    events = []
+    with ServerProcess("demo_ko_16k_stream", "online_resp") as srv:
+        with connect(srv.ws_url + "/recognize") as ws:
+            for f in chunks(pcm.tobytes(), 3200):  # 0.1 s frames at 2x real time (no backlog to catch up on)
+                ws.send(f)
+                time.sleep(0.05)
+            ws.send(json.dumps({"eof": 1}))
+            try:
+                while True:
+                    events.append(json.loads(ws.recv(timeout=30)))
+            except ConnectionClosed:
+                pass
+    asr = hypersp.load("demo_ko_16k_stream")
+    assert asr.default_streaming_config().mode == "cached"
+    stream = asr.stream(input_rate=16000)
+    local = []
+    for i in range(0, pcm.size, 1600):
+        local += stream.accept(pcm[i:i + 1600].astype(np.float32) / 32768.0)
+    local += stream.finish()
+    served = " ".join(ev["text"] for ev in events if ev["final"] and ev["text"])
+    assert served and served == " ".join(ev["text"] for ev in local if ev["final"] and ev["text"])
+    assert any(not ev["final"] for ev in events)  # partials while it was spoken
