@@ -89,6 +89,9 @@ def test_streaming_card_carries_the_recipe_figures(tmp_path):
         "variants": {"streamed_final": {"cer": 11.28, "cpu_s": 16.2, "cpu_ratio_to_offline": 3.44, "same_text_as_offline": 78},
                      "window": {"cer": 8.45, "cpu_s": 28.1, "cpu_ratio_to_offline": 5.97, "same_text_as_offline": 200}}})
     _write(run / "open_default" / "open_16k.json", _eval(7.36, 26.5))
+    for dec, cer in (("greedy", 19.8), ("default", 15.35)):
+        _write(run / f"demo_ko_16k_stream_by_length_{dec}.json", {"by_length": [
+            {"target_s": 5.0, "mean_s": 8.0, "windows": 6, "engine": {"cer": cer}, "parts": {"cer": cer + 0.5}}]})
     state = load_checkpoint("demo_ko_16k")  # the fine-tuned model's config: what conf/demo_stream.yaml sets
     state["config"]["model"].update(att_context_left=64, att_context_right=0, conv_causal=True)
     state["config"]["task"]["features"]["normalize"] = "cumulative"
@@ -103,5 +106,6 @@ def test_streaming_card_carries_the_recipe_figures(tmp_path):
     for figure in ("**11.28 %**", "8.54 %", "11.43 %", "7.36 %", "4.32 %", "6.21 %", "3.44x", "5.97x", "78 of 240",
                    "987 steps", "16.7 min", "987, 800, 600", "attention 64 frames (2.56 s) back and 0 ahead",
                    "`streaming.mode=cached`", "`streaming.final_full_context=false`", "normalization `cumulative`",
-                   "final 40 ms after", "causal convolutions", "up to 1 s of quiet before 50% of"):
+                   "final 40 ms after", "causal convolutions", "up to 1 s of quiet before 50% of",
+                   "| 5 s (mean 8.0 s) | 15.35 % | 15.85 % | 19.80 % | 20.30 % |"):
         assert figure in text, figure

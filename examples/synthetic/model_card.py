@@ -39,6 +39,14 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def by_length_rows(by_length: dict) -> list:
+    """Table rows (window | default decoding | its utterances alone | greedy | its utterances alone) from
+    ``{"greedy": [...], "default": [...]}``, each bench/long_segments.py's ``by_length`` list."""
+    return [f"| {g['target_s']:.0f} s (mean {g['mean_s']:.1f} s) | {d['engine']['cer']:.2f} % | "
+            f"{d['parts']['cer']:.2f} % | {g['engine']['cer']:.2f} % | {g['parts']['cer']:.2f} % |"
+            for g, d in zip(by_length["greedy"], by_length["default"])]
+
+
 def main(name: str, data_dir: str, run_dir: str, out: str) -> int:
     import torch
     from omegaconf import OmegaConf
@@ -73,10 +81,7 @@ def main(name: str, data_dir: str, run_dir: str, out: str) -> int:
         cer = f"**{r['cer']:.2f} %**" if bold else f"{r['cer']:.2f} %"
         return f"| {label} | {cer} | {r['cer_with_spaces']:.2f} % | {r['wer']:.2f} % | {r['rtf']:.4f} |"
 
-    length_rows = []
-    for g, d in zip(by_length["greedy"], by_length["default"]):
-        length_rows.append(f"| {g['target_s']:.0f} s (mean {g['mean_s']:.1f} s) | {d['engine']['cer']:.2f} % | "
-                           f"{d['parts']['cer']:.2f} % | {g['engine']['cer']:.2f} % | {g['parts']['cer']:.2f} % |")
+    length_rows = by_length_rows(by_length)
 
     lines = [
         f"# {name}: hypersp demo model, {'8 kHz telephone' if telephone else '16 kHz'} Korean (synthetic speech)",

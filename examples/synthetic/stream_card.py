@@ -8,7 +8,8 @@ instead of the run's file).
 Reads, all written by ``examples/synthetic/stream_finetune.sh`` (and run.sh before it):
 RUN_DIR/16k_stream/train_summary.json (the fine-tuning run), RUN_DIR/demo_ko_16k_stream.average.json,
 RUN_DIR/demo_ko_16k_stream.pt, RUN_DIR/demo_ko_16k_stream_{test,open}_{greedy,default}.json (hypersp-eval),
-RUN_DIR/demo_ko_16k_stream_streaming_cost.json (bench/streaming_cost.py on the open test), and
+RUN_DIR/demo_ko_16k_stream_streaming_cost.json (bench/streaming_cost.py on the open test),
+RUN_DIR/demo_ko_16k_stream_by_length_{greedy,default}.json (bench/long_segments.py on the open test), and
 RUN_DIR/open_default/open_16k.json (run.sh: demo_ko_16k, the model it was fine-tuned from, on the same test).
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model_card import cpu_name, read_json  # noqa: E402
+from model_card import by_length_rows, cpu_name, read_json  # noqa: E402
 
 NAME = "demo_ko_16k_stream"
 
@@ -36,6 +37,7 @@ def main(run_dir: str, out: str, shipped: bool = False) -> int:
     averaged = read_json(run / f"{NAME}.average.json")["averaged_from"]
     ev = {(s, d): read_json(run / f"{NAME}_{s}_{d}.json") for s in ("test", "open") for d in ("greedy", "default")}
     cost = read_json(run / f"{NAME}_streaming_cost.json")
+    by_length = {d: read_json(run / f"{NAME}_by_length_{d}.json")["by_length"] for d in ("greedy", "default")}
     parent = read_json(run / "open_default" / "open_16k.json")
     state = load_checkpoint(run / f"{NAME}.pt")
     cfg = state["config"]
@@ -95,6 +97,20 @@ def main(run_dir: str, out: str, shipped: bool = False) -> int:
         + (f"; the window scheme with this model: CER {window['cer']:.2f} %, {window['cpu_ratio_to_offline']}x."
            if window else ".")
         + f" {streamed['same_text_as_offline']} of {cost['utterances']} streamed texts equal the offline text.",
+        "",
+        "## By segment length (open-vocabulary test, offline)",
+        "",
+        "As in `demo_ko_16k.md`: open-test utterances joined with 0.15 s pauses into windows of about 5, 10, 20 and "
+        f"30 s ({by_length['default'][0]['windows']} windows each; compare across a row), each recognized as one "
+        "upload by the engine, against its utterances one by one. CER with spaces removed.",
+        "",
+        "| window | default decoding | its utterances alone | greedy | its utterances alone |",
+        "|---|---|---|---|---|",
+        *by_length_rows(by_length),
+        "",
+        f"Command: `python bench/long_segments.py --manifest data/open_test/16k/test.jsonl --checkpoint {ckpt} "
+        "--variants engine` (and `--decoding greedy`). A live stream cuts long speech at its endpoints and at "
+        "`streaming.max_utterance_s` instead.",
         "",
         "## Streaming settings saved with the model",
         "",

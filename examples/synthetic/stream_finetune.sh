@@ -9,8 +9,8 @@
 # INIT (default RUN_DIR/demo_ko_16k.pt, run.sh's own model; or the shipped name demo_ko_16k), trains
 # trainer.max_steps of conf/demo_stream.yaml on both cores (MINUTES caps it), averages the 3 best checkpoints
 # (float16) into RUN_DIR/demo_ko_16k_stream.pt and evaluates it offline (in-vocabulary and open-vocabulary test,
-# greedy and with the shipped LM) and streamed (bench/streaming_cost.py on the open test: the final from the
-# streamed frames vs the same model offline) and writes its model card (stream_card.py) beside it; SHIP=1 also
+# greedy and with the shipped LM), by segment length (bench/long_segments.py) and streamed (bench/streaming_cost.py
+# on the open test: the final from the streamed frames vs the same model offline) and writes its model card (stream_card.py) beside it; SHIP=1 also
 # puts model, card and default decoding (conf/demo_ko_16k_stream.decoding.yaml) into hypersp/pretrained/, as
 # the shipped demo_ko_16k_stream was made. About 35 min on 2 cores.
 set -euo pipefail
@@ -46,6 +46,12 @@ for split in test open; do
     hypersp-eval --checkpoint "$RUN/$NAME.pt" --manifest "$manifest" --decoding ctc_beam --beam-size 16 --lm "$LM" \
         --lm-weight 0.5 --no-progress --output-json "$RUN/${NAME}_${split}_default.json" > /dev/null
 done
+
+echo "== CER by segment length on the open test (greedy and beam 16 + ko_jamo6 w0.5)"
+python "$ROOT/bench/long_segments.py" --manifest "$OPEN" --checkpoint "$RUN/$NAME.pt" --variants engine \
+    --decoding greedy --output-json "$RUN/${NAME}_by_length_greedy.json" > /dev/null
+python "$ROOT/bench/long_segments.py" --manifest "$OPEN" --checkpoint "$RUN/$NAME.pt" --variants engine \
+    --decoding ctc_beam --beam-size 16 --lm "$LM" --lm-weight 0.5 --output-json "$RUN/${NAME}_by_length_default.json" > /dev/null
 
 echo "== streamed vs offline on the open test (0.1 s messages, greedy partials, final from the streamed frames)"
 python "$ROOT/bench/streaming_cost.py" --manifest "$OPEN" --checkpoint "$RUN/$NAME.pt" --threads 1 \
