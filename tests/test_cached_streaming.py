@@ -397,13 +397,32 @@ def test_a_causal_model_streams_without_peeking_and_its_final_equals_the_masked_
 
 def test_streams_stepped_together_get_what_each_gets_alone_from_one_model_call_per_step(demo, sentence, monkeypatch):
     """Cached mode, several live streams in one server step: one forward_chunks call for their new audio and one
-    for their peeks, and every stream's events are those it gets when streamed alone."""
+    for their peeks, and every stream's events are those it gets when streamed alone, also for a connection with
+    settings of its own (finals only, a beam search with n-best as its final decoder)."""
     from hypersp.config.schema import StreamingConfig
     from hypersp.inference.streaming import StreamingRecognizer
 
     srec = StreamingRecognizer(demo, StreamingConfig(mode="cached", final_full_context=False))
-    audios = [sentence, np.concatenate([np.zeros(5900, np.float32), sentence]), sentence[: sentence.size * 2 // 3]]
-    alone = [stream_events(srec, a)[0] for a in audios]
+    audios = [sentence, np.concatenate([np.zeros(5900, np.float32), sentence]), sentence[: sentence.size * 2 // 3],
+              np.concatenate([np.zeros(3300, np.float32), sentence])]
+
+    def new_stream(k):
+        s = srec.new_stream(16000)
+        if k == 3:  # what a settings message gives a connection
+            s.cfg = replace(s.cfg, partials=False)
+            s.final_decoder = demo.decoder_for(name="ctc_beam", beam_size=4, nbest=2)
+        return s
+
+    def alone(k):
+        s, events = new_stream(k), []
+        for i in range(0, audios[k].size, 1600):
+            s.accept(audios[k][i:i + 1600])
+            while s.ready():
+                events += srec.decode([s])[0]
+        return events + srec.decode([s], force_final=[True])[0]
+
+    expected = [alone(k) for k in range(len(audios))]
+    assert any(e.get("nbest") for e in expected[3]) and all(e["final"] for e in expected[3])
     model = demo.backend.model
     calls = []
     real = model.forward_chunks
@@ -413,7 +432,7 @@ def test_streams_stepped_together_get_what_each_gets_alone_from_one_model_call_p
         return real(features, states, last)
 
     monkeypatch.setattr(model, "forward_chunks", counting)
-    streams = [srec.new_stream(16000) for _ in audios]
+    streams = [new_stream(k) for k in range(len(audios))]
     together = [[] for _ in audios]
     for i in range(0, max(a.size for a in audios), 1600):  # 0.1 s messages, all streams each time
         for s, a in zip(streams, audios):
@@ -425,8 +444,8 @@ def test_streams_stepped_together_get_what_each_gets_alone_from_one_model_call_p
             ready = [s for s in streams if s.ready()]
     for k, ev in enumerate(srec.decode(streams, force_final=[True] * len(streams))):
         together[k] += ev
-    assert together == alone
-    assert max(calls) == len(audios)  # the streams went through the model together
+    assert together == expected
+    assert max(calls) == len(audios) - 1  # the streams with partials went through the model together
 
 
 @pytest.mark.slow
