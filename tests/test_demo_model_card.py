@@ -10,6 +10,8 @@ import runpy
 import shutil
 from pathlib import Path
 
+import pytest
+
 from hypersp.checkpoint import shipped_models
 from hypersp.prepare.synthetic.generator import SyntheticConfig
 
@@ -73,39 +75,42 @@ def test_card_carries_the_recipe_figures(tmp_path):
     assert order == sorted(order)
 
 
-def test_streaming_card_carries_the_recipe_figures(tmp_path):
+@pytest.mark.parametrize("rate", ["16k", "8k"])
+def test_streaming_card_carries_the_recipe_figures(tmp_path, rate):
     """examples/synthetic/stream_card.py (stream_finetune.sh): the streaming model's card from its run's files."""
     from hypersp.checkpoint import load_checkpoint, save_checkpoint
 
     run = tmp_path / "run"
-    _write(run / "16k_stream" / "train_summary.json", {"steps": 987, "epochs": 2.3, "train_seconds": 1003.0,
+    _write(run / f"{rate}_stream" / "train_summary.json", {"steps": 987, "epochs": 2.3, "train_seconds": 1003.0,
                                                        "stop_reason": "max_steps", "skipped": {}})
-    _write(run / "demo_ko_16k_stream.average.json", {"averaged_from": [{"step": 987}, {"step": 800}, {"step": 600}]})
+    _write(run / f"demo_ko_{rate}_stream.average.json", {"averaged_from": [{"step": 987}, {"step": 800}, {"step": 600}]})
     for split, (greedy, default) in {"test": (6.21, 4.32), "open": (11.43, 8.54)}.items():
-        _write(run / f"demo_ko_16k_stream_{split}_greedy.json", _eval(greedy, 30.0))
-        _write(run / f"demo_ko_16k_stream_{split}_default.json", _eval(default, 20.0))
-    _write(run / "demo_ko_16k_stream_streaming_cost.json", {
+        _write(run / f"demo_ko_{rate}_stream_{split}_greedy.json", _eval(greedy, 30.0))
+        _write(run / f"demo_ko_{rate}_stream_{split}_default.json", _eval(default, 20.0))
+    _write(run / f"demo_ko_{rate}_stream_streaming_cost.json", {
         "utterances": 240, "audio_s": 972.4, "offline": {"cer": 8.66, "cpu_s": 4.71},
         "variants": {"streamed_final": {"cer": 11.28, "cpu_s": 16.2, "cpu_ratio_to_offline": 3.44, "same_text_as_offline": 78},
                      "window": {"cer": 8.45, "cpu_s": 28.1, "cpu_ratio_to_offline": 5.97, "same_text_as_offline": 200}}})
-    _write(run / "open_default" / "open_16k.json", _eval(7.36, 26.5))
+    _write(run / "open_default" / f"open_{rate}.json", _eval(7.36, 26.5))
     for dec, cer in (("greedy", 19.8), ("default", 15.35)):
-        _write(run / f"demo_ko_16k_stream_by_length_{dec}.json", {"by_length": [
+        _write(run / f"demo_ko_{rate}_stream_by_length_{dec}.json", {"by_length": [
             {"target_s": 5.0, "mean_s": 8.0, "windows": 6, "engine": {"cer": cer}, "parts": {"cer": cer + 0.5}}]})
-    state = load_checkpoint("demo_ko_16k")  # the fine-tuned model's config: what conf/demo_stream.yaml sets
+    state = load_checkpoint(f"demo_ko_{rate}")  # the fine-tuned model's config: what conf/demo_stream.yaml sets
     state["config"]["model"].update(att_context_left=64, att_context_right=0, conv_causal=True)
     state["config"]["task"]["features"]["normalize"] = "cumulative"
     state["config"]["task"].update(leading_silence_s=[0.0, 1.0], leading_silence_prob=0.5)
     state["config"]["streaming"].update(mode="cached", final_full_context=False)
-    save_checkpoint(state, run / "demo_ko_16k_stream.pt")
+    save_checkpoint(state, run / f"demo_ko_{rate}_stream.pt")
 
     card = tmp_path / "card.md"
     main = runpy.run_path(str(ROOT / "examples" / "synthetic" / "stream_card.py"))["main"]
-    assert main(str(run), str(card)) == 0
+    assert main(str(run), str(card), rate=rate) == 0
     text = card.read_text(encoding="utf-8")
     for figure in ("**11.28 %**", "8.54 %", "11.43 %", "7.36 %", "4.32 %", "6.21 %", "3.44x", "5.97x", "78 of 240",
                    "987 steps", "16.7 min", "987, 800, 600", "attention 64 frames (2.56 s) back and 0 ahead",
                    "`streaming.mode=cached`", "`streaming.final_full_context=false`", "normalization `cumulative`",
                    "final 40 ms after", "causal convolutions", "up to 1 s of quiet before 50% of",
-                   "| 5 s (mean 8.0 s) | 15.35 % | 15.85 % | 19.80 % | 20.30 % |"):
+                   "| 5 s (mean 8.0 s) | 15.35 % | 15.85 % | 19.80 % | 20.30 % |", f"# demo_ko_{rate}_stream:",
+                   f"`demo_ko_{rate}` fine-tuned",
+                   f"data/open_test/{rate}/test.jsonl"):
         assert figure in text, figure

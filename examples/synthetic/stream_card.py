@@ -3,7 +3,8 @@
     python examples/synthetic/stream_card.py RUN_DIR OUT.md [--shipped]
 
 ``--shipped``: the card of the copy in hypersp/pretrained/ (commands name the model ``demo_ko_16k_stream``
-instead of the run's file).
+instead of the run's file). ``--rate 8k``: the card of ``demo_ko_8k_stream`` (``RATE=8k stream_finetune.sh``);
+below, 16k stands for the rate.
 
 Reads, all written by ``examples/synthetic/stream_finetune.sh`` (and run.sh before it):
 RUN_DIR/16k_stream/train_summary.json (the fine-tuning run), RUN_DIR/demo_ko_16k_stream.average.json,
@@ -22,24 +23,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_card import by_length_rows, cpu_name, read_json  # noqa: E402
 
-NAME = "demo_ko_16k_stream"
-
-
-def main(run_dir: str, out: str, shipped: bool = False) -> int:
+def main(run_dir: str, out: str, shipped: bool = False, rate: str = "16k") -> int:
     import torch
 
     from hypersp.checkpoint import build_from_checkpoint, load_checkpoint
     from hypersp.models.base import StreamContext
 
     run = Path(run_dir)
-    ckpt = NAME if shipped else run / f"{NAME}.pt"
-    train = read_json(run / "16k_stream" / "train_summary.json")
-    averaged = read_json(run / f"{NAME}.average.json")["averaged_from"]
-    ev = {(s, d): read_json(run / f"{NAME}_{s}_{d}.json") for s in ("test", "open") for d in ("greedy", "default")}
-    cost = read_json(run / f"{NAME}_streaming_cost.json")
-    by_length = {d: read_json(run / f"{NAME}_by_length_{d}.json")["by_length"] for d in ("greedy", "default")}
-    parent = read_json(run / "open_default" / "open_16k.json")
-    state = load_checkpoint(run / f"{NAME}.pt")
+    name, base = f"demo_ko_{rate}_stream", f"demo_ko_{rate}"
+    audio = "16 kHz" if rate == "16k" else "8 kHz telephone-channel"
+    ckpt = name if shipped else run / f"{name}.pt"
+    train = read_json(run / f"{rate}_stream" / "train_summary.json")
+    averaged = read_json(run / f"{name}.average.json")["averaged_from"]
+    ev = {(s, d): read_json(run / f"{name}_{s}_{d}.json") for s in ("test", "open") for d in ("greedy", "default")}
+    cost = read_json(run / f"{name}_streaming_cost.json")
+    by_length = {d: read_json(run / f"{name}_by_length_{d}.json")["by_length"] for d in ("greedy", "default")}
+    parent = read_json(run / "open_default" / f"open_{rate}.json")
+    state = load_checkpoint(run / f"{name}.pt")
     cfg = state["config"]
     model = build_from_checkpoint(state).model
     left, right, _ = model.att_context
@@ -47,7 +47,7 @@ def main(run_dir: str, out: str, shipped: bool = False) -> int:
     lead = list(cfg["task"].get("leading_silence_s") or [])
     lookahead_s = (model.stream_lookahead_frames(StreamContext(left, right)) + 1) * 0.01
     params = sum(v.numel() for v in state["model"].values() if v.dtype.is_floating_point)
-    size_mb = (run / f"{NAME}.pt").stat().st_size / 2**20
+    size_mb = (run / f"{name}.pt").stat().st_size / 2**20
     streamed = cost["variants"]["streamed_final"]
     window = cost["variants"].get("window")
     st = cfg["streaming"]
@@ -57,27 +57,27 @@ def main(run_dir: str, out: str, shipped: bool = False) -> int:
         return f"| {label} | {cer} | {r['cer_with_spaces']:.2f} % | {r['wer']:.2f} % |"
 
     lines = [
-        f"# {NAME}: hypersp demo model for live streaming, 16 kHz Korean (synthetic speech)",
+        f"# {name}: hypersp demo model for live streaming, {audio} Korean (synthetic speech)",
         "",
         "**What it is for.** Live recognition with cached streaming: `hypersp-serve --checkpoint "
         f"{ckpt}` (or `hypersp.load(\"{ckpt}\").stream()`) runs each new piece of audio once through the encoder's "
         "cached state and takes the final from the streamed frames, with no second full-context pass. It is "
-        "`demo_ko_16k` fine-tuned to recognize with only what a stream has: attention "
+        f"`{base}` fine-tuned to recognize with only what a stream has: attention "
         f"{left} frames ({left * 0.04:.2f} s) back and {right} ahead, and features normalized by the statistics of "
         "the frames so far (`cumulative`; per-utterance statistics are not known before the utterance ends); "
         + ("depthwise convolutions over past frames only (`conv_causal`), " if causal else "")
         + (f"with up to {max(lead):g} s of quiet before {cfg['task'].get('leading_silence_prob', 0.5):.0%} of the "
            "training utterances (`task.leading_silence_s`), as a stream's pre-roll puts there. " if lead else "")
-        + "**What it is not.** Like `demo_ko_16k` "
+        + f"**What it is not.** Like `{base}` "
         "it was trained only on eSpeak NG speech: it recognizes eSpeak NG voices, human speech poorly; its error "
         "rates say nothing about real recordings. It sees no audio after a frame "
         + (f"beyond {lookahead_s * 1000:.0f} ms" if lookahead_s < 0.5 else f"beyond {lookahead_s:.2f} s")
-        + ", so it is less accurate offline than `demo_ko_16k` (below): for uploads and files use `demo_ko_16k`.",
+        + f", so it is less accurate offline than `{base}` (below): for uploads and files use `{base}`.",
         "",
         "## Open-vocabulary test (headline)",
         "",
-        "The same 240-sentence open-vocabulary test as `demo_ko_16k` (sentences never in any training text, 8 "
-        "held-out voices, 16 kHz; see `demo_ko_16k.md`). CER with spaces removed.",
+        f"The same 240-sentence open-vocabulary test as `{base}` (sentences never in any training text, 8 "
+        f"held-out voices, {audio}; see `{base}.md`). CER with spaces removed.",
         "",
         "| how it is recognized | CER | CER with spaces | WER |",
         "|---|---|---|---|",
@@ -85,9 +85,9 @@ def main(run_dir: str, out: str, shipped: bool = False) -> int:
         f"**{streamed['cer']:.2f} %** | - | - |",
         row("offline, default decoding (beam 16 + `ko_jamo6`, weight 0.5)", ev[("open", "default")]),
         row("offline, greedy", ev[("open", "greedy")]),
-        row("`demo_ko_16k` (full context), offline default decoding, for comparison", parent),
+        row(f"`{base}` (full context), offline default decoding, for comparison", parent),
         "",
-        f"Streamed: `python bench/streaming_cost.py --manifest data/open_test/16k/test.jsonl --checkpoint {ckpt} "
+        f"Streamed: `python bench/streaming_cost.py --manifest data/open_test/{rate}/test.jsonl --checkpoint {ckpt} "
         "--threads 1 --decoding ctc_beam --beam-size 16 --lm hypersp/pretrained/ko_jamo6.arpa.gz --lm-weight 0.5 "
         "--variant \"streamed_final:mode=cached,final_full_context=false\" --variant window:mode=window` (each "
         "utterance streamed after 0.5 s of silence, one stream at a time; the finals of each utterance joined). "
@@ -100,7 +100,7 @@ def main(run_dir: str, out: str, shipped: bool = False) -> int:
         "",
         "## By segment length (open-vocabulary test, offline)",
         "",
-        "As in `demo_ko_16k.md`: open-test utterances joined with 0.15 s pauses into windows of about 5, 10, 20 and "
+        f"As in `{base}.md`: open-test utterances joined with 0.15 s pauses into windows of about 5, 10, 20 and "
         f"30 s ({by_length['default'][0]['windows']} windows each; compare across a row), each recognized as one "
         "upload by the engine, against its utterances one by one. CER with spaces removed.",
         "",
@@ -108,7 +108,7 @@ def main(run_dir: str, out: str, shipped: bool = False) -> int:
         "|---|---|---|---|---|",
         *by_length_rows(by_length),
         "",
-        f"Command: `python bench/long_segments.py --manifest data/open_test/16k/test.jsonl --checkpoint {ckpt} "
+        f"Command: `python bench/long_segments.py --manifest data/open_test/{rate}/test.jsonl --checkpoint {ckpt} "
         "--variants engine` (and `--decoding greedy`). A live stream cuts long speech at its endpoints and at "
         "`streaming.max_utterance_s` instead.",
         "",
@@ -125,14 +125,15 @@ def main(run_dir: str, out: str, shipped: bool = False) -> int:
         "",
         f"- `{cfg['model']['name']}` (preset `conformer_tiny`), {params / 1e6:.2f} M parameters, CTC over "
         f"{cfg['tokenizer']['name']} tokens; attention context {left} / {right} frames"
-        f"{', causal convolutions' if causal else ''}; input 16 kHz, "
+        f"{', causal convolutions' if causal else ''}; input {audio}, "
         f"{cfg['task']['features']['n_mels']} log-mel bins, normalization `{cfg['task']['features']['normalize']}`.",
-        f"- File: `{'hypersp/pretrained/' + NAME + '.pt' if shipped else run / (NAME + '.pt')}`, {size_mb:.1f} MB, float16, mean of the {len(averaged)} best "
+        f"- File: `{'hypersp/pretrained/' + name + '.pt' if shipped else run / (name + '.pt')}`, {size_mb:.1f} MB, float16, mean of the {len(averaged)} best "
         f"checkpoints by dev CER (steps {', '.join(str(a['step']) for a in averaged)}).",
         "",
         "## Training",
         "",
-        "`bash examples/synthetic/stream_finetune.sh` (after `make demo-models`): from `demo_ko_16k`'s weights "
+        f"`{'RATE=8k ' if rate == '8k' else ''}bash examples/synthetic/stream_finetune.sh` (after `make demo-models`): "
+        f"from `{base}`'s weights "
         f"(`trainer.init_from`), {train['steps']} steps on the same demo corpus and augmentation "
         f"(`conf/demo.yaml` + `conf/demo_stream.yaml`) in {train['train_seconds'] / 60:.1f} min, stopped by "
         f"`{train['stop_reason']}`; AdamW lr {cfg['optim']['lr']}, warmup {cfg['optim']['warmup_steps']}, "
@@ -149,7 +150,7 @@ def main(run_dir: str, out: str, shipped: bool = False) -> int:
         row("default (beam 16 + `ko_jamo6`)", ev[("test", "default")]),
         row("greedy", ev[("test", "greedy")]),
         "",
-        f"`hypersp-eval --checkpoint {NAME} --manifest data/demo/16k/test.jsonl [--decoding greedy]` "
+        f"`hypersp-eval --checkpoint {name} --manifest data/demo/{rate}/test.jsonl [--decoding greedy]` "
         f"({ev[('test', 'greedy')]['num_utterances']} utterances).",
         "",
     ]
@@ -159,8 +160,12 @@ def main(run_dir: str, out: str, shipped: bool = False) -> int:
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--shipped"]
-    if len(args) != 2:
-        print(__doc__, file=sys.stderr)
-        sys.exit(1)
-    sys.exit(main(*args, shipped="--shipped" in sys.argv[1:]))
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir")
+    p.add_argument("out")
+    p.add_argument("--shipped", action="store_true")
+    p.add_argument("--rate", choices=["16k", "8k"], default="16k")
+    a = p.parse_args()
+    sys.exit(main(a.run_dir, a.out, shipped=a.shipped, rate=a.rate))

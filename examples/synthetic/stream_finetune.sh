@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# A streaming demo model (issue 18): demo_ko_16k fine-tuned with what a live stream has (conf/demo_stream.yaml:
+# A streaming demo model (issue 18): demo_ko_16k (RATE=8k: demo_ko_8k) fine-tuned with what a live stream has (conf/demo_stream.yaml:
 # attention 64 frames back and none ahead, causal convolutions, features normalized by the frames so far), so the cached stream (streaming.mode=cached) computes
 # the model's own forward and the final can come from the streamed frames, with no second full-context pass.
 #
-#   PATH="$PWD/.venv/bin:$PATH" bash examples/synthetic/stream_finetune.sh [DATA_DIR] [RUN_DIR] [KEY=VALUE ...]
+#   PATH="$PWD/.venv/bin:$PATH" [RATE=8k] bash examples/synthetic/stream_finetune.sh [DATA_DIR] [RUN_DIR] [KEY=VALUE ...]
+#
+# Below, 16k stands for RATE (16k by default, or 8k: the telephone-channel model from demo_ko_8k, as run.sh trains it).
 #
 # Needs run.sh's corpus (DATA_DIR/16k) and open_test.sh's test (DATA_DIR/open_test/16k). Starts from
 # INIT (default RUN_DIR/demo_ko_16k.pt, run.sh's own model; or the shipped name demo_ko_16k), trains
@@ -17,30 +19,34 @@ set -euo pipefail
 DATA=${1:-data/demo}
 RUN=${2:-runs/demo}
 shift $(( $# < 2 ? $# : 2 ))  # the rest: hypersp-train overrides (e.g. trainer.max_steps=600)
-INIT=${INIT:-$RUN/demo_ko_16k.pt}
+RATE=${RATE:-16k}  # 16k, or 8k: demo_ko_8k fine-tuned into demo_ko_8k_stream (telephone channel)
+[ "$RATE" = 16k ] || [ "$RATE" = 8k ] || { echo "RATE=$RATE: give 16k or 8k" >&2; exit 1; }
+INIT=${INIT:-$RUN/demo_ko_$RATE.pt}
 MINUTES=${MINUTES:-60}
 SHIP=${SHIP:-0}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-OUT="$RUN/16k_stream"
-NAME=demo_ko_16k_stream
-OPEN="$DATA/open_test/16k/test.jsonl"
+OUT="$RUN/${RATE}_stream"
+NAME=demo_ko_${RATE}_stream
+OPEN="$DATA/open_test/$RATE/test.jsonl"
+TASK=(synthetic task.telephone_prob=0.1)  # as run.sh trains each rate
+[ "$RATE" = 8k ] && TASK=(synthetic_tel)
 LM="$ROOT/hypersp/pretrained/ko_jamo6.arpa.gz"
-for f in "$DATA/16k/train.jsonl" "$OPEN"; do
+for f in "$DATA/$RATE/train.jsonl" "$OPEN"; do
     [ -f "$f" ] || { echo "missing $f: run examples/synthetic/run.sh first" >&2; exit 1; }
 done
 mkdir -p "$RUN"
 
-echo "== fine-tuning $INIT for streaming (log: $RUN/train_16k_stream.log)"
-hypersp-train --task synthetic --arch conformer_tiny -c "$HERE/conf/demo.yaml" -c "$HERE/conf/demo_stream.yaml" \
-    task.train_manifest="$DATA/16k/train.jsonl" task.valid_manifest="$DATA/16k/dev.jsonl" task.telephone_prob=0.1 \
+echo "== fine-tuning $INIT for streaming (log: $RUN/train_${RATE}_stream.log)"
+hypersp-train --task "${TASK[0]}" --arch conformer_tiny -c "$HERE/conf/demo.yaml" -c "$HERE/conf/demo_stream.yaml" \
+    task.train_manifest="$DATA/$RATE/train.jsonl" task.valid_manifest="$DATA/$RATE/dev.jsonl" "${TASK[@]:1}" \
     trainer.init_from="$INIT" trainer.out_dir="$OUT" trainer.max_minutes="$MINUTES" trainer.resume=auto \
-    trainer.progress_bar=false "$@" > "$RUN/train_16k_stream.log" 2>&1
+    trainer.progress_bar=false "$@" > "$RUN/train_${RATE}_stream.log" 2>&1
 
 echo "== averaging; offline CER (in-vocabulary and open-vocabulary test, greedy and beam 16 + ko_jamo6 w0.5)"
 hypersp-average "$OUT" -n 3 -o "$RUN/$NAME.pt" --half > "$RUN/$NAME.average.json"
 for split in test open; do
-    manifest="$DATA/16k/test.jsonl"; [ $split = open ] && manifest="$OPEN"
+    manifest="$DATA/$RATE/test.jsonl"; [ $split = open ] && manifest="$OPEN"
     hypersp-eval --checkpoint "$RUN/$NAME.pt" --manifest "$manifest" --decoding greedy --no-progress \
         --output-json "$RUN/${NAME}_${split}_greedy.json" > /dev/null
     hypersp-eval --checkpoint "$RUN/$NAME.pt" --manifest "$manifest" --decoding ctc_beam --beam-size 16 --lm "$LM" \
@@ -59,17 +65,17 @@ python "$ROOT/bench/streaming_cost.py" --manifest "$OPEN" --checkpoint "$RUN/$NA
     --variant "streamed_final:mode=cached,final_full_context=false" \
     --variant "window:mode=window" > "$RUN/${NAME}_streaming_cost.json"
 
-python "$HERE/stream_card.py" "$RUN" "$RUN/$NAME.md" > /dev/null
+python "$HERE/stream_card.py" "$RUN" "$RUN/$NAME.md" --rate "$RATE" > /dev/null
 if [ "$SHIP" = 1 ]; then  # the model, its card naming it, and its default decoding (beam 16 + ko_jamo6, as demo_ko_16k)
     cp "$RUN/$NAME.pt" "$ROOT/hypersp/pretrained/"
-    python "$HERE/stream_card.py" "$RUN" "$ROOT/hypersp/pretrained/$NAME.md" --shipped > /dev/null
+    python "$HERE/stream_card.py" "$RUN" "$ROOT/hypersp/pretrained/$NAME.md" --shipped --rate "$RATE" > /dev/null
     cp "$HERE/conf/$NAME.decoding.yaml" "$ROOT/hypersp/pretrained/"
 fi
 
-python - "$RUN" "$NAME" <<'PY'
+python - "$RUN" "$NAME" "$RATE" <<'PY'
 import json, sys
-run, name = sys.argv[1:]
-t = json.load(open(f"{run}/16k_stream/train_summary.json"))
+run, name, rate = sys.argv[1:]
+t = json.load(open(f"{run}/{rate}_stream/train_summary.json"))
 print(f"{name}: {t['steps']} fine-tuning steps in {t['train_seconds'] / 60:.1f} min")
 for split in ("test", "open"):
     for dec in ("greedy", "default"):
