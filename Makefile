@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # PyTorch is pinned here, not in setup.py: 2.13.0 is the CPU build this project is tested with.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install quickstart demo-models stream-model test clean
+.PHONY: install quickstart demo-models stream-models test clean
 
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,11 @@ demo-models: install
 	$(PY) -m pip install -q -c constraints.txt -e ".[broadtext]"
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/synthetic/run.sh
 
-# Rebuild the shipped streaming model demo_ko_16k_stream from demo-models' corpus and demo_ko_16k (about 35 min).
-stream-model: install
+# Rebuild the shipped streaming models demo_ko_16k_stream / demo_ko_8k_stream from demo-models' corpus and models
+# (about 35 min each, one after the other).
+stream-models: install
 	SHIP=1 PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/synthetic/stream_finetune.sh data/demo runs/demo
+	SHIP=1 RATE=8k PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/synthetic/stream_finetune.sh data/demo runs/demo
 
 # Install the example plugin through pip (so it is found by its entry point) and run the suite.
 test: install

@@ -12,7 +12,7 @@ from hypersp.checkpoint import load_checkpoint, shipped_models
 from hypersp_cli import eval as eval_cli
 from hypersp_cli.serve import default_checkpoint
 
-DEMO_MODELS = {"demo_ko_16k": 16000, "demo_ko_8k": 8000, "demo_ko_16k_stream": 16000}
+DEMO_MODELS = {"demo_ko_16k": 16000, "demo_ko_8k": 8000, "demo_ko_16k_stream": 16000, "demo_ko_8k_stream": 8000}
 HELDOUT = ["m8", "f5", "steph2", "klatt4", "iven3", "Andrea", "benjamin", "aunty"]
 
 
@@ -27,16 +27,17 @@ def test_demo_model_is_shipped_small_and_complete(name, rate):
     assert "optimizer" not in state and state["weights_dtype"] == "float16"
 
 
-def test_the_streaming_demo_model_streams_cached_by_its_own_settings():
-    """demo_ko_16k_stream carries its streaming settings: hypersp.load(...).stream() (and hypersp-serve) run it through
-    the cached encoder with the final from the streamed frames, without peeks (causal: 40 ms lookahead)."""
+@pytest.mark.parametrize("name", ["demo_ko_16k_stream", "demo_ko_8k_stream"])
+def test_the_streaming_demo_models_stream_cached_by_their_own_settings(name):
+    """A streaming demo model carries its streaming settings: hypersp.load(...).stream() (and hypersp-serve) run it
+    through the cached encoder with the final from the streamed frames, without peeks (causal: 40 ms lookahead)."""
     import hypersp
     from hypersp.inference.streaming import StreamingRecognizer
 
-    state = load_checkpoint("demo_ko_16k_stream")
+    state = load_checkpoint(name)
     assert state["config"]["model"]["conv_causal"] and state["config"]["model"]["att_context_right"] == 0
     assert state["config"]["task"]["features"]["normalize"] == "cumulative"
-    asr = hypersp.load("demo_ko_16k_stream")
+    asr = hypersp.load(name)
     cfg = asr.default_streaming_config()
     assert cfg.mode == "cached" and not cfg.final_full_context
     live = StreamingRecognizer(asr, cfg)
