@@ -51,11 +51,19 @@ def pcm(x):
     return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
 
 
+async def send_paced(ws, audio: np.ndarray, rate: int, speed: float) -> None:
+    """``audio`` (PCM16) as 0.1 s binary messages at ``speed`` x real time."""
+    chunk = rate // 10
+    t0 = time.perf_counter()
+    for k, i in enumerate(range(0, audio.size, chunk)):
+        await asyncio.sleep(max(0.0, t0 + k * 0.1 / speed - time.perf_counter()))
+        await ws.send(audio[i:i + chunk].tobytes())
+
+
 async def stream(url: str, audio: np.ndarray, rate: int, speed: float) -> list:
     from websockets.asyncio.client import connect
 
     finals = []
-    chunk = rate // 10
     async with connect(url, max_size=None) as ws:
         async def reader():
             async for msg in ws:
@@ -64,10 +72,7 @@ async def stream(url: str, audio: np.ndarray, rate: int, speed: float) -> list:
                     finals.append(ev.get("text", ""))
 
         task = asyncio.create_task(reader())
-        t0 = time.perf_counter()
-        for k, i in enumerate(range(0, audio.size, chunk)):
-            await asyncio.sleep(max(0.0, t0 + k * 0.1 / speed - time.perf_counter()))
-            await ws.send(audio[i:i + chunk].tobytes())
+        await send_paced(ws, audio, rate, speed)
         n = len(finals)
         await ws.send(json.dumps({"state": 0}))
         deadline = time.perf_counter() + 600
@@ -81,12 +86,8 @@ async def stream_to_floor(url: str, audio: np.ndarray, rate: int, speed: float) 
     """The messages of :func:`stream` to bench/ws_floor_server.py; returns how many it received."""
     from websockets.asyncio.client import connect
 
-    chunk = rate // 10
     async with connect(url, max_size=None) as ws:
-        t0 = time.perf_counter()
-        for k, i in enumerate(range(0, audio.size, chunk)):
-            await asyncio.sleep(max(0.0, t0 + k * 0.1 / speed - time.perf_counter()))
-            await ws.send(audio[i:i + chunk].tobytes())
+        await send_paced(ws, audio, rate, speed)
         await ws.send("end")
         return int(await ws.recv())
 

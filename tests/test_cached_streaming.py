@@ -34,6 +34,27 @@ def streamed(model, feats, context, seed):
     return torch.cat(out + [lp], dim=1)[0]
 
 
+def streamed_together(model, feats, context, rng, max_chunk, linger=True):
+    """Stream the utterances ``feats`` (each (T_i, F)) through ``model.forward_chunks`` together: every step gives
+    each live utterance its next 0..``max_chunk`` frames; one that has had all its frames ends (``last``) at once,
+    or with ``linger`` only half the time, taking steps of no frames meanwhile. -> each one's frames (T'_i, V)."""
+    states = [model.init_stream_state(context) for _ in feats]
+    pos, outs = [0] * len(feats), [[] for _ in feats]
+    with torch.no_grad():
+        while any(st is not None for st in states):
+            live = [i for i, st in enumerate(states) if st is not None]
+            chunks, last = [], []
+            for i in live:
+                chunks.append(feats[i][pos[i]:pos[i] + int(rng.integers(0, max_chunk + 1))])
+                pos[i] += chunks[-1].shape[0]
+                last.append(pos[i] == feats[i].shape[0] and (not linger or bool(rng.random() < 0.5)))
+            log_probs, new = model.forward_chunks(chunks, [states[i] for i in live], last)
+            for k, i in enumerate(live):
+                outs[i].append(log_probs[k])
+                states[i] = None if last[k] else new[k]
+    return [torch.cat(o) for o in outs]
+
+
 @pytest.mark.parametrize("left,right,causal", [(6, 2, False), (-1, 0, False), (4, 0, True), (0, 1, False)])
 def test_conformer_stream_equals_masked_full_forward(left, right, causal):
     torch.manual_seed(0)
@@ -65,29 +86,14 @@ def test_utterances_streamed_together_each_equal_their_masked_full_forward(left,
     ref = ConformerModel(tiny(conv_causal=causal, att_context_left=left, att_context_right=right),
                          input_dim=20, vocab_size=11).eval()
     ref.load_state_dict(model.state_dict())
-    rng = np.random.default_rng(0)
     lengths = [1, 7, 30, 55, 97]
     feats = [torch.randn(T, 20) for T in lengths]
-    states = [model.init_stream_state(StreamContext(left, right)) for _ in feats]
-    pos, outs, done = [0] * len(feats), [[] for _ in feats], [False] * len(feats)
+    outs = streamed_together(model, feats, StreamContext(left, right), np.random.default_rng(0), max_chunk=12)
     with torch.no_grad():
-        while not all(done):
-            live = [i for i in range(len(feats)) if not done[i]]
-            chunks, last = [], []
-            for i in live:
-                chunk = feats[i][pos[i]:pos[i] + int(rng.integers(0, 13))]
-                pos[i] += chunk.shape[0]
-                chunks.append(chunk)
-                last.append(pos[i] == lengths[i] and bool(rng.random() < 0.5))
-            log_probs, new_states = model.forward_chunks(chunks, [states[i] for i in live], last)
-            for k, i in enumerate(live):
-                outs[i].append(log_probs[k])
-                states[i], done[i] = new_states[k], last[k]
         for i, T in enumerate(lengths):
             expect, _ = ref(feats[i][None], torch.tensor([T]))
-            got = torch.cat(outs[i])
-            assert got.shape == expect[0].shape, (T, got.shape)
-            assert (got - expect[0]).abs().max().item() < TOLERANCE, T
+            assert outs[i].shape == expect[0].shape, (T, outs[i].shape)
+            assert (outs[i] - expect[0]).abs().max().item() < TOLERANCE, T
 
 
 def test_forward_chunk_never_changes_its_input_state_and_peeks():
@@ -144,26 +150,13 @@ def test_jasper_streams_what_its_forward_computes(dense):
             m.running_var.uniform_(0.5, 2.0)
     # padding x stride before: 2 x 1, then (1 + 1) x 2, then 6 x 2 + 6 x (4 strided, 2 dense)
     assert model.stream_lookahead_frames(StreamContext()) == 2 + 4 + (12 + (12 if dense else 24))
-    rng = np.random.default_rng(3)
     lengths = [1, 5, 33, 71]
     feats = [torch.randn(T, 20) for T in lengths]
-    states = [model.init_stream_state(StreamContext()) for _ in feats]
-    pos, outs = [0] * len(feats), [[] for _ in feats]
+    outs = streamed_together(model, feats, StreamContext(), np.random.default_rng(3), max_chunk=10)
     with torch.no_grad():
-        while any(st is not None for st in states):
-            live = [i for i, st in enumerate(states) if st is not None]
-            chunks = [feats[i][pos[i]:pos[i] + int(rng.integers(0, 11))] for i in live]
-            for i, c in zip(live, chunks):
-                pos[i] += c.shape[0]
-            last = [pos[i] == lengths[i] and bool(rng.random() < 0.5) for i in live]
-            log_probs, new = model.forward_chunks(chunks, [states[i] for i in live], last)
-            for k, i in enumerate(live):
-                outs[i].append(log_probs[k])
-                states[i] = None if last[k] else new[k]
         for i, T in enumerate(lengths):
             expect, n = model(feats[i][None], torch.tensor([T]))
-            got = torch.cat(outs[i])
-            assert got.shape[0] == int(n[0]) and (got - expect[0, :int(n[0])]).abs().max().item() < TOLERANCE, T
+            assert outs[i].shape[0] == int(n[0]) and (outs[i] - expect[0, :int(n[0])]).abs().max().item() < TOLERANCE, T
 
 
 def test_models_that_cannot_stream_say_so():
@@ -186,26 +179,13 @@ def test_a_left_to_right_rnn_streams_what_its_forward_computes(cell, front):
     cfg = RNNConfig(cell=cell, hidden=16, layers=2, bidirectional=False, subsampling=front, subsampling_dim=24)
     model = RNNModel(cfg, input_dim=20, vocab_size=11).eval()
     assert model.supports_streaming and model.stream_lookahead_frames(StreamContext()) == 3
-    rng = np.random.default_rng(1)
     lengths = [1, 6, 29, 50]
     feats = [torch.randn(T, 20) for T in lengths]
-    states = [model.init_stream_state(StreamContext()) for _ in feats]
-    pos, outs = [0] * len(feats), [[] for _ in feats]
+    outs = streamed_together(model, feats, StreamContext(), np.random.default_rng(1), max_chunk=8, linger=False)
     with torch.no_grad():
-        while any(st is not None for st in states):
-            live = [i for i, st in enumerate(states) if st is not None]
-            chunks = [feats[i][pos[i]:pos[i] + int(rng.integers(0, 9))] for i in live]
-            for i, c in zip(live, chunks):
-                pos[i] += c.shape[0]
-            last = [pos[i] == lengths[i] for i in live]
-            log_probs, new = model.forward_chunks(chunks, [states[i] for i in live], last)
-            for k, i in enumerate(live):
-                outs[i].append(log_probs[k])
-                states[i] = None if last[k] else new[k]
         for i, T in enumerate(lengths):
             expect, n = model(feats[i][None], torch.tensor([T]))
-            got = torch.cat(outs[i])
-            assert got.shape[0] == int(n[0]) and (got - expect[0, :int(n[0])]).abs().max().item() < TOLERANCE, T
+            assert outs[i].shape[0] == int(n[0]) and (outs[i] - expect[0, :int(n[0])]).abs().max().item() < TOLERANCE, T
     bidirectional = RNNModel(RNNConfig(hidden=16, layers=1), input_dim=20, vocab_size=11)
     assert not bidirectional.supports_streaming
     with pytest.raises(ValueError, match="bidirectional rnn cannot stream"):

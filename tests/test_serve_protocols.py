@@ -32,9 +32,18 @@ def server():
         yield srv
 
 
+def events_until_close(ws):
+    """Every event the server sends until it closes the socket -> (events, the close frame's code)."""
+    events = []
+    try:
+        while True:
+            events.append(json.loads(ws.recv(timeout=30)))
+    except ConnectionClosed as closed:
+        return events, closed.rcvd.code
+
+
 def session(srv, settings, frames, end=json.dumps({"eof": 1})):
     """Send the settings, the frames and the end message; return (finals' text, close code)."""
-    texts = []
     with connect(srv.ws_url + "/recognize") as ws:
         if settings:
             ws.send(json.dumps({"settings": settings}))
@@ -42,13 +51,8 @@ def session(srv, settings, frames, end=json.dumps({"eof": 1})):
         for f in frames:
             ws.send(f)
         ws.send(end)
-        try:
-            while True:
-                ev = json.loads(ws.recv(timeout=30))
-                if ev.get("final") and ev["text"]:
-                    texts.append(ev["text"])
-        except ConnectionClosed as closed:
-            return " ".join(texts), closed.rcvd.code
+        events, code = events_until_close(ws)
+    return " ".join(ev["text"] for ev in events if ev.get("final") and ev["text"]), code
 
 
 def chunks(buf, n):
@@ -74,18 +78,13 @@ def test_finals_only_connection_gets_no_partials_and_the_same_final(server, utte
     pcm = np.clip(np.round(utterance * 32767), -32768, 32767).astype("<i2")
     frames = chunks(pcm.tobytes(), 3200)
     reference, _ = session(server, None, frames)
-    events = []
     with connect(server.ws_url + "/recognize") as ws:
         ws.send(json.dumps({"settings": {"partials": False}}))
         assert json.loads(ws.recv(timeout=30))["settings"]["partials"] is False
         for f in frames:
             ws.send(f)
         ws.send(json.dumps({"eof": 1}))
-        try:
-            while True:
-                events.append(json.loads(ws.recv(timeout=30)))
-        except ConnectionClosed:
-            pass
+        events, _ = events_until_close(ws)
     assert events and all(ev["final"] for ev in events)
     assert " ".join(ev["text"] for ev in events if ev["text"]) == reference
 
@@ -149,18 +148,13 @@ def test_the_streaming_model_serves_cached_with_the_text_of_its_python_stream(ut
     import hypersp
 
     pcm = np.clip(np.round(np.concatenate([np.zeros(8000, np.float32), utterance]) * 32767), -32768, 32767).astype("<i2")
-    events = []
     with ServerProcess("demo_ko_16k_stream", "online_resp") as srv:
         with connect(srv.ws_url + "/recognize") as ws:
             for f in chunks(pcm.tobytes(), 3200):  # 0.1 s frames at 2x real time (no backlog to catch up on)
                 ws.send(f)
                 time.sleep(0.05)
             ws.send(json.dumps({"eof": 1}))
-            try:
-                while True:
-                    events.append(json.loads(ws.recv(timeout=30)))
-            except ConnectionClosed:
-                pass
+            events, _ = events_until_close(ws)
     asr = hypersp.load("demo_ko_16k_stream")
     assert asr.default_streaming_config().mode == "cached"
     stream = asr.stream(input_rate=16000)

@@ -80,6 +80,15 @@ class SpeechModel(nn.Module):
                        last: List[bool]) -> Tuple[List[torch.Tensor], List[Any]]:
         raise NotImplementedError(f"{type(self).__name__} cannot stream (supports_streaming is False)")
 
+    def _check_stream_step(self, features: List[torch.Tensor], states: List[Any]) -> None:
+        """What every ``forward_chunks`` refuses: a state whose utterance has ended (``state.closed``, after
+        ``last=True``) and features that are not ``(T, self.input_dim)``."""
+        if any(st.closed for st in states):
+            raise ValueError("forward_chunks after last=True: start a new utterance with init_stream_state")
+        for f in features:
+            if f.dim() != 2 or f.shape[-1] != self.input_dim:
+                raise ValueError(f"forward_chunks expects features (T, {self.input_dim}) per utterance, got {tuple(f.shape)}")
+
     def forward_chunk(self, features: torch.Tensor, state: Any, last: bool = False) -> Tuple[torch.Tensor, Any]:
         """One utterance's step: ``forward_chunks`` of a batch of one, with ``features (1, T, F)`` ->
         ``(log_probs (1, T', V), new_state)``."""

@@ -190,10 +190,10 @@ class RelPositionMultiHeadAttention(MultiHeadAttention):
         T_k = k.shape[2]
         dev = x.device
         q = self._heads(x, self.linear_q)
-        offset = torch.tensor(q_starts, device=dev) - torch.tensor(k_starts, device=dev)  # (B,)
-        rel = offset[:, None, None] + torch.arange(T_q, device=dev)[:, None] - torch.arange(T_k, device=dev)  # (B, T_q, T_k)
-        r_max, r_min = max(q_starts[b] - k_starts[b] for b in range(B)) + T_q - 1, \
-            min(q_starts[b] - k_starts[b] for b in range(B)) - (T_k - 1)
+        offsets = [qs - ks for qs, ks in zip(q_starts, k_starts)]  # query frame 0 minus key frame 0, per row
+        rel = torch.tensor(offsets, device=dev)[:, None, None] + torch.arange(T_q, device=dev)[:, None] \
+            - torch.arange(T_k, device=dev)  # (B, T_q, T_k)
+        r_max, r_min = max(offsets) + T_q - 1, min(offsets) - (T_k - 1)
         pos_emb = sinusoids(torch.arange(r_max, r_min - 1, -1, device=dev), q.shape[-1] * self.h).to(x.dtype)[None]
         p = self.linear_pos(pos_emb).view(1, -1, self.h, self.d_k).transpose(1, 2)  # (1, h, P, d_k)
         content = torch.matmul(q + self.pos_bias_u[None, :, None, :], k.transpose(-2, -1))

@@ -119,14 +119,10 @@ class ConformerModel(SpeechModel):
         states), all utterances through each layer at once; see the contract in hypersp/models/base.py. Each
         utterance's frames equal ``forward`` of this model with ``att_context_left=context.left,
         att_context_right=context.right`` over the whole utterance."""
+        self._check_stream_step(features, states)
         for st in states:
-            if st.closed:
-                raise ValueError("forward_chunks after last=True: start a new utterance with init_stream_state")
             if st.context != states[0].context:
                 raise ValueError(f"utterances streamed together need one context, got {st.context} and {states[0].context}")
-        for f in features:
-            if f.dim() != 2 or f.shape[-1] != self.input_dim:
-                raise ValueError(f"forward_chunks expects features (T, {self.input_dim}) per utterance, got {tuple(f.shape)}")
         ctx = states[0].context
         x, lengths, subs, received = self.pre_encode.forward_chunks(
             features, [st.subsampling for st in states], [st.received for st in states], last)

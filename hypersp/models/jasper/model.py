@@ -150,12 +150,7 @@ class JasperModel(SpeechModel):
                        last: List[bool]) -> Tuple[List[torch.Tensor], List["JasperStreamState"]]:
         """features[i] (T_i, F) of utterance i -> (log_probs[i] (T'_i, V) of its output frames now final, new
         states), all utterances through each convolution at once; see the contract in hypersp/models/base.py."""
-        for st in states:
-            if st.closed:
-                raise ValueError("forward_chunks after last=True: start a new utterance with init_stream_state")
-        for f in features:
-            if f.dim() != 2 or f.shape[-1] != self.input_dim:
-                raise ValueError(f"forward_chunks expects features (T, {self.input_dim}) per utterance, got {tuple(f.shape)}")
+        self._check_stream_step(features, states)
         x = [f.transpose(0, 1) for f in features]  # (F, T_i): convolutions run over time
         history = [x]
         blocks: List[List[JasperBlockStreamState]] = []

@@ -104,9 +104,7 @@ class RNNModel(SpeechModel):
         """features[i] (T_i, F) of utterance i -> (log_probs[i] (T'_i, V) of its output frames now final, new
         states); all utterances through the front end and the recurrent layers at once. Each utterance's frames
         equal ``forward`` over the whole utterance (the front end pads the end with zeros as ``forward`` does)."""
-        for st in states:
-            if st.closed:
-                raise ValueError("forward_chunks after last=True: start a new utterance with init_stream_state")
+        self._check_stream_step(features, states)
         s = self.subsampling_factor
         if self.front is not None:
             x, lengths, fronts, received = self.front.forward_chunks(
