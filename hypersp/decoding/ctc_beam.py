@@ -423,7 +423,7 @@ class BeamRun:
                     run += blank_lp[t]
                     self._run_sums.append(run)
                     t += 1
-                beams = {p: (lse(pb, pnb) + run, NEG_INF) for p, (pb, pnb) in self._run_from.items()}
+                beams = self._after_blank_run(run)
                 continue
             self._run_from = None
             frame, lb = cands[t], blank_lp[t]
@@ -471,6 +471,11 @@ class BeamRun:
             t += 1
         self.beams = beams
 
+    def _after_blank_run(self, run: float) -> Dict[int, Tuple[float, float]]:
+        """The beam after frames of the trailing blank run whose blank log-probs sum to ``run``: every path of the
+        beam before the run, ending in blank."""
+        return {p: (_lse(pb, pnb) + run, NEG_INF) for p, (pb, pnb) in self._run_from.items()}
+
     def can_end_at(self, frames: int) -> bool:
         """Whether :meth:`finish` can end the search after its first ``frames`` frames: any frame from the
         start of the trailing run of skipped blank frames to the last one fed."""
@@ -488,9 +493,7 @@ class BeamRun:
                 raise ValueError(f"this search cannot end at frame {frames}: {self.frames} fed, "
                                  f"{len(self._run_sums) if self._run_from is not None else 0} of them a blank run")
             kept = frames - (self.frames - len(self._run_sums))  # frames of the blank run before the end
-            run = self._run_sums[kept - 1] if kept else 0.0
-            beams = {p: (_lse(pb, pnb) + run, NEG_INF) for p, (pb, pnb) in self._run_from.items()} if kept \
-                else self._run_from
+            beams = self._after_blank_run(self._run_sums[kept - 1]) if kept else self._run_from
         trie, hyps = self.trie, []
         for pid, (pb, pnb) in beams.items():
             state = trie.nodes[pid][PrefixTrie.STATE]
