@@ -1,8 +1,9 @@
 """Serving latency benchmark for hypersp-serve; prints JSON.
 
-    python bench/serve_latency.py --checkpoint best.pt [--wav speech.wav] [--clients 1 10 50]
+    python bench/serve_latency.py --checkpoint best.pt [--wav speech.wav] [--clients 1 10 50] [--app online_tel]
 
-Starts a real server (``online_resp``, plain HTTP) and measures:
+Starts a real server (``--app``, default ``online_resp``; plain HTTP) and measures, at the app's sample rate
+(16 kHz, or 8 kHz for ``online_tel``; ``--wav`` is resampled to it):
 - streaming, K concurrent clients sending real-time audio in 100 ms binary frames
   (0.5 s silence, the speech, then 1.5 s silence):
   * ``first_partial``: speech onset sent -> first non-empty partial received;
@@ -155,19 +156,21 @@ def main():
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1, help="hypersp-serve --workers (server processes)")
+    ap.add_argument("--app", default="online_resp", help="a streaming demo app: online_resp (16 kHz) or online_tel (8 kHz)")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="hypersp-serve config overrides (vad.name=energy)")
     args = ap.parse_args()
     from hypersp.audio.io import load_audio
+    from hypersp.registry import APPS
     from hypersp.testing import ServerProcess, make_tiny_checkpoint
 
-    ckpt = args.checkpoint or str(make_tiny_checkpoint(os.path.join(tempfile.mkdtemp(), "tiny.pt")))
-    rate = 16000
+    rate = int(APPS.config_class(args.app)().sample_rate)
+    ckpt = args.checkpoint or str(make_tiny_checkpoint(os.path.join(tempfile.mkdtemp(), "tiny.pt"), telephone=rate == 8000))
     speech = load_audio(args.wav, rate) if args.wav else speechlike(3.0, rate)
-    out = {"checkpoint": ckpt, "speech_seconds": round(len(speech) / rate, 2), "cpu_count": os.cpu_count(),
+    out = {"checkpoint": ckpt, "app": args.app, "sample_rate": rate, "speech_seconds": round(len(speech) / rate, 2), "cpu_count": os.cpu_count(),
            "load_avg_at_start": os.getloadavg()}
     extra = ["--max-streams", str(max(args.clients) + 8), "--workers", str(args.workers)] + list(args.overrides)
     out["workers"], out["overrides"] = args.workers, args.overrides
-    with ServerProcess(ckpt, "online_resp", extra, threads=args.threads) as srv:
+    with ServerProcess(ckpt, args.app, extra, threads=args.threads) as srv:
         url = srv.ws_url + "/recognize"
         asyncio.run(streaming(url, speech, rate, 1, True))  # warm-up
         out["streaming"] = []
