@@ -53,7 +53,7 @@ def analytic_flops(model, frames: int) -> int:
     for block in model.blocks:
         for convbn in block.convs:
             conv = convbn.conv
-            t = (t + 2 * conv.padding - conv.dilation * (conv.kernel - 1) - 1) // conv.stride + 1
+            t = (t + conv.left_pad + conv.right_pad - conv.dilation * (conv.kernel - 1) - 1) // conv.stride + 1
             for c in (conv.depthwise, conv.pointwise):
                 if c is not None:
                     total += 2 * c.out_channels * (c.in_channels // c.groups) * c.kernel_size[0] * t

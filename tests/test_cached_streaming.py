@@ -132,10 +132,11 @@ def test_lookahead_frames_is_where_frames_become_final():
             assert lp.shape[1] == max(0, (n - 1 - look) // 4 + 1), n
 
 
-@pytest.mark.parametrize("dense", [False, True])
-def test_jasper_streams_what_its_forward_computes(dense):
+@pytest.mark.parametrize("dense,causal", [(False, False), (True, False), (False, True), (True, True)])
+def test_jasper_streams_what_its_forward_computes(dense, causal):
     """Jasper / QuartzNet: every convolution keeps its pending inputs, residual outputs wait for the main branch;
-    utterances streamed together at different points each equal the forward over the whole utterance."""
+    utterances streamed together at different points each equal the forward over the whole utterance. With
+    ``conv_causal`` no output reads a later input frame, so nothing waits for lookahead."""
     from hypersp.models.jasper.model import JasperBlockConfig as B, JasperConfig, JasperModel
 
     torch.manual_seed(4)
@@ -143,13 +144,25 @@ def test_jasper_streams_what_its_forward_computes(dense):
               B(filters=8, repeat=2, kernel=3, residual=True, separable=True),
               B(filters=12, repeat=2, kernel=7, dilation=2, residual=True, stride=1 if dense else 2),
               B(filters=16, kernel=1)]
-    model = JasperModel(JasperConfig(blocks=blocks, dense_residual=dense), input_dim=20, vocab_size=11).eval()
+    model = JasperModel(JasperConfig(blocks=blocks, dense_residual=dense, conv_causal=causal), input_dim=20,
+                        vocab_size=11).eval()
     for m in model.modules():  # non-trivial batch-norm statistics
         if isinstance(m, torch.nn.BatchNorm1d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
-    # padding x stride before: 2 x 1, then (1 + 1) x 2, then 6 x 2 + 6 x (4 strided, 2 dense)
-    assert model.stream_lookahead_frames(StreamContext()) == 2 + 4 + (12 + (12 if dense else 24))
+    # right padding x stride before: 2 x 1, then (1 + 1) x 2, then 6 x 2 + 6 x (4 strided, 2 dense); causal: none
+    lookahead = 0 if causal else 2 + 4 + (12 + (12 if dense else 24))
+    assert model.stream_lookahead_frames(StreamContext()) == lookahead
+    if causal:  # changing the input from frame 40 on leaves every output before it as it was
+        x = torch.randn(1, 64, 20)
+        y = x.clone()
+        y[:, 40:] = torch.randn(1, 24, 20)
+        with torch.no_grad():
+            a, n = model(x, torch.tensor([64]))
+            b, _ = model(y, torch.tensor([64]))
+        stride = 4 if not dense else 2
+        assert int(n[0]) == -(-64 // stride)
+        assert torch.allclose(a[0, :40 // stride], b[0, :40 // stride]) and not torch.allclose(a, b)
     lengths = [1, 5, 33, 71]
     feats = [torch.randn(T, 20) for T in lengths]
     outs = streamed_together(model, feats, StreamContext(), np.random.default_rng(3), max_chunk=10)

@@ -63,8 +63,10 @@ class MaskedConv1d(nn.Module):
 
     ``separable=True`` makes it time-channel separable (QuartzNet): a depthwise convolution
     (one ``kernel``-wide filter per input channel) followed by a pointwise 1x1 convolution
-    that mixes channels. Padding is 'same' (``dilation * (kernel // 2)``), so the output has
-    ``ceil(T / stride)`` frames; ``output_lengths`` gives the exact arithmetic.
+    that mixes channels. Padding is 'same' (``dilation * (kernel // 2)`` zeros on each side), or with
+    ``causal=True`` all ``dilation * (kernel - 1)`` zeros on the left, so that no output reads a later input
+    frame than its own (streaming with no lookahead). Either way the output has ``ceil(T / stride)`` frames;
+    ``output_lengths`` gives the exact arithmetic.
     """
 
     def __init__(
@@ -76,47 +78,55 @@ class MaskedConv1d(nn.Module):
         dilation: int = 1,
         separable: bool = False,
         bias: bool = False,
+        causal: bool = False,
     ):
         super().__init__()
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
-        self.padding = same_padding(kernel, dilation)
+        same = same_padding(kernel, dilation)
+        # zeros before and after the input: 'same' (symmetric) or causal (all before)
+        self.left_pad, self.right_pad = (2 * same, 0) if causal else (same, same)
+        # the symmetric case pads inside nn.Conv1d (one op); the causal one pads explicitly in forward
+        inner = same if not causal else 0
         if separable and kernel > 1:
             self.depthwise = nn.Conv1d(
                 in_channels, in_channels, kernel, stride=stride, dilation=dilation,
-                padding=self.padding, groups=in_channels, bias=False,
+                padding=inner, groups=in_channels, bias=False,
             )
             self.pointwise = nn.Conv1d(in_channels, out_channels, 1, bias=bias)
         else:  # a 1x1 convolution has nothing to separate
             self.depthwise = None
             self.pointwise = nn.Conv1d(
                 in_channels, out_channels, kernel, stride=stride, dilation=dilation,
-                padding=self.padding, bias=bias,
+                padding=inner, bias=bias,
             )
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
-        return conv_output_lengths(lengths, self.kernel, self.stride, self.dilation, self.padding)
+        # the left and right zeros together count as twice the 'same' padding in both layouts
+        return conv_output_lengths(lengths, self.kernel, self.stride, self.dilation, (self.left_pad + self.right_pad) // 2)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """x: (B, C_in, T), lengths: (B,) -> ((B, C_out, T'), lengths' (B,))."""
         # Zero the padding first: whatever an earlier layer (BN bias, activation) wrote
         # there must not reach the valid frames through the kernel.
         x = x.masked_fill(~length_mask(lengths, x.shape[-1])[:, None, :], 0.0)
+        if self.left_pad != self.right_pad:  # causal
+            x = nn.functional.pad(x, (self.left_pad, self.right_pad))
         if self.depthwise is not None:
             x = self.depthwise(x)
         return self.pointwise(x), self.output_lengths(lengths)
 
     # ---- streaming (JasperModel.forward_chunks) ------------------------------------------------
     def init_stream_state(self) -> ConvStreamState:
-        """Before the first frame: the 'same' padding's zeros."""
+        """Before the first frame: the left padding's zeros."""
         c_in = (self.depthwise if self.depthwise is not None else self.pointwise).in_channels
-        return ConvStreamState(self.pointwise.weight.new_zeros(c_in, self.padding), 0, 0)
+        return ConvStreamState(self.pointwise.weight.new_zeros(c_in, self.left_pad), 0, 0)
 
     def forward_chunks(self, xs: List[torch.Tensor], states: List[ConvStreamState],
                        last: List[bool]) -> Tuple[torch.Tensor, List[int], List[ConvStreamState]]:
         """Streaming forward of several utterances at once: the next input frames ``xs[i] (C_in, T_i)`` ->
         ``(y (B, C_out, W), counts, new states)``: utterance i's output frames now final are ``y[i, :, :counts[i]]``
-        (states are not modified). Output t reads input frames ``t * stride - padding .. t * stride + padding``,
-        so it is final once frame ``t * stride + padding`` is in; ``last[i]`` pads the end with zeros as
+        (states are not modified). Output t reads input frames ``t * stride - left_pad .. t * stride + right_pad``,
+        so it is final once frame ``t * stride + right_pad`` is in; ``last[i]`` pads the end with zeros as
         :meth:`forward` does and returns every remaining output (``ceil(T / stride)`` in all). One convolution
         runs over all utterances, their buffers zero-padded at the end to the longest (no kept output reads
         past its own buffer)."""
@@ -125,7 +135,7 @@ class MaskedConv1d(nn.Module):
         for x, st, end in zip(xs, states, last):
             buf = torch.cat([st.pending, x], dim=1)  # from input frame st.received - pending frames
             # the next output's first input frame; a stride longer than the kernel skips frames nobody reads
-            buf = buf[:, st.produced * self.stride - self.padding - (st.received - st.pending.shape[1]):]
+            buf = buf[:, st.produced * self.stride - self.left_pad - (st.received - st.pending.shape[1]):]
             n = st.received + x.shape[1]
             if end:
                 count = -(-n // self.stride) - st.produced
@@ -133,7 +143,7 @@ class MaskedConv1d(nn.Module):
                 if need > buf.shape[1]:
                     buf = torch.cat([buf, buf.new_zeros(buf.shape[0], need - buf.shape[1])], dim=1)
             else:
-                count = max(0, (n - 1 - self.padding) // self.stride - st.produced + 1) if n else 0
+                count = max(0, (n - 1 - self.right_pad) // self.stride - st.produced + 1) if n else 0
             bufs.append(buf[:, :(count - 1) * self.stride + span] if count > 0 else buf[:, :0])
             counts.append(count)
             new_states.append(ConvStreamState(buf[:, count * self.stride:], n, st.produced + count))
@@ -154,9 +164,10 @@ class ConvBN(nn.Module):
     """MaskedConv1d followed by BatchNorm1d (conv without bias: BN supplies the shift)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, dilation: int = 1,
-                 separable: bool = False, bn_eps: float = 1e-3, bn_momentum: float = 0.1):
+                 separable: bool = False, bn_eps: float = 1e-3, bn_momentum: float = 0.1, causal: bool = False):
         super().__init__()
-        self.conv = MaskedConv1d(in_channels, out_channels, kernel, stride, dilation, separable, bias=False)
+        self.conv = MaskedConv1d(in_channels, out_channels, kernel, stride, dilation, separable, bias=False,
+                                 causal=causal)
         self.bn = nn.BatchNorm1d(out_channels, eps=bn_eps, momentum=bn_momentum)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -177,7 +188,7 @@ class JasperBlock(nn.Module):
     Fig. 1). The residual branch is a 1x1 conv + BN of each residual source: the block input
     for plain residual blocks, or every earlier block output for dense residual (Jasper DR).
     ``stride`` applies to the first sub-block and to the residual 1x1 convs, so both
-    branches have the same length.
+    branches have the same length. ``causal`` pads every convolution on the left only (MaskedConv1d).
     """
 
     def __init__(
@@ -193,6 +204,7 @@ class JasperBlock(nn.Module):
         activation: str = "relu",
         residual_channels: List[int] = (),
         bn_eps: float = 1e-3,
+        causal: bool = False,
     ):
         super().__init__()
         if repeat < 1:
@@ -200,7 +212,8 @@ class JasperBlock(nn.Module):
         self.convs = nn.ModuleList()
         channels = in_channels
         for i in range(repeat):
-            self.convs.append(ConvBN(channels, filters, kernel, stride if i == 0 else 1, dilation, separable, bn_eps))
+            self.convs.append(ConvBN(channels, filters, kernel, stride if i == 0 else 1, dilation, separable, bn_eps,
+                                     causal=causal))
             channels = filters
         self.acts = nn.ModuleList(make_activation(activation) for _ in range(repeat))
         self.drops = nn.ModuleList(nn.Dropout(dropout) for _ in range(repeat))

@@ -65,6 +65,7 @@ class JasperConfig:
     dense_residual: bool = False   # Jasper DR: residual blocks get all earlier block outputs
     activation: str = "relu"       # relu | hardtanh | silu | gelu
     bn_eps: float = 1e-3
+    conv_causal: bool = False      # pad every convolution on the left only: streams with no lookahead
 
 
 @register_model("jasper", config=JasperConfig)
@@ -80,7 +81,9 @@ class JasperModel(SpeechModel):
     proportional to the chunk, and the outputs equal ``forward`` over the whole utterance. Its 'same' padding
     makes each convolution wait for ``dilation * (kernel // 2)`` frames after its own: a frame is final only
     ``stream_lookahead_frames`` feature frames later (about 8.9 s for ``quartznet_small``), so partials of a
-    Jasper model come from peeks (``streaming.cached_peek``) or lag by that much.
+    Jasper model come from peeks (``streaming.cached_peek``) or lag by that much. A model trained with
+    ``conv_causal: true`` (every convolution padded on the left only, as NeMo's causal convolutions) has no
+    lookahead beyond its strides: its frames are final as soon as their own input is in.
     """
 
     supports_streaming = True
@@ -106,7 +109,7 @@ class JasperModel(SpeechModel):
             residual_channels = list(history) if dense else (history[-1:] if b.residual else [])
             self.blocks.append(JasperBlock(
                 history[-1], b.filters, b.repeat, b.kernel, b.stride, b.dilation, b.dropout,
-                b.separable, cfg.activation, residual_channels, cfg.bn_eps,
+                b.separable, cfg.activation, residual_channels, cfg.bn_eps, causal=bool(cfg.conv_causal),
             ))
             self._dense.append(dense)
             history = history + [b.filters] if dense else [b.filters]
@@ -167,11 +170,12 @@ class JasperModel(SpeechModel):
 
     def stream_lookahead_frames(self, context: StreamContext) -> int:
         """Feature frames after output frame t's first input frame that must be in before it is final: each
-        main-branch convolution waits for its 'same' padding, in the frames of its own input."""
+        main-branch convolution waits for its right padding ('same': half its span; causal: none), in the frames
+        of its own input."""
         frames, stride = 0, 1
         for block in self.blocks:
             for conv in block.convs:
-                frames += conv.conv.padding * stride
+                frames += conv.conv.right_pad * stride
                 stride *= conv.conv.stride
         return frames
 
