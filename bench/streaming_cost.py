@@ -9,6 +9,11 @@ utterance after it), one stream at a time. A variant is ``NAME:KEY=VALUE,KEY=VAL
 overrides of the checkpoint's own ``streaming`` settings (what hypersp-serve and ``Recognizer.stream()`` use;
 ``NAME:`` alone streams with exactly those); every variant streams the same audio. Reported per variant: CER (spaces removed) of the text of all finals joined, CPU seconds of this process (``time.process_time``:
 all threads) and their ratio to offline. The machine's other load is not controlled.
+
+``--pace X`` sleeps between messages as a live client's arrive (X times real time; the default 0 streams them
+back to back). A live stream's steps run apart, each with caches and branch predictors the rest of the machine has
+used meanwhile, so the same steps cost more CPU than back to back; ``--pace`` measures that part of a server's
+cost without the server (give ``--limit``: paced streaming takes the audio's duration / X).
 """
 from __future__ import annotations
 
@@ -57,6 +62,8 @@ def main() -> None:
     p.add_argument("--beam-size", type=int, default=None)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--variant", action="append", default=[], help="NAME:streaming.KEY=VALUE,... (repeatable)")
+    p.add_argument("--pace", type=float, default=0.0,
+                   help="messages arrive at X times real time (sleeps between them; 0 = back to back)")
     args = p.parse_args()
 
     import torch
@@ -97,7 +104,7 @@ def main() -> None:
         offline.append(result.text)
     offline_cpu = time.process_time() - t0
     out = {"checkpoint": args.checkpoint, "manifest": args.manifest, "utterances": len(items),
-           "audio_s": round(audio_s, 1), "message_s": args.message_s, "torch_threads": torch.get_num_threads(),
+           "audio_s": round(audio_s, 1), "message_s": args.message_s, "pace": args.pace, "torch_threads": torch.get_num_threads(),
            "decoding": {k: getattr(rec.decoding, k, None) for k in ("name", "beam_size", "lm_path", "lm_weight")},
            "offline": {"cer": score(offline), "cpu_s": round(offline_cpu, 2)}, "variants": {}}
     step = max(1, int(args.message_s * rate))
@@ -112,6 +119,8 @@ def main() -> None:
             x = np.concatenate([lead, w])
             finals = []
             for i in range(0, x.size, step):
+                if args.pace:
+                    time.sleep(args.message_s / args.pace)
                 s.accept(x[i:i + step])
                 while s.ready():
                     finals += [e["text"] for e in srec.decode([s])[0] if e["final"]]
