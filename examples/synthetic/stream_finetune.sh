@@ -14,7 +14,7 @@
 # greedy and with the shipped LM), by segment length (bench/long_segments.py) and streamed (bench/streaming_cost.py
 # on the open test: the final from the streamed frames vs the same model offline) and writes its model card (stream_card.py) beside it; SHIP=1 also
 # puts model, card and default decoding (conf/demo_ko_16k_stream.decoding.yaml) into hypersp/pretrained/, as
-# the shipped demo_ko_16k_stream was made. About 35 min on 2 cores.
+# the shipped demo_ko_16k_stream was made. About an hour on 2 cores.
 set -euo pipefail
 DATA=${1:-data/demo}
 RUN=${2:-runs/demo}
@@ -22,7 +22,7 @@ shift $(( $# < 2 ? $# : 2 ))  # the rest: hypersp-train overrides (e.g. trainer.
 RATE=${RATE:-16k}  # 16k, or 8k: demo_ko_8k fine-tuned into demo_ko_8k_stream (telephone channel)
 [ "$RATE" = 16k ] || [ "$RATE" = 8k ] || { echo "RATE=$RATE: give 16k or 8k" >&2; exit 1; }
 INIT=${INIT:-$RUN/demo_ko_$RATE.pt}
-MINUTES=${MINUTES:-60}
+MINUTES=${MINUTES:-100}
 SHIP=${SHIP:-0}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
