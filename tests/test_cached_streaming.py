@@ -556,3 +556,30 @@ def test_a_model_that_cannot_stream_falls_back_to_the_window(tmp_path, caplog):
     assert [e["final"] for e in events] == [True]
     with pytest.raises(ValueError, match="streaming.mode='fast'"):
         StreamingRecognizer(rec, StreamingConfig(mode="fast"))
+
+
+def test_cached_attention_reuses_its_position_projection_only_while_the_weights_are_the_same():
+    """forward_cached keeps the last relative-position projection (a stream's steps ask for the same range): new
+    weights, in place (training) or loaded, give the new result, as an attention without the cache would."""
+    from hypersp.modules.attention import RelPositionMultiHeadAttention
+
+    torch.manual_seed(5)
+    att = RelPositionMultiHeadAttention(16, 2).eval()
+    x, kv = torch.randn(1, 3, 16), torch.randn(1, 10, 16)
+
+    def run():
+        with torch.no_grad():
+            k, v = att.key_values(kv)
+            return att.forward_cached(x, k, v, [7], [0], left=6, right=0)
+
+    first, again = run(), run()
+    assert torch.equal(first, again)
+    with torch.no_grad():
+        att.linear_pos.weight.mul_(2.0)  # in place, as an optimizer step
+    changed = run()
+    att._positions_cache = None
+    assert not torch.allclose(changed, first) and torch.equal(changed, run())
+    att.load_state_dict({k: v.clone() + 0.1 for k, v in att.state_dict().items()})
+    loaded = run()
+    att._positions_cache = None
+    assert torch.equal(loaded, run())

@@ -194,22 +194,37 @@ class RelPositionMultiHeadAttention(MultiHeadAttention):
         rel = torch.tensor(offsets, device=dev)[:, None, None] + torch.arange(T_q, device=dev)[:, None] \
             - torch.arange(T_k, device=dev)  # (B, T_q, T_k)
         r_max, r_min = max(offsets) + T_q - 1, min(offsets) - (T_k - 1)
-        pos_emb = sinusoids(torch.arange(r_max, r_min - 1, -1, device=dev), q.shape[-1] * self.h).to(x.dtype)[None]
-        p = self.linear_pos(pos_emb).view(1, -1, self.h, self.d_k).transpose(1, 2)  # (1, h, P, d_k)
+        p = self._relative_positions(r_max, r_min, x.dtype)  # (1, h, P, d_k)
         content = torch.matmul(q + self.pos_bias_u[None, :, None, :], k.transpose(-2, -1))
         position = torch.matmul(q + self.pos_bias_v[None, :, None, :], p.transpose(-2, -1))
         position = position.gather(-1, (r_max - rel)[:, None].expand(B, self.h, T_q, T_k))
         scores = (content + position) / math.sqrt(self.d_k)
         allowed = torch.ones(B, T_q, T_k, dtype=torch.bool, device=dev)
-        if q_lengths is not None:
+        if q_lengths is not None and min(q_lengths) < T_q:  # (rows without padding need no mask)
             allowed &= torch.arange(T_q, device=dev)[:, None] < torch.tensor(q_lengths, device=dev)[:, None, None]
-        if k_lengths is not None:
+        if k_lengths is not None and min(k_lengths) < T_k:
             allowed &= torch.arange(T_k, device=dev) < torch.tensor(k_lengths, device=dev)[:, None, None]
         if left >= 0:
             allowed &= rel <= left
         if right >= 0:
             allowed &= rel >= -right
         return self._attend(scores, v, allowed)
+
+    def _relative_positions(self, r_max: int, r_min: int, dtype: torch.dtype) -> torch.Tensor:
+        """``linear_pos`` of the encodings of relative positions ``r_max`` down to ``r_min``: (1, h, P, d_k).
+        A stream's steps ask for the same range again and again (the key cache is full after a few seconds), so
+        the last result is kept, keyed by the range and the weights' identity and version (training or loading
+        new weights makes it stale)."""
+        w = self.linear_pos.weight
+        key = (r_max, r_min, dtype, w.data_ptr(), w._version, w.device)
+        cached = getattr(self, "_positions_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        pos_emb = sinusoids(torch.arange(r_max, r_min - 1, -1, device=w.device), self.d_k * self.h).to(dtype)[None]
+        p = self.linear_pos(pos_emb).view(1, -1, self.h, self.d_k).transpose(1, 2)
+        if not torch.is_grad_enabled():  # (a tensor holding a graph is not kept)
+            self._positions_cache = (key, p)
+        return p
 
     def key_values(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(B, T, D) normalized inputs -> key and value projections, each (B, h, T, d_k) (the cache)."""
