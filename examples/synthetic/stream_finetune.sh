@@ -65,6 +65,13 @@ python "$ROOT/bench/streaming_cost.py" --manifest "$OPEN" --checkpoint "$RUN/$NA
     --variant "streamed_final:mode=cached,final_full_context=false" \
     --variant "window:mode=window" > "$RUN/${NAME}_streaming_cost.json"
 
+PARENT="$RUN/open_default/open_$RATE.json"  # the card compares with the parent on the open test; run.sh writes it
+if [ ! -f "$PARENT" ]; then  # a run dir of its own (or INIT a shipped name): evaluate the parent the same way
+    echo "== $PARENT missing: the open test with $INIT (beam 16 + ko_jamo6 w0.5), for the card"
+    mkdir -p "$RUN/open_default"
+    hypersp-eval --checkpoint "$INIT" --manifest "$OPEN" --decoding ctc_beam --beam-size 16 --lm "$LM" \
+        --lm-weight 0.5 --no-progress --output-json "$PARENT" > /dev/null
+fi
 python "$HERE/stream_card.py" "$RUN" "$RUN/$NAME.md" --rate "$RATE" > /dev/null
 if [ "$SHIP" = 1 ]; then  # the model, its card naming it, and its default decoding (beam 16 + ko_jamo6, as demo_ko_16k)
     cp "$RUN/$NAME.pt" "$ROOT/hypersp/pretrained/"
