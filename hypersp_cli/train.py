@@ -83,6 +83,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         nproc = args.nproc_per_node or int(cfg.trainer.nproc_per_node)
         if nproc > 1 and "LOCAL_RANK" not in os.environ:
             return launch(nproc, argv)
+        if "LOCAL_RANK" in os.environ:
+            import faulthandler
+
+            # A rank killed by a C++ abort (SIGABRT/SIGSEGV in a collective) prints where Python was.
+            faulthandler.enable(all_threads=True)
         from hypersp.train.trainer import train
 
         summary = train(cfg)

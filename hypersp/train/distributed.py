@@ -78,13 +78,38 @@ def init_distributed(device_name: str = "auto", timeout_minutes: float = 30.0) -
 
 
 def cleanup(wait_for_peers: bool = True) -> None:
-    """Tear the process group down. After a normal finish, first wait until every rank got here: a
-    rank that destroys the group while a peer still talks to it makes gloo abort ("terminate called
-    without an active exception"). After an error, don't wait (the peers may never arrive)."""
+    """Tear the process group down.
+
+    After a normal finish every rank first waits until every rank got here (a gloo barrier), then until
+    every rank has *left* that barrier (a count in the rendezvous store, which is not gloo): a rank that
+    destroys its gloo context while a peer still finishes the barrier can make that peer abort
+    ("terminate called without an active exception"; pytorch/gloo#155). After an error, don't wait
+    (the peers may never arrive)."""
     if dist.is_available() and dist.is_initialized():
         if wait_for_peers:
             dist.barrier()
+            _all_left_the_barrier()
         dist.destroy_process_group()
+
+
+def _all_left_the_barrier(timeout_s: float = 60.0) -> None:
+    """Count this rank in the store and wait (polling, up to ``timeout_s``) until all ranks are counted.
+
+    The key carries torchrun's restart count, and the target is rounded up to whole worlds, so a store
+    that outlives an attempt (the agent's) never satisfies a later one early. Best effort: when the store
+    is gone (a rank 0 that hosted it and already left, having seen every rank counted), go on."""
+    import time
+
+    world = dist.get_world_size()
+    key = f"hypersp/finished/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"
+    try:
+        store = dist.distributed_c10d._get_default_store()
+        target = -(-store.add(key, 1) // world) * world
+        deadline = time.monotonic() + timeout_s
+        while store.add(key, 0) < target and time.monotonic() < deadline:
+            time.sleep(0.005)
+    except Exception:  # noqa: BLE001 - teardown: the gloo barrier above already passed
+        pass
 
 
 def all_reduce_sum(values: Sequence[float], info: DistInfo) -> List[float]:
