@@ -87,3 +87,29 @@ def test_shard_and_epoch_tags_are_disjoint_and_complete():
     tagged.set_epoch(3)
     assert list(tagged) == [[(3, 0), (3, 1)], [(3, 2)]]
     assert derive_seed(1, 2, 3) == derive_seed(1, 2, 3) != derive_seed(1, 2, 4)
+
+
+def test_teardown_waits_until_every_rank_has_left_the_barrier(monkeypatch):
+    """cleanup()'s second wait: a rank returns only once all ranks are counted in the store (not gloo), and a
+    store that already holds an earlier attempt's full count does not let a later attempt through early."""
+    import threading
+    import time
+
+    import torch.distributed as dist
+
+    from hypersp.train import distributed as D
+
+    store = dist.HashStore()
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(dist.distributed_c10d, "_get_default_store", lambda: store)
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "0")
+    store.add("hypersp/finished/0", 2)  # an earlier attempt that used this store (and key) and finished
+    done = threading.Event()
+    rank0 = threading.Thread(target=lambda: (D._all_left_the_barrier(timeout_s=30), done.set()))
+    rank0.start()
+    time.sleep(0.3)
+    assert not done.is_set(), "returned before the other rank was counted"
+    D._all_left_the_barrier(timeout_s=30)  # rank 1 arrives: both go on
+    rank0.join(timeout=10)
+    assert done.is_set()
+    assert store.add("hypersp/finished/0", 0) == 4
