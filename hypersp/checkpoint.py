@@ -23,11 +23,12 @@ whose content differs (``CheckpointError``: "FILE is damaged: ..."), as it refus
 be unpickled ("FILE is damaged or not a hypersp checkpoint: ..."). A checkpoint saved before the
 hash existed loads with a logged warning (re-save it to add one: :func:`add_content_hash`).
 
-Shipped models (``hypersp/pretrained/NAME.pt``) may have a default decoding in a sidecar,
-``NAME.decoding.yaml`` (:func:`shipped_decoding`): DecodingConfig fields that the engine
-(``Recognizer.from_checkpoint``: ``hypersp.load``, hypersp-eval, -transcribe, -serve) puts over the
-checkpoint's own ``decoding`` group, below config files, overrides and decoding arguments. An
-``lm_path`` there is relative to ``hypersp/pretrained/``. Only the files in that folder have sidecars:
+Shipped models (``hypersp/pretrained/NAME.pt``) may have defaults in sidecars (:func:`shipped_defaults`):
+``NAME.decoding.yaml`` (DecodingConfig fields; :func:`shipped_decoding`) and ``NAME.streaming.yaml``
+(StreamingConfig fields), which the engine (``Recognizer.from_checkpoint``: ``hypersp.load``, hypersp-eval,
+-transcribe, -serve) puts over the checkpoint's own ``decoding`` / ``streaming`` group, below config files,
+overrides and decoding arguments. An ``lm_path`` there is relative to ``hypersp/pretrained/``. Only the files
+in that folder have sidecars:
 a checkpoint anywhere else (a user's model, a copy, a fine-tuned demo model) decodes as its own
 config says.
 """
@@ -68,26 +69,34 @@ def shipped_models() -> Dict[str, Path]:
     return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.pt"))}
 
 
-def shipped_decoding(name_or_path: str | Path) -> Dict[str, Any]:
-    """The default decoding fields of a shipped model (its ``NAME.decoding.yaml``; see the module docstring),
-    with ``lm_path`` made absolute; ``{}`` for any other checkpoint or a shipped model without a sidecar."""
+def shipped_defaults(name_or_path: str | Path, group: str) -> Dict[str, Any]:
+    """A shipped model's default fields for config ``group`` (``decoding`` or ``streaming``): its sidecar
+    ``NAME.GROUP.yaml`` (see the module docstring); ``{}`` for any other checkpoint or a shipped model without
+    that sidecar."""
     try:
         path = resolve_checkpoint(str(name_or_path)).resolve()
     except CheckpointError:
         return {}
     if path.parent != SHIPPED_DIR.resolve():
         return {}
-    sidecar = path.with_name(path.stem + ".decoding.yaml")
+    sidecar = path.with_name(f"{path.stem}.{group}.yaml")
     if not sidecar.is_file():
         return {}
     fields = OmegaConf.to_container(OmegaConf.load(sidecar), resolve=True) or {}
     if not isinstance(fields, dict):
-        raise CheckpointError(f"{sidecar}: expected a mapping of decoding fields")
+        raise CheckpointError(f"{sidecar}: expected a mapping of {group} fields")
+    return fields
+
+
+def shipped_decoding(name_or_path: str | Path) -> Dict[str, Any]:
+    """The default decoding fields of a shipped model (``NAME.decoding.yaml``), with ``lm_path`` made absolute."""
+    fields = shipped_defaults(name_or_path, "decoding")
     if fields.get("lm_path"):
         lm = SHIPPED_DIR / str(fields["lm_path"])
         if not lm.is_file():
-            raise CheckpointError(f"{sidecar}: its language model {lm} is missing (a broken installation?); "
-                                  "decode without it with --decoding greedy or --lm ''")
+            raise CheckpointError(f"{SHIPPED_DIR / Path(str(name_or_path)).stem}.decoding.yaml: its language model "
+                                  f"{lm} is missing (a broken installation?); decode without it with --decoding "
+                                  "greedy or --lm ''")
         fields["lm_path"] = str(lm.resolve())
     return fields
 

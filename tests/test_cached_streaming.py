@@ -583,3 +583,56 @@ def test_cached_attention_reuses_its_position_projection_only_while_the_weights_
     loaded = run()
     att._positions_cache = None
     assert torch.equal(loaded, run())
+
+
+# ---- two-pass streaming: a streaming model's live steps, the full-context model's finals --------------------
+
+@pytest.mark.slow
+def test_two_pass_stream_partials_from_the_streaming_model_finals_with_the_upload_text(demo, sentence):
+    from hypersp.config.schema import StreamingConfig
+    from hypersp.inference.streaming import StreamingRecognizer
+
+    srec = StreamingRecognizer(demo, StreamingConfig(mode="cached", first_pass_model="demo_ko_16k_stream"))
+    assert srec.first_pass is not demo and srec.encoder.model is srec.first_pass.model
+    assert srec.frame_shift_s == srec.first_pass.frame_shift_s and not srec.peek  # causal: 40 ms lookahead
+    events, _ = stream_events(srec, sentence)
+    assert [e for e in events if not e["final"] and e["text"]], "live partials while the sentence is spoken"
+    finals = [e["text"] for e in events if e["final"] and e["text"]]
+    assert finals and " ".join(finals) == demo.transcribe(sentence, sample_rate=16000).text
+    # one copy of the streaming model, whatever the number of recognizers using it
+    assert StreamingRecognizer(demo, srec.cfg).first_pass is srec.first_pass
+
+
+@pytest.mark.parametrize("name", ["demo_ko_16k", "demo_ko_8k"])
+def test_the_full_context_demo_models_stream_two_pass_by_default_and_window_on_request(name):
+    import hypersp
+    from hypersp.checkpoint import shipped_defaults
+    from hypersp.inference.streaming import StreamingRecognizer
+
+    assert shipped_defaults(name, "streaming")["first_pass_model"] == f"{name}_stream"
+    asr = hypersp.load(name, decoding="greedy")
+    cfg = asr.default_streaming_config()
+    assert (cfg.mode, cfg.first_pass_model, cfg.final_full_context) == ("cached", f"{name}_stream", True)
+    live = StreamingRecognizer(asr, cfg)
+    assert live.encoder is not None and live.first_pass.sample_rate == asr.sample_rate
+    window = hypersp.load(name, decoding="greedy", overrides=["streaming.mode=window"])
+    live = StreamingRecognizer(window, window.default_streaming_config())
+    assert live.encoder is None and live.first_pass is window  # the window ignores the first-pass model
+
+
+def test_two_pass_streaming_refuses_what_it_cannot_do(demo, tmp_path):
+    from hypersp.config.schema import StreamingConfig
+    from hypersp.inference.streaming import StreamingRecognizer
+    from hypersp.testing import make_tiny_checkpoint
+
+    bidirectional = make_tiny_checkpoint(tmp_path / "tiny.pt", arch="rnn_small", overrides=["model.hidden=16", "model.layers=1"])
+    with pytest.raises(ValueError, match="cannot stream"):  # a first pass that cannot stream is no first pass
+        StreamingRecognizer(demo, StreamingConfig(mode="cached", first_pass_model=str(bidirectional)))
+
+    with pytest.raises(ValueError, match="8000 Hz model"):
+        StreamingRecognizer(demo, StreamingConfig(mode="cached", first_pass_model="demo_ko_8k_stream"))
+    with pytest.raises(ValueError, match="final_full_context must be true"):
+        StreamingRecognizer(demo, StreamingConfig(mode="cached", first_pass_model="demo_ko_16k_stream",
+                                                  final_full_context=False))
+    with pytest.raises(ValueError, match="neither a file nor a shipped model"):
+        StreamingRecognizer(demo, StreamingConfig(mode="cached", first_pass_model="no_such_model"))

@@ -120,8 +120,8 @@ def session():
     return hypersp.load("demo_ko_16k"), np.concatenate(pieces)
 
 
-def stream_finals(asr, audio, message_s, rate=16000):
-    s = asr.stream(input_rate=rate)
+def stream_finals(asr, audio, message_s, rate=16000, cfg=None):
+    s = asr.stream(input_rate=rate, cfg=cfg)
     step = max(1, int(message_s * rate))
     events = []
     for i in range(0, audio.size, step):
@@ -161,12 +161,15 @@ def count_model_calls(asr, monkeypatch):
 def test_a_backlog_is_caught_up_in_fewer_model_steps(session, monkeypatch):
     """A stream handed seconds of audio at once (a large message, or the backlog of a server that fell behind)
     runs the model once per stretch of speech instead of once per 0.32 s step (streaming.catchup_s): far
-    fewer model calls, the same finals."""
+    fewer model calls, the same finals. (Window mode: demo_ko_16k streams two-pass by default.)"""
+    from hypersp.config.schema import StreamingConfig
+
     asr, audio = session
+    window = StreamingConfig(mode="window")
     calls = count_model_calls(asr, monkeypatch)
-    live = stream_finals(asr, audio, 0.1)
+    live = stream_finals(asr, audio, 0.1, cfg=window)
     live_calls, calls[:] = len(calls), []
-    backlog = stream_finals(asr, audio, 1000.0)
+    backlog = stream_finals(asr, audio, 1000.0, cfg=window)
     assert [e["text"] for e in backlog] == [e["text"] for e in live]
     assert len(calls) * 3 < live_calls, (len(calls), live_calls)
 

@@ -191,22 +191,24 @@ class Recognizer:
     def from_checkpoint(cls, name_or_path: str, device: str = "cpu", decoding: Any = None,
                         overrides: Sequence[str] = (), config_files: Sequence[str] = (), runtime: str = "torch",
                         threads: Optional[int] = None, **kwargs) -> "Recognizer":
-        """From a checkpoint file or shipped model name. The checkpoint's config, then a shipped model's default
-        decoding (``hypersp/pretrained/NAME.decoding.yaml``, :func:`hypersp.checkpoint.shipped_decoding`), then
+        """From a checkpoint file or shipped model name. The checkpoint's config, then a shipped model's defaults
+        (``hypersp/pretrained/NAME.decoding.yaml`` and ``NAME.streaming.yaml``, :mod:`hypersp.checkpoint`), then
         ``config_files`` (YAML), then ``overrides`` (``key=value``, e.g. ``vad.max_segment_s=15``) give
         ``decoding.*`` and ``vad.*``; ``decoding`` (a config or dict of fields) is applied last.
         ``runtime``: ``torch`` (the model itself, on ``device``), ``torchscript`` or ``onnxruntime`` (its export,
         made once and cached, on the CPU with ``threads`` threads; :mod:`hypersp.inference.runtimes`)."""
-        from hypersp.checkpoint import build_from_checkpoint, load_checkpoint, shipped_decoding
+        from hypersp.checkpoint import build_from_checkpoint, load_checkpoint, shipped_decoding, shipped_defaults
         from hypersp.inference.runtimes import backend_for, check_runtime
 
         check_runtime(runtime, device)  # before any work
 
         state = load_checkpoint(name_or_path)
-        defaults = shipped_decoding(name_or_path)
-        if defaults:
+        defaults = {"decoding": shipped_decoding(name_or_path), "streaming": shipped_defaults(name_or_path, "streaming")}
+        if any(defaults.values()):
             config = dict(state["config"])
-            config["decoding"] = {**dict(config.get("decoding") or {}), **defaults}
+            for group, fields in defaults.items():
+                if fields:
+                    config[group] = {**dict(config.get(group) or {}), **fields}
             state = {**state, "config": config}
         comp = build_from_checkpoint(state, overrides=list(overrides), device=device,
                                      config_files=list(config_files))

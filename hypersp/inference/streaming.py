@@ -192,7 +192,7 @@ class Stream:
         The partial decoder's search keeps the committed frames' result (``Decoder.incremental``), so a step
         decodes the new frames only, not the whole utterance again."""
         pieces = [p for p in [*self.committed_lp, tail] if p.shape[0]]
-        self.frames = np.concatenate(pieces) if pieces else np.zeros((0, self.owner.recognizer.backend.vocab_size),
+        self.frames = np.concatenate(pieces) if pieces else np.zeros((0, self.owner.first_pass.backend.vocab_size),
                                                                       dtype=np.float32)
         best = self.frames.argmax(axis=-1) if self.frames.shape[0] else np.zeros(0, dtype=np.int64)
         nonblank = np.flatnonzero(best != 0)
@@ -202,7 +202,7 @@ class Stream:
         self.feed_committed(self.partial_search)
         hyps = self.partial_search.peek(self.frames[self.commit_frame:]) if self.frames.shape[0] else []
         self.ids = list(hyps[0].ids) if hyps else []
-        self.text = self.owner.recognizer.decode_text(self.ids)
+        self.text = self.owner.first_pass.decode_text(self.ids)
 
     def feed_committed(self, search: Any) -> None:
         """Give ``search`` (``Decoder.incremental()``) the committed frames it has not had yet."""
@@ -269,7 +269,7 @@ class Stream:
         if reason:
             ev["reason"] = reason
         if final and not filled_later:  # words of the partial pass
-            words = self.owner.recognizer.align_words(self.frames, self.ids) if self.ids else []
+            words = self.owner.first_pass.align_words(self.frames, self.ids) if self.ids else []
             ev["words"] = [{**w.to_dict(), "start": round(w.start + start, 3), "end": round(w.end + start, 3)}
                            for w in words]
         return ev
@@ -281,6 +281,33 @@ class Stream:
         self.pos -= rest.size
         self._reset_utterance()
         self.ingest(rest)
+
+
+def _first_pass_recognizer(recognizer: Any, cfg: StreamingConfig) -> Any:
+    """``recognizer`` itself, or for two-pass streaming (``cfg.first_pass_model`` in cached mode; window mode runs
+    ``recognizer`` alone and ignores it) the streaming model that runs the live steps (loaded once per name and
+    device, greedy; checked: full-context finals, the same sample rate)."""
+    name = str(cfg.first_pass_model or "")
+    if not name or cfg.mode != "cached":
+        return recognizer
+    if not cfg.final_full_context:
+        raise ValueError(f"streaming.first_pass_model={name}: the finals are this model's full pass, so "
+                         "streaming.final_full_context must be true (for finals from the streamed frames, stream "
+                         f"the streaming model itself, or set streaming.first_pass_model='')")
+    device = str(getattr(recognizer.backend, "device", "cpu"))
+    key = (name, device)
+    if key not in _FIRST_PASS:
+        import hypersp
+
+        _FIRST_PASS[key] = hypersp.load(name, device=device, decoding="greedy")
+    first = _FIRST_PASS[key]
+    if first.sample_rate != recognizer.sample_rate:
+        raise ValueError(f"streaming.first_pass_model={name} is a {first.sample_rate} Hz model; the finals' model "
+                         f"is {recognizer.sample_rate} Hz")
+    return first
+
+
+_FIRST_PASS: Dict[Any, Any] = {}  # (name, device) -> Recognizer: every StreamingRecognizer shares one copy
 
 
 def _display(text: str, final: bool) -> str:
@@ -300,8 +327,11 @@ class StreamingRecognizer:
         self.cfg = cfg or StreamingConfig()
         if self.cfg.endpoint_mode not in ("either", "both", "ctc", "vad"):
             raise ValueError(f"endpoint_mode={self.cfg.endpoint_mode!r}; choose either, both, ctc or vad")
+        # The engine whose frames the live steps compute (partials, CTC endpoints): this one, or in two-pass
+        # streaming (``first_pass_model``) a streaming model, while ``recognizer`` makes the finals.
+        self.first_pass = _first_pass_recognizer(recognizer, self.cfg)
         self.sample_rate = recognizer.sample_rate
-        self.frame_shift_s = recognizer.frame_shift_s
+        self.frame_shift_s = self.first_pass.frame_shift_s
         self.samples_per_frame = max(1, int(round(self.frame_shift_s * self.sample_rate)))
         self.chunk_samples = int(self.cfg.chunk_s * self.sample_rate)
         self.left_context_samples = int(self.cfg.left_context_s * self.sample_rate)
@@ -314,7 +344,9 @@ class StreamingRecognizer:
         if self.cfg.mode == "cached":
             from hypersp.inference.cached_stream import cached_encoder_for
 
-            self.encoder, why = cached_encoder_for(recognizer, self.cfg)
+            self.encoder, why = cached_encoder_for(self.first_pass, self.cfg)
+            if self.encoder is None and self.first_pass is not recognizer:
+                raise ValueError(f"streaming.first_pass_model={self.cfg.first_pass_model}: {why}")
             if self.encoder is None:
                 logger.warning("streaming.mode=cached: %s; streaming re-runs the model on a window instead", why)
         # Cached mode: partials and CTC endpoints also see the frames within the model's lookahead (a peek costs
@@ -322,7 +354,7 @@ class StreamingRecognizer:
         # no attention lookahead: 40 ms) skips it: its partials lag by less than anyone notices.
         self.peek = bool(self.cfg.cached_peek and self.encoder is not None and self.encoder.lookahead_s >= PEEK_MIN_S)
         # Partials stay greedy for speed; finals use the engine's configured decoder.
-        self.partial_decoder = recognizer.decoder_for(name="greedy", nbest=1)
+        self.partial_decoder = self.first_pass.decoder_for(name="greedy", nbest=1)
         self.final_decoder = recognizer.decoder  # a stream may replace its own (per-client hotwords, n-best)
 
     def new_stream(self, input_rate: Optional[int] = None) -> Stream:
