@@ -21,6 +21,7 @@ setup(
             "pretrained/*.pt",
             "pretrained/*.md",
             "pretrained/*.decoding.yaml",
+            "pretrained/*.streaming.yaml",
             "pretrained/*.arpa.gz",
             "serve/static/*",
             "serve/templates/*",

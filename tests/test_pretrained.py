@@ -147,3 +147,18 @@ def test_eval_cli_default_is_the_shipped_lm_and_greedy_still_works(tmp_path, cap
         if decoder == "ctc_beam":
             assert result["decoding_config"]["lm_path"].endswith(SHIPPED_LM)
     capsys.readouterr()
+
+
+def test_every_shipped_file_is_in_the_package_data():
+    """A file beside the shipped models (model, card, decoding or streaming defaults, LM) that setup.py's
+    package_data misses would be absent from an installed (non-editable) hypersp."""
+    import fnmatch
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = re.findall(r'"(pretrained/[^"]+)"', (root / "setup.py").read_text())
+    shipped = [p for p in (root / "hypersp" / "pretrained").iterdir() if p.is_file() and not p.name.startswith("__")]
+    assert len(shipped) >= 10 and patterns
+    missing = [p.name for p in shipped if not any(fnmatch.fnmatch(f"pretrained/{p.name}", pat) for pat in patterns)]
+    assert not missing, missing
