@@ -615,9 +615,11 @@ def test_the_full_context_demo_models_stream_two_pass_by_default_and_window_on_r
     assert (cfg.mode, cfg.first_pass_model, cfg.final_full_context) == ("cached", f"{name}_stream", True)
     live = StreamingRecognizer(asr, cfg)
     assert live.encoder is not None and live.first_pass.sample_rate == asr.sample_rate
+    assert live.describe().startswith(f"two-pass ({name}_stream")
     window = hypersp.load(name, decoding="greedy", overrides=["streaming.mode=window"])
     live = StreamingRecognizer(window, window.default_streaming_config())
     assert live.encoder is None and live.first_pass is window  # the window ignores the first-pass model
+    assert live.describe().startswith("window")
 
 
 def test_two_pass_streaming_refuses_what_it_cannot_do(demo, tmp_path):

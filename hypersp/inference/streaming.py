@@ -40,6 +40,7 @@ How it works (CTC models; works with any registered model, no model changes):
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -294,20 +295,19 @@ def _first_pass_recognizer(recognizer: Any, cfg: StreamingConfig) -> Any:
         raise ValueError(f"streaming.first_pass_model={name}: the finals are this model's full pass, so "
                          "streaming.final_full_context must be true (for finals from the streamed frames, stream "
                          f"the streaming model itself, or set streaming.first_pass_model='')")
-    device = str(getattr(recognizer.backend, "device", "cpu"))
-    key = (name, device)
-    if key not in _FIRST_PASS:
-        import hypersp
-
-        _FIRST_PASS[key] = hypersp.load(name, device=device, decoding="greedy")
-    first = _FIRST_PASS[key]
+    first = _load_first_pass(name, str(getattr(recognizer.backend, "device", "cpu")))
     if first.sample_rate != recognizer.sample_rate:
         raise ValueError(f"streaming.first_pass_model={name} is a {first.sample_rate} Hz model; the finals' model "
                          f"is {recognizer.sample_rate} Hz")
     return first
 
 
-_FIRST_PASS: Dict[Any, Any] = {}  # (name, device) -> Recognizer: every StreamingRecognizer shares one copy
+@functools.lru_cache(maxsize=4)
+def _load_first_pass(name: str, device: str) -> Any:
+    """One copy per process of a first-pass model, shared by every StreamingRecognizer (greedy: its partials)."""
+    import hypersp
+
+    return hypersp.load(name, device=device, decoding="greedy")
 
 
 def _display(text: str, final: bool) -> str:
@@ -359,6 +359,14 @@ class StreamingRecognizer:
 
     def new_stream(self, input_rate: Optional[int] = None) -> Stream:
         return Stream(self, input_rate or self.sample_rate)
+
+    def describe(self) -> str:
+        """How live streams run, in a few words (hypersp-serve prints it at start)."""
+        if self.encoder is None:
+            return "window (the model re-run on a window each step, a full pass per final)"
+        if self.first_pass is not self.recognizer:
+            return f"two-pass ({self.cfg.first_pass_model}: cached steps; this model: a full pass per final)"
+        return "cached (" + ("a full pass per final" if self.cfg.final_full_context else "finals from the streamed frames") + ")"
 
     def decode(self, streams: Sequence[Stream], force_final: Optional[Sequence[bool]] = None) -> List[List[Dict[str, Any]]]:
         """Consume every stream's queued audio in steps of ``chunk_s``; returns each stream's events in order.
