@@ -25,6 +25,9 @@ How it works (CTC models; works with any registered model, no model changes):
   for the partial and the endpoint rules. With
   ``final_full_context=false`` the final is the configured decoder (beam, LM, hotwords) over the streamed
   frames, with no second pass; with ``true`` it is the engine's pass over the utterance, as in window mode.
+- Two-pass (``streaming.first_pass_model``, cached mode with ``final_full_context=true``): another, streaming
+  model runs the cached steps (partials, CTC endpoints) and the engine's full pass makes the finals: cheap live
+  steps, finals as accurate as the engine's. The shipped ``demo_ko_16k`` / ``demo_ko_8k`` stream this way.
 - Until the VAD hears ``min_speech_s`` of speech no utterance is open and nothing is decoded; the
   audio since the start of the stream (at most ``preroll_s`` before the speech, plus the step that
   detected it) is kept, so a stream that starts with speech at t = 0 keeps its first syllable. The
