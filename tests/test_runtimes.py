@@ -92,10 +92,15 @@ def test_shipped_model_same_text_on_every_runtime(cache):
     for i, text in enumerate(["안녕하세요 고객센터입니다", "오늘 회의를 시작하겠습니다", "내일 오후 세 시에 만나요"]):
         x, rate = synth.synthesize(text, variant=("f2", "m1", "m3")[i])
         waves.append(resample(x.astype(np.float32) / 32768.0, rate, 16000))
-    texts = {rt: [s.text for s in hypersp.load("demo_ko_16k", runtime=rt, threads=1).recognize(waves)]
-             for rt in ("torch", "onnxruntime", "torchscript")}
+    engines = {rt: hypersp.load("demo_ko_16k", runtime=rt, threads=1) for rt in ("torch", "onnxruntime", "torchscript")}
+    texts = {rt: [s.text for s in asr.recognize(waves)] for rt, asr in engines.items()}
     assert all(texts["torch"]) and texts["onnxruntime"] == texts["torch"] == texts["torchscript"]
     assert len(os.listdir(cache)) == 1  # one checkpoint, one cache folder (both formats inside)
+    # its two-pass live stream on onnxruntime: the torch streaming model's steps, the export's finals
+    live = engines["onnxruntime"].stream(input_rate=16000)
+    x = np.concatenate([np.zeros(8000, np.float32), waves[1], np.zeros(16000, np.float32)])
+    events = [e for i in range(0, x.size, 1600) for e in live.accept(x[i:i + 1600])] + live.finish()
+    assert " ".join(e["text"] for e in events if e["final"] and e["text"]) == texts["onnxruntime"][1]
 
 
 @pytest.mark.slow

@@ -298,7 +298,7 @@ def _first_pass_recognizer(recognizer: Any, cfg: StreamingConfig) -> Any:
         raise ValueError(f"streaming.first_pass_model={name}: the finals are this model's full pass, so "
                          "streaming.final_full_context must be true (for finals from the streamed frames, stream "
                          f"the streaming model itself, or set streaming.first_pass_model='')")
-    first = _load_first_pass(name, str(getattr(recognizer.backend, "device", "cpu")))
+    first = _load_first_pass(name, str(getattr(recognizer.backend, "device", None) or "cpu"))
     if first.sample_rate != recognizer.sample_rate:
         raise ValueError(f"streaming.first_pass_model={name} is a {first.sample_rate} Hz model; the finals' model "
                          f"is {recognizer.sample_rate} Hz")
