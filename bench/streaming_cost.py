@@ -7,8 +7,12 @@ Each utterance is recognized offline (``Recognizer.transcribe``, what a POST doe
 ``StreamingRecognizer`` in messages of ``--message-s`` (0.5 s of silence before it, the client's end of
 utterance after it), one stream at a time. A variant is ``NAME:KEY=VALUE,KEY=VALUE`` of ``streaming.*``
 overrides of the checkpoint's own ``streaming`` settings (what hypersp-serve and ``Recognizer.stream()`` use;
-``NAME:`` alone streams with exactly those); every variant streams the same audio. Reported per variant: CER (spaces removed) of the text of all finals joined, CPU seconds of this process (``time.process_time``:
-all threads) and their ratio to offline. The machine's other load is not controlled.
+``NAME:`` alone streams with exactly those); every variant streams the same audio. Reported per variant: CER
+(spaces removed) of the text of all finals joined, CPU seconds of this process (``time.process_time``: all
+threads) and their ratio to offline, and how soon the first partial comes: in audio time, from the speech's onset
+(the first sample above -40 dBFS) to the end of the message whose step produced the first non-empty partial (p50
+and p90 over the utterances that had one; processing time is not included). The machine's other load is not
+controlled.
 
 ``--pace X`` sleeps between messages as a live client's arrive (X times real time; the default 0 streams them
 back to back). A live stream's steps run apart, each with caches and branch predictors the rest of the machine has
@@ -28,6 +32,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+
+ONSET_LEVEL = 10 ** (-40 / 20)  # speech onset: the first sample above -40 dBFS (the utterance follows 0.5 s of zeros)
 
 
 def parse_variant(text: str):
@@ -112,26 +119,36 @@ def main() -> None:
     for text in args.variant or ["window:mode=window", "cached:mode=cached"]:
         name, overrides = parse_variant(text)
         srec = StreamingRecognizer(rec, typed(rec.default_streaming_config(), overrides))
-        hyps, same = [], 0
+        hyps, same, first_partial = [], 0, []
         t0 = time.process_time()
         for w, off in zip(waves, offline):
             s = srec.new_stream(rate)
             x = np.concatenate([lead, w])
-            finals = []
+            onset = int(np.argmax(np.abs(x) > ONSET_LEVEL)) / rate
+            finals, partial_at = [], None
             for i in range(0, x.size, step):
                 if args.pace:
                     time.sleep(args.message_s / args.pace)
                 s.accept(x[i:i + step])
                 while s.ready():
-                    finals += [e["text"] for e in srec.decode([s])[0] if e["final"]]
+                    events = srec.decode([s])[0]
+                    finals += [e["text"] for e in events if e["final"]]
+                    if partial_at is None and any(e["text"] and not e["final"] for e in events):
+                        partial_at = min(x.size, i + step) / rate  # the end of the message that produced it
             finals += [e["text"] for e in srec.decode([s], force_final=[True])[0] if e["final"]]
+            if partial_at is not None:
+                first_partial.append(1000 * (partial_at - onset))
             hyp = " ".join(t for t in finals if t)
             hyps.append(hyp)
             same += hyp.replace(" ", "") == off.replace(" ", "")
         cpu = time.process_time() - t0
         out["variants"][name] = {"overrides": overrides, "cached": srec.encoder is not None, "cer": score(hyps),
                                  "same_text_as_offline": same, "cpu_s": round(cpu, 2),
-                                 "cpu_ratio_to_offline": round(cpu / offline_cpu, 2)}
+                                 "cpu_ratio_to_offline": round(cpu / offline_cpu, 2),
+                                 "first_partial_after_onset_ms": {
+                                     "utterances": len(first_partial),
+                                     "p50": round(float(np.percentile(first_partial, 50)), 1) if first_partial else None,
+                                     "p90": round(float(np.percentile(first_partial, 90)), 1) if first_partial else None}}
     print(json.dumps(out, ensure_ascii=False, indent=1))
 
 
