@@ -23,7 +23,7 @@ whose content differs (``CheckpointError``: "FILE is damaged: ..."), as it refus
 be unpickled ("FILE is damaged or not a hypersp checkpoint: ..."). A checkpoint saved before the
 hash existed loads with a logged warning (re-save it to add one: :func:`add_content_hash`).
 
-Shipped models (``hypersp/pretrained/NAME.pt``) may have defaults in sidecars (:func:`shipped_defaults`):
+Shipped models (``hypersp/pretrained/NAME.pt``) may have defaults in sidecars (:func:`shipped_sidecar`):
 ``NAME.decoding.yaml`` (DecodingConfig fields; :func:`shipped_decoding`) and ``NAME.streaming.yaml``
 (StreamingConfig fields), which the engine (``Recognizer.from_checkpoint``: ``hypersp.load``, hypersp-eval,
 -transcribe, -serve) puts over the checkpoint's own ``decoding`` / ``streaming`` group, below config files,
@@ -69,18 +69,22 @@ def shipped_models() -> Dict[str, Path]:
     return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.pt"))}
 
 
-def shipped_defaults(name_or_path: str | Path, group: str) -> Dict[str, Any]:
-    """A shipped model's default fields for config ``group`` (``decoding`` or ``streaming``): its sidecar
-    ``NAME.GROUP.yaml`` (see the module docstring); ``{}`` for any other checkpoint or a shipped model without
-    that sidecar."""
+def shipped_sidecar(name_or_path: str | Path, group: str) -> Path | None:
+    """A shipped model's ``NAME.GROUP.yaml`` (see the module docstring), or None for any other checkpoint or a
+    shipped model without that sidecar."""
     try:
         path = resolve_checkpoint(str(name_or_path)).resolve()
     except CheckpointError:
-        return {}
-    if path.parent != SHIPPED_DIR.resolve():
-        return {}
+        return None
     sidecar = path.with_name(f"{path.stem}.{group}.yaml")
-    if not sidecar.is_file():
+    return sidecar if path.parent == SHIPPED_DIR.resolve() and sidecar.is_file() else None
+
+
+def shipped_defaults(name_or_path: str | Path, group: str) -> Dict[str, Any]:
+    """A shipped model's default fields for config ``group`` (``decoding`` or ``streaming``) from its sidecar;
+    ``{}`` for any other checkpoint or a shipped model without that sidecar."""
+    sidecar = shipped_sidecar(name_or_path, group)
+    if sidecar is None:
         return {}
     fields = OmegaConf.to_container(OmegaConf.load(sidecar), resolve=True) or {}
     if not isinstance(fields, dict):
@@ -94,9 +98,8 @@ def shipped_decoding(name_or_path: str | Path) -> Dict[str, Any]:
     if fields.get("lm_path"):
         lm = SHIPPED_DIR / str(fields["lm_path"])
         if not lm.is_file():
-            raise CheckpointError(f"{SHIPPED_DIR / Path(str(name_or_path)).stem}.decoding.yaml: its language model "
-                                  f"{lm} is missing (a broken installation?); decode without it with --decoding "
-                                  "greedy or --lm ''")
+            raise CheckpointError(f"{shipped_sidecar(name_or_path, 'decoding')}: its language model {lm} is missing "
+                                  "(a broken installation?); decode without it with --decoding greedy or --lm ''")
         fields["lm_path"] = str(lm.resolve())
     return fields
 

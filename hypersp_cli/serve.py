@@ -170,8 +170,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                       "vad": asdict(rec.vad), "decoding": asdict(rec.decoding)}
             print(OmegaConf.to_yaml(OmegaConf.create(groups)), end="")
             return 0
+        live = server.streaming.describe()
         info = {"checkpoint": args.checkpoint, "sample_rate": rec.sample_rate, "vocab_size": rec.tokenizer.vocab_size,
-                "decoding": rec.decoding.name, "streaming": server.streaming.describe(), "apps": APPS.names()}
+                "decoding": rec.decoding.name, "streaming": live, "apps": APPS.names()}
         if rec.model is not None:
             info.update(task=rec.config.task.name, model=rec.config.model.name,
                         parameters=sum(p.numel() for p in rec.model.parameters()))
@@ -186,7 +187,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif not args.no_ssl:
             ssl = self_signed_cert(args.host, args.ssl_cert_dir)
         scheme = "https" if ssl else "http"
-        logging.getLogger("hypersp.serve").info("model %s; live streams: %s", args.checkpoint, server.streaming.describe())
+        logging.getLogger("hypersp.serve").info("model %s; live streams: %s", args.checkpoint, live)
         for n in names:
             path = "/" if len(names) == 1 else f"/{n}/"
             logging.getLogger("hypersp.serve").info("%s: %s://%s:%d%s (clients send %d Hz PCM16)", n, scheme,

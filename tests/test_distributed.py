@@ -113,3 +113,17 @@ def test_teardown_waits_until_every_rank_has_left_the_barrier(monkeypatch):
     rank0.join(timeout=10)
     assert done.is_set()
     assert store.add("hypersp/finished/0", 0) == 4
+
+
+def test_teardown_says_when_a_rank_never_confirms(monkeypatch, caplog):
+    import logging
+
+    import torch.distributed as dist
+
+    from hypersp.train import distributed as D
+
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(dist.distributed_c10d, "_get_default_store", lambda: dist.HashStore())
+    with caplog.at_level(logging.WARNING, logger="hypersp.train.distributed"):
+        D._all_left_the_barrier(timeout_s=0.2)  # the other rank never comes
+    assert "not every rank confirmed" in caplog.text

@@ -25,7 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def live_streaming(name: str) -> list:
     """The card's "Live streaming" section when the model ships streaming defaults (NAME.streaming.yaml)."""
     sidecar = ROOT / "hypersp" / "pretrained" / f"{name}.streaming.yaml"
@@ -43,6 +42,7 @@ def live_streaming(name: str) -> list:
             "over each utterance makes its final, so the finals are as accurate as streaming this model in `window` mode "
             "(the same open-test CER) at about half of its CPU; `streaming.mode=window` streams with this model alone. Measurements: README, "
             "\"Two-pass streaming\".", ""]
+
 
 def cpu_name() -> str:
     try:

@@ -19,6 +19,7 @@ Reproducibility (exact resume, rank-count-independent results):
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import random
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ import numpy as np
 from hypersp.config import ConfigError
 import torch
 import torch.distributed as dist
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -106,10 +109,13 @@ def _all_left_the_barrier(timeout_s: float = 60.0) -> None:
         store = dist.distributed_c10d._get_default_store()
         target = -(-store.add(key, 1) // world) * world
         deadline = time.monotonic() + timeout_s
-        while store.add(key, 0) < target and time.monotonic() < deadline:
+        while store.add(key, 0) < target:
+            if time.monotonic() > deadline:
+                log.warning("not every rank confirmed the end of training within %.0f s; tearing down anyway", timeout_s)
+                return
             time.sleep(0.005)
-    except Exception:  # noqa: BLE001 - teardown: the gloo barrier above already passed
-        pass
+    except Exception as err:  # noqa: BLE001 - teardown: the gloo barrier above already passed
+        log.info("the rendezvous store is gone before the last rank confirmed (%s); tearing down", err)
 
 
 def all_reduce_sum(values: Sequence[float], info: DistInfo) -> List[float]:
