@@ -96,6 +96,82 @@ def test_utterances_streamed_together_each_equal_their_masked_full_forward(left,
             assert (outs[i] - expect[0]).abs().max().item() < TOLERANCE, T
 
 
+class _StepThrough:
+    """A model whose forward_chunks runs its blocks through ``step`` (counted in ``calls``)."""
+
+    def __init__(self, model, step):
+        self.model, self.step, self.calls = model, step, 0
+
+    def init_stream_state(self, context):
+        return self.model.init_stream_state(context)
+
+    def counted(self, *args):
+        self.calls += 1
+        return self.step(*args)
+
+    def forward_chunks(self, features, states, last):
+        return self.model.forward_chunks(features, states, last, step=self.counted)
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_the_fixed_shape_step_eager_or_compiled_streams_the_masked_full_forward(runtime):
+    """No attention lookahead and causal convolutions: every frame is final at once, so the blocks run as
+    ConformerStreamStep over fixed-size caches (StepCache), eagerly or exported to onnxruntime
+    (``streaming.step_runtime``); utterances streamed together in random chunks (new, ending, given no frames)
+    still get their masked full forward's frames."""
+    from hypersp.inference.cached_stream import compiled_stream_step
+    from hypersp.models.conformer.model import ConformerStreamStep, StepCache
+
+    if runtime == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+    torch.manual_seed(3)
+    model = ConformerModel(tiny(conv_causal=True), input_dim=20, vocab_size=11).eval()
+    ref = ConformerModel(tiny(conv_causal=True, att_context_left=5, att_context_right=0), input_dim=20,
+                         vocab_size=11).eval()
+    ref.load_state_dict(model.state_dict())
+    context = StreamContext(5, 0)
+    assert isinstance(model.init_stream_state(context).blocks, StepCache)
+    used, step = compiled_stream_step(model, context, runtime)
+    assert used == runtime
+    through = _StepThrough(model, step if step is not None else ConformerStreamStep(model, context.left))
+    lengths = [1, 6, 23, 58, 97]
+    feats = [torch.randn(T, 20) for T in lengths]
+    outs = streamed_together(through, feats, context, np.random.default_rng(4), max_chunk=14)
+    assert through.calls > 10
+    with torch.no_grad():
+        for i, T in enumerate(lengths):
+            expect, _ = ref(feats[i][None], torch.tensor([T]))
+            assert outs[i].shape == expect[0].shape, (T, outs[i].shape)
+            assert (outs[i] - expect[0]).abs().max().item() < TOLERANCE, T
+
+
+def test_the_compiled_step_is_made_once_per_model_and_weights_and_only_where_it_applies():
+    from hypersp.inference.cached_stream import compiled_stream_step
+
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(5)
+    model = ConformerModel(tiny(conv_causal=True), input_dim=20, vocab_size=11).eval()
+    context = StreamContext(5, 0)
+    first = compiled_stream_step(model, context, "auto")[1]
+    assert first is not None and compiled_stream_step(model, context, "onnxruntime")[1] is first
+    feats = [torch.randn(9, 20)]
+    with torch.no_grad():
+        before = model.forward_chunks(feats, [model.init_stream_state(context)], [True], step=first)[0][0]
+        model.decoder.bias[0] += 1.0  # new weights: a new export, which computes with them
+        again = compiled_stream_step(model, context, "auto")[1]
+        after = model.forward_chunks(feats, [model.init_stream_state(context)], [True], step=again)[0][0]
+        eager = model.forward_chunks(feats, [model.init_stream_state(context)], [True])[0][0]
+    assert again is not first and (after - eager).abs().max().item() < TOLERANCE
+    assert (after - before).abs().max().item() > 1e-3
+    assert compiled_stream_step(model, context, "torch") == ("torch", None)
+    # attention lookahead, or a convolution that looks ahead: the general path, nothing to compile
+    assert compiled_stream_step(model, StreamContext(5, 1), "auto") == ("torch", None)
+    non_causal = ConformerModel(tiny(), input_dim=20, vocab_size=11).eval()
+    assert compiled_stream_step(non_causal, context, "onnxruntime") == ("torch", None)
+    with pytest.raises(ValueError, match="step_runtime='tvm'"):
+        compiled_stream_step(model, context, "tvm")
+
+
 def test_forward_chunk_never_changes_its_input_state_and_peeks():
     torch.manual_seed(1)
     model = ConformerModel(tiny(), input_dim=20, vocab_size=11).eval()

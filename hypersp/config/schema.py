@@ -160,6 +160,10 @@ class StreamingConfig:
     cached_right_frames: int = 0  # cached: attention lookahead per layer, output frames
     feature_norm: str = "cumulative"  # cached: per-utterance normalization replaced by "cumulative" or "none"
     cached_peek: bool = True  # cached: partials and CTC endpoints also see the frames within the lookahead (models looking ahead < 0.1 s never peek)
+    # cached: what runs the tensor core of a step where the model has one (conformer without attention lookahead,
+    # causal convolutions): "onnxruntime" (exported once per process: ~4x less time per step than "torch" for the
+    # demo streaming models), "torch", or "auto" (onnxruntime where it is installed, else torch).
+    step_runtime: str = "auto"
     # Two-pass streaming (cached mode with final_full_context=true; window mode ignores it): a streaming model
     # (shipped name or checkpoint) runs the live steps (partials, CTC endpoints) and this model's full pass over
     # each utterance makes its final, so finals have an upload's text while the live steps cost what the streaming

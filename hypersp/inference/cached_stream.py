@@ -22,18 +22,29 @@ trained with per-utterance mean/variance normalization cannot see the utterance'
   computes offline, so a model trained with it streams exactly as it was trained (and always streams so);
 - ``none``: the raw log-mel (models trained with ``task.features.normalize=none`` always stream it).
 
+Compiled steps: a small model's step costs mostly per operator call (~1-3 ms of eager PyTorch for 8 frames of
+the 1.8 M-parameter demo conformer). Where the model has a tensor-only core with fixed-shape caches
+(``model.stream_step_module``: conformer without attention lookahead, causal convolutions) it is exported to
+onnxruntime once per process and model (``streaming.step_runtime``; :func:`compiled_stream_step`) and
+``forward_chunks`` runs it instead of the eager module, with the same frames (tests/test_cached_streaming.py).
+
 Only ``TorchBackend`` models run here; :func:`cached_encoder_for` says why another one cannot (the streaming
 recognizer then falls back to the window scheme).
 """
 from __future__ import annotations
 
 import copy
+import importlib.util
+import io
+import warnings
+import weakref
 from dataclasses import dataclass, replace
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 FEATURE_NORMS = ("cumulative", "none")
+STEP_RUNTIMES = ("auto", "onnxruntime", "torch")
 _NORM_EPS = 1e-5  # as hypersp.audio.features (added to the standard deviation)
 
 
@@ -57,7 +68,7 @@ class CachedEncoder:
     ``lookahead_s``: seconds of audio after a frame's start before it is final (``model.stream_lookahead_frames``).
     """
 
-    def __init__(self, backend: Any, context: Any, feature_norm: str = "cumulative"):
+    def __init__(self, backend: Any, context: Any, feature_norm: str = "cumulative", step_runtime: str = "torch"):
         import torch
 
         if feature_norm not in FEATURE_NORMS:
@@ -75,6 +86,9 @@ class CachedEncoder:
         self.win, self.hop = int(self.featurizer.win_length), int(self.featurizer.hop_length)
         self.lookahead_s = (self.model.stream_lookahead_frames(context) + 1) * self.hop / backend.sample_rate
         self.vocab_size = int(backend.vocab_size)
+        # the runtime of the step's tensor core ("torch" where the model has none) and its compiled form
+        self.step_runtime, self._step = compiled_stream_step(self.model, context, step_runtime, backend.device)
+        self._step_args = {"step": self._step} if self._step is not None else {}
 
     def start(self) -> UtteranceState:
         return UtteranceState(np.zeros(0, dtype=np.float32), 0, None, None, None, self.model.init_stream_state(self.context))
@@ -94,7 +108,7 @@ class CachedEncoder:
                               for u, x, end in zip(states, samples, last)))
         with torch.inference_mode():  # (not no_grad: a quarter less fixed cost per op, which dominates a chunk)
             log_probs, model_states = self.model.forward_chunks([f.to(self.backend.device) for f in feats],
-                                                                [u.model for u in states], list(last))
+                                                                [u.model for u in states], list(last), **self._step_args)
         return [(lp.float().cpu().numpy(), replace(u, model=m, ended=end))
                 for lp, u, m, end in zip(log_probs, states, model_states, last)]
 
@@ -111,7 +125,7 @@ class CachedEncoder:
             with torch.inference_mode():
                 empty = torch.zeros(0, self.model.input_dim, device=self.backend.device)
                 log_probs, _ = self.model.forward_chunks([empty] * len(open_), [states[k].model for k in open_],
-                                                         [True] * len(open_))
+                                                         [True] * len(open_), **self._step_args)
             for k, lp in zip(open_, log_probs):
                 out[k] = lp.float().cpu().numpy()
         return out
@@ -152,6 +166,68 @@ class CachedEncoder:
                                      total_sq[-1].numpy(), u.model)
 
 
+# model -> {(context, runtime): (weights key, compiled step)}: one export per process and model, redone when the
+# weights change (a model being trained); a model that is freed takes its entries with it.
+_COMPILED_STEPS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def compiled_stream_step(model: Any, context: Any, runtime: str = "auto", device: Any = "cpu"
+                         ) -> Tuple[str, Optional[Callable]]:
+    """``(runtime, step)`` for ``model``'s streaming steps: ``step`` is a compiled equivalent of
+    ``model.stream_step_module(context)`` for ``forward_chunks(..., step=step)``, or None where the eager model
+    runs (``runtime`` "torch": the model has no such module, runs on a GPU, or was asked to run in torch; "auto"
+    without onnxruntime installed). ``runtime="onnxruntime"`` without it installed is refused."""
+    if runtime not in STEP_RUNTIMES:
+        raise ValueError(f"streaming.step_runtime={runtime!r}; choose one of {', '.join(STEP_RUNTIMES)}")
+    has_ort = importlib.util.find_spec("onnxruntime") is not None
+    if runtime == "onnxruntime" and not has_ort:
+        raise ValueError("streaming.step_runtime=onnxruntime needs onnxruntime (pip install 'hypersp[export]'), "
+                         "or set streaming.step_runtime=torch")
+    module = getattr(model, "stream_step_module", lambda _: None)(context)
+    if module is None or runtime == "torch" or not has_ort or str(device) != "cpu":
+        return "torch", None
+    weights = tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
+    per_model = _COMPILED_STEPS.setdefault(model, {})
+    key = (context, "onnxruntime")
+    if key not in per_model or per_model[key][0] != weights:
+        per_model[key] = (weights, _OnnxStep(module, model))
+    return "onnxruntime", per_model[key][1]
+
+
+class _OnnxStep:
+    """A ``ConformerStreamStep`` exported to ONNX (in memory) and run by onnxruntime on one thread (a step is a
+    few small matrix products; the server's other thread runs the finals): called with and returning torch
+    tensors, as the module."""
+
+    NAMES = ["x", "k", "v", "conv", "valid"]
+
+    def __init__(self, module: Any, model: Any):
+        import onnxruntime as ort
+        import torch
+
+        self.torch = torch
+        attn, conv = model.layers[0].self_attn, model.layers[0].conv
+        n, left = len(model.layers), module.left
+        example = (torch.zeros(1, 8, attn.h * attn.d_k), torch.zeros(n, 1, attn.h, left, attn.d_k),
+                   torch.zeros(n, 1, attn.h, left, attn.d_k),
+                   torch.zeros(n, 1, conv.depthwise_conv.in_channels, conv.left_pad), torch.zeros(1, dtype=torch.long))
+        graph = io.BytesIO()
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notice about dynamo=False (chosen as in hypersp.export)
+            torch.onnx.export(module.eval(), example, graph, dynamo=False, opset_version=17, input_names=self.NAMES,
+                              output_names=["log_probs", "k_out", "v_out", "conv_out"], do_constant_folding=True,
+                              dynamic_axes={"x": {0: "batch", 1: "frames"}, "k": {1: "batch"}, "v": {1: "batch"},
+                                            "conv": {1: "batch"}, "valid": {0: "batch"}})
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(graph.getvalue(), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, x, k, v, conv, valid):
+        feed = {name: t.detach().float().contiguous().numpy() for name, t in zip(self.NAMES[:4], (x, k, v, conv))}
+        feed["valid"] = valid.numpy()
+        return tuple(self.torch.from_numpy(out) for out in self.session.run(None, feed))
+
+
 def cached_encoder_for(recognizer: Any, cfg: Any) -> Tuple[Optional[CachedEncoder], str]:
     """``(CachedEncoder, "")`` when ``recognizer``'s backend can stream with cached context, else ``(None, why)``."""
     from hypersp.models.base import StreamContext
@@ -166,7 +242,7 @@ def cached_encoder_for(recognizer: Any, cfg: Any) -> Tuple[Optional[CachedEncode
         return None, "features without snip_edges framing"
     try:
         context = StreamContext(int(cfg.cached_left_frames), int(cfg.cached_right_frames))
-        enc = CachedEncoder(backend, context, str(cfg.feature_norm))
+        enc = CachedEncoder(backend, context, str(cfg.feature_norm), str(cfg.step_runtime))
         model.init_stream_state(context)  # a model trained with its own context limits refuses here
     except ValueError as err:
         return None, str(err)

@@ -367,9 +367,11 @@ class StreamingRecognizer:
         """How live streams run, in a few words (hypersp-serve prints it at start)."""
         if self.encoder is None:
             return "window (the model re-run on a window each step, a full pass per final)"
+        steps = f"cached steps on {self.encoder.step_runtime}"
         if self.first_pass is not self.recognizer:
-            return f"two-pass ({self.cfg.first_pass_model}: cached steps; this model: a full pass per final)"
-        return "cached (" + ("a full pass per final" if self.cfg.final_full_context else "finals from the streamed frames") + ")"
+            return f"two-pass ({self.cfg.first_pass_model}: {steps}; this model: a full pass per final)"
+        finals = "a full pass per final" if self.cfg.final_full_context else "finals from the streamed frames"
+        return f"cached ({steps}; {finals})"
 
     def decode(self, streams: Sequence[Stream], force_final: Optional[Sequence[bool]] = None) -> List[List[Dict[str, Any]]]:
         """Consume every stream's queued audio in steps of ``chunk_s``; returns each stream's events in order.

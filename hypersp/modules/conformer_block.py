@@ -180,6 +180,26 @@ class ConformerBlock(nn.Module):
         return y, c_ends, new_states
 
 
+    def forward_step(self, x: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, conv_cache: torch.Tensor,
+                     positions: torch.Tensor, allowed: torch.Tensor, position_index: torch.Tensor):
+        """The block over the ``T`` newest frames with fixed-size caches (attention lookahead 0 and a causal
+        convolution, so every output frame is final at once; see ``ConformerStreamStep``): ``x (B, T, D)``,
+        ``k_cache``, ``v_cache (B, h, L, d_k)``, ``conv_cache (B, D, kernel - 1)`` the depthwise inputs of the
+        frames before ``x`` (zeros before frame 0); ``positions``, ``allowed``, ``position_index`` as in
+        ``RelPositionMultiHeadAttention.forward_step``. Returns ``(y (B, T, D), keys, values (B, h, L, d_k),
+        conv inputs (B, D, kernel - 1))``: the outputs and the caches for the next frames."""
+        if self.conv.right_pad:
+            raise ValueError("forward_step needs a causal convolution (conv_causal=true)")
+        T = x.shape[1]
+        x = x + 0.5 * self.feed_forward1(self.norm_feed_forward1(x))
+        att, k, v = self.self_attn.forward_step(self.norm_self_att(x), k_cache, v_cache, positions, allowed,
+                                             position_index)
+        x = x + att
+        g = torch.cat([conv_cache, self.conv.depthwise_inputs(self.norm_conv(x))], dim=2)  # (B, D, kernel - 1 + T)
+        x = x + self.conv.from_depthwise_inputs(g)
+        x = x + 0.5 * self.feed_forward2(self.norm_feed_forward2(x))
+        return self.norm_out(x), k[:, :, T:], v[:, :, T:], g[:, :, T:]
+
 @dataclass(frozen=True)
 class BlockStreamState:
     """What :meth:`ConformerBlock.forward_chunks` carries between chunks (frame indices count block inputs).

@@ -15,7 +15,7 @@ Presets: ``conformer_tiny`` (CPU), ``conformer_small`` / ``_medium`` / ``_large`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -109,16 +109,38 @@ class ConformerModel(SpeechModel):
                                  f" chunk_size={chunk}; cached streaming needs chunk_size=0 and a limited right context")
             context = StreamContext(left, right)
         like = next(self.parameters())
-        return ConformerStreamState(StreamContext(int(context.left), int(context.right)),
-                                    self.pre_encode.init_stream_state(like), [0] * len(self.pre_encode.convs),
-                                    [layer.init_stream_state(like) for layer in self.layers], False)
+        context = StreamContext(int(context.left), int(context.right))
+        if self._fixed_cache_size(context):  # the fixed-shape step (ConformerStreamStep): all caches empty
+            blocks = StepCache.empty(self, context.left, like)
+        else:
+            blocks = [layer.init_stream_state(like) for layer in self.layers]
+        return ConformerStreamState(context, self.pre_encode.init_stream_state(like), [0] * len(self.pre_encode.convs),
+                                    blocks, False)
+
+    def _fixed_cache_size(self, context: StreamContext) -> int:
+        """``context.left`` when a stream's blocks can run as :class:`ConformerStreamStep` (no attention lookahead,
+        causal convolutions, a bounded left context: every frame is final at once and the caches have fixed
+        sizes), else 0 (the general path of ``ConformerBlock.forward_chunks``)."""
+        causal = all(layer.conv.right_pad == 0 for layer in self.layers)
+        return int(context.left) if causal and int(context.right) == 0 and int(context.left) > 0 else 0
+
+    def stream_step_module(self, context: StreamContext) -> Optional["ConformerStreamStep"]:
+        """The tensor-only core of a streaming step for ``context`` (see the contract in hypersp/models/base.py):
+        a :class:`ConformerStreamStep`, or None where this model streams ``context`` through the general path."""
+        left = self._fixed_cache_size(context)
+        return ConformerStreamStep(self, left) if left else None
 
     def forward_chunks(self, features: List[torch.Tensor], states: List["ConformerStreamState"],
-                       last: List[bool]) -> Tuple[List[torch.Tensor], List["ConformerStreamState"]]:
+                       last: List[bool], step: Optional[Callable] = None
+                       ) -> Tuple[List[torch.Tensor], List["ConformerStreamState"]]:
         """features[i] (T_i, F) of utterance i -> (log_probs[i] (T'_i, V) of its output frames now final, new
         states), all utterances through each layer at once; see the contract in hypersp/models/base.py. Each
         utterance's frames equal ``forward`` of this model with ``att_context_left=context.left,
-        att_context_right=context.right`` over the whole utterance."""
+        att_context_right=context.right`` over the whole utterance.
+
+        Streams without attention lookahead through causal convolutions (``stream_step_module``) run their
+        blocks as a :class:`ConformerStreamStep`, or as ``step``, a compiled equivalent of it (same inputs and
+        outputs, e.g. onnxruntime: ``hypersp.inference.cached_stream``)."""
         self._check_stream_step(features, states)
         for st in states:
             if st.context != states[0].context:
@@ -127,6 +149,11 @@ class ConformerModel(SpeechModel):
         x, lengths, subs, received = self.pre_encode.forward_chunks(
             features, [st.subsampling for st in states], [st.received for st in states], last)
         x = x * self.pos_enc.scale  # RelPositionalEncoding's scaling (its dropout is off in eval)
+        if isinstance(states[0].blocks, StepCache):
+            log_probs, caches = self._fixed_cache_steps(x, lengths, [st.blocks for st in states],
+                                                        step or ConformerStreamStep(self, ctx.left))
+            return log_probs, [ConformerStreamState(ctx, subs[i], received[i], caches[i], last[i])
+                               for i in range(len(states))]
         blocks = []
         for index, layer in enumerate(self.layers):
             x, lengths, layer_states = layer.forward_chunks(x, lengths, [st.blocks[index] for st in states],
@@ -136,6 +163,28 @@ class ConformerModel(SpeechModel):
         return ([log_probs[i, :n] for i, n in enumerate(lengths)],
                 [ConformerStreamState(ctx, subs[i], received[i], [b[i] for b in blocks], last[i])
                  for i in range(len(states))])
+
+    def _fixed_cache_steps(self, x: torch.Tensor, lengths: List[int], caches: List["StepCache"], step: Callable
+                           ) -> Tuple[List[torch.Tensor], List["StepCache"]]:
+        """Rows ``x[i, :lengths[i]]`` through ``step`` (a ConformerStreamStep or its compiled equivalent), one
+        call per distinct length (a server's streams mostly bring the same number of frames per step); a row
+        without frames keeps its cache."""
+        log_probs = [x.new_zeros(0, self.vocab_size) for _ in lengths]
+        new = list(caches)
+        by_length: Dict[int, List[int]] = {}
+        for i, n in enumerate(lengths):
+            if n:
+                by_length.setdefault(n, []).append(i)
+        for n, rows in by_length.items():
+            valid = torch.tensor([caches[i].valid for i in rows], dtype=torch.long)
+            lp, k, v, conv = step(x[rows, :n], torch.cat([caches[i].k for i in rows], dim=1),
+                                  torch.cat([caches[i].v for i in rows], dim=1),
+                                  torch.cat([caches[i].conv for i in rows], dim=1), valid.to(x.device))
+            size = k.shape[3]
+            for j, i in enumerate(rows):
+                log_probs[i] = lp[j]
+                new[i] = StepCache(k[:, j:j + 1], v[:, j:j + 1], conv[:, j:j + 1], min(size, caches[i].valid + n))
+        return log_probs, new
 
     def stream_lookahead_frames(self, context: StreamContext) -> int:
         """Feature frames after output frame t's first input frame (``t * subsampling_factor``) that must be in
@@ -153,5 +202,63 @@ class ConformerStreamState:
     context: StreamContext
     subsampling: List[torch.Tensor]  # per subsampling conv: pending input frames
     received: List[int]  # per subsampling conv: input frames received
-    blocks: List[BlockStreamState]
+    blocks: Union[List[BlockStreamState], "StepCache"]  # StepCache where the blocks run as ConformerStreamStep
     closed: bool  # last=True was given
+
+
+@dataclass(frozen=True)
+class StepCache:
+    """What :class:`ConformerStreamStep` carries between steps of one utterance, for all ``N`` blocks.
+
+    ``k``, ``v`` (N, 1, h, L, d_k): the attention keys/values of the utterance's last ``L`` frames per block (the
+    first ``L - valid`` rows are zeros not yet filled); ``conv`` (N, 1, D, kernel - 1): the depthwise convolution's
+    inputs of the last ``kernel - 1`` frames (zeros before frame 0, the convolution's own padding); ``valid``:
+    frames in the key/value cache, ``min(frames so far, L)``."""
+
+    k: torch.Tensor
+    v: torch.Tensor
+    conv: torch.Tensor
+    valid: int
+
+    @staticmethod
+    def empty(model: "ConformerModel", left: int, like: torch.Tensor) -> "StepCache":
+        attn, n = model.layers[0].self_attn, len(model.layers)
+        kv = like.new_zeros(n, 1, attn.h, left, attn.d_k)
+        conv = model.layers[0].conv
+        return StepCache(kv, kv, like.new_zeros(n, 1, conv.depthwise_conv.in_channels, conv.left_pad), 0)
+
+
+class ConformerStreamStep(nn.Module):
+    """The blocks and CTC head of a streaming step with fixed-shape caches: a pure tensor function (no Python
+    state, dynamic B and T), so it can be compiled (exported to onnxruntime) as it is.
+
+    forward(x (B, T, D) subsampled frames already scaled by the positional encoding's factor, k, v (N, B, h, L,
+    d_k), conv (N, B, D, kernel - 1), valid (B,) int64: filled rows of each key/value cache) -> (log_probs (B, T,
+    V), k, v, conv: the caches after these frames). Query frame i (0 .. T-1) of row b sees key j (0 .. L+T-1: the
+    cache, then the new frames) when ``i <= j <= L + i`` (at most ``L`` frames back, none ahead) and ``j >= L -
+    valid[b]``: the mask of ``att_context_left=L, att_context_right=0``, so the frames equal the masked full
+    forward (tests/test_cached_streaming.py)."""
+
+    def __init__(self, model: "ConformerModel", left: int):
+        super().__init__()
+        self.layers, self.decoder, self.left = model.layers, model.decoder, int(left)
+        like = model.decoder.weight
+        with torch.no_grad():  # relative positions L .. 0 per block (kept by the attention while its weights stay)
+            self.positions = [layer.self_attn._relative_positions(self.left, 0, like.dtype) for layer in self.layers]
+
+    def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, conv: torch.Tensor, valid: torch.Tensor):
+        B, T, _ = x.shape
+        L = self.left
+        query = torch.arange(T, device=x.device)[:, None]
+        key = torch.arange(L + T, device=x.device)[None, :]
+        rel = L + query - key  # (T, L + T): relative position of key j to query i
+        allowed = ((rel >= 0) & (rel <= L))[None] & (key[None] >= (L - valid)[:, None, None])  # (B, T, L + T)
+        h = k.shape[2]
+        index = (L - rel.clamp(0, L))[None, None].expand(B, h, T, L + T)
+        ks, vs, convs = [], [], []
+        for n, layer in enumerate(self.layers):
+            x, k_n, v_n, c_n = layer.forward_step(x, k[n], v[n], conv[n], self.positions[n], allowed, index)
+            ks.append(k_n)
+            vs.append(v_n)
+            convs.append(c_n)
+        return self.decoder(x).log_softmax(dim=-1), torch.stack(ks), torch.stack(vs), torch.stack(convs)
