@@ -156,6 +156,7 @@ def main():
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1, help="hypersp-serve --workers (server processes)")
+    ap.add_argument("--runtime", default="torch", help="hypersp-serve --runtime (what runs the served model)")
     ap.add_argument("--app", default="online_resp", help="a streaming demo app: online_resp (16 kHz) or online_tel (8 kHz)")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="hypersp-serve config overrides (vad.name=energy)")
     args = ap.parse_args()
@@ -168,8 +169,9 @@ def main():
     speech = load_audio(args.wav, rate) if args.wav else speechlike(3.0, rate)
     out = {"checkpoint": ckpt, "app": args.app, "sample_rate": rate, "speech_seconds": round(len(speech) / rate, 2), "cpu_count": os.cpu_count(),
            "load_avg_at_start": os.getloadavg()}
-    extra = ["--max-streams", str(max(args.clients) + 8), "--workers", str(args.workers)] + list(args.overrides)
-    out["workers"], out["overrides"] = args.workers, args.overrides
+    extra = ["--max-streams", str(max(args.clients) + 8), "--workers", str(args.workers), "--runtime", args.runtime]
+    extra += list(args.overrides)
+    out["workers"], out["runtime"], out["overrides"] = args.workers, args.runtime, args.overrides
     with ServerProcess(ckpt, args.app, extra, threads=args.threads) as srv:
         url = srv.ws_url + "/recognize"
         asyncio.run(streaming(url, speech, rate, 1, True))  # warm-up

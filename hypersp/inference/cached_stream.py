@@ -183,7 +183,7 @@ def compiled_stream_step(model: Any, context: Any, runtime: str = "auto", device
     if runtime == "onnxruntime" and not has_ort:
         raise ValueError("streaming.step_runtime=onnxruntime needs onnxruntime (pip install 'hypersp[export]'), "
                          "or set streaming.step_runtime=torch")
-    module = getattr(model, "stream_step_module", lambda _: None)(context)
+    module = model.stream_step_module(context)
     if module is None or runtime == "torch" or not has_ort or str(device) != "cpu":
         return "torch", None
     weights = tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))

@@ -26,6 +26,11 @@ streams provides
 - the guarantee (tested): the frames of all chunks together equal ``forward`` of the same weights over the whole
   utterance with the attention context limited to ``context`` (for conformer: ``att_context_left/right``),
   whatever the chunk sizes, within float32 rounding.
+- optionally ``stream_step_module(context) -> nn.Module | None``: the tensor-only core of a step for ``context``
+  (fixed-shape caches in and out, no Python state), which a caller may compile (hypersp exports it to
+  onnxruntime: ``hypersp.inference.cached_stream``) and hand back as ``forward_chunks(..., step=compiled)``; None
+  (the default) where the family or the context has none. Conformer has one for no attention lookahead and causal
+  convolutions (``ConformerStreamStep``).
 
 Families that cannot stream keep ``supports_streaming = False`` and the streaming recognizer falls back to
 re-running ``forward`` on a sliding window.
@@ -37,7 +42,7 @@ attention decoder and the exporter (which exports the CTC branch only) ask it in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -96,6 +101,10 @@ class SpeechModel(nn.Module):
             raise ValueError(f"forward_chunk expects features (1, T, F), got {tuple(features.shape)}")
         log_probs, states = self.forward_chunks([features[0]], [state], [last])
         return log_probs[0][None], states[0]
+
+    def stream_step_module(self, context: StreamContext) -> Optional[nn.Module]:
+        """The compilable core of a streaming step for ``context``, or None (see the module docstring)."""
+        return None
 
     def stream_lookahead_frames(self, context: StreamContext) -> int:
         """Input feature frames after an output frame's own that ``forward_chunks`` waits for before it is final."""
