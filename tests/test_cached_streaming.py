@@ -1,5 +1,6 @@
 """Cached streaming inference: conformer forward_chunk equals the masked full forward; incremental features;
 the streaming recognizer's cached mode (finals from the streamed frames) and its fallback."""
+import importlib.util
 import logging
 from dataclasses import replace
 
@@ -94,6 +95,23 @@ def test_utterances_streamed_together_each_equal_their_masked_full_forward(left,
             expect, _ = ref(feats[i][None], torch.tensor([T]))
             assert outs[i].shape == expect[0].shape, (T, outs[i].shape)
             assert (outs[i] - expect[0]).abs().max().item() < TOLERANCE, T
+
+
+def test_a_step_that_cannot_be_exported_streams_in_pytorch_unless_onnxruntime_was_asked_for(monkeypatch, caplog):
+    from hypersp.inference import cached_stream
+
+    pytest.importorskip("onnxruntime")
+
+    def refuse(module):
+        raise RuntimeError("Unsupported operator")
+
+    monkeypatch.setattr(cached_stream, "_OnnxStep", refuse)
+    model = ConformerModel(tiny(conv_causal=True), input_dim=20, vocab_size=11).eval()
+    with caplog.at_level(logging.WARNING, logger="hypersp.inference.cached_stream"):
+        assert cached_stream.compiled_stream_step(model, StreamContext(5, 0), "auto") == ("torch", None)
+    assert "could not be exported" in caplog.text and "Unsupported operator" in caplog.text
+    with pytest.raises(ValueError, match="step_runtime=onnxruntime: the step could not be exported"):
+        cached_stream.compiled_stream_step(model, StreamContext(5, 0), "onnxruntime")
 
 
 class _StepThrough:
@@ -692,6 +710,9 @@ def test_the_full_context_demo_models_stream_two_pass_by_default_and_window_on_r
     live = StreamingRecognizer(asr, cfg)
     assert live.encoder is not None and live.first_pass.sample_rate == asr.sample_rate
     assert live.describe().startswith(f"two-pass ({name}_stream")
+    # the shipped streaming models' steps are compiled where onnxruntime is installed (make test installs it)
+    runtime = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
+    assert live.encoder.step_runtime == runtime and f"cached steps on {runtime}" in live.describe()
     window = hypersp.load(name, decoding="greedy", overrides=["streaming.mode=window"])
     live = StreamingRecognizer(window, window.default_streaming_config())
     assert live.encoder is None and live.first_pass is window  # the window ignores the first-pass model

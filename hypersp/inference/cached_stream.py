@@ -34,6 +34,7 @@ recognizer then falls back to the window scheme).
 from __future__ import annotations
 
 import copy
+import logging
 import importlib.util
 import io
 import warnings
@@ -45,6 +46,7 @@ import numpy as np
 
 FEATURE_NORMS = ("cumulative", "none")
 STEP_RUNTIMES = ("auto", "onnxruntime", "torch")
+logger = logging.getLogger(__name__)
 _NORM_EPS = 1e-5  # as hypersp.audio.features (added to the standard deviation)
 
 
@@ -190,7 +192,15 @@ def compiled_stream_step(model: Any, context: Any, runtime: str = "auto", device
     per_model = _COMPILED_STEPS.setdefault(model, {})
     key = (context, "onnxruntime")
     if key not in per_model or per_model[key][0] != weights:
-        per_model[key] = (weights, _OnnxStep(module, model))
+        try:
+            per_model[key] = (weights, _OnnxStep(module))
+        except Exception as err:  # an exporter or onnxruntime that cannot take this module: say so, stream anyway
+            if runtime == "onnxruntime":
+                raise ValueError(f"streaming.step_runtime=onnxruntime: the step could not be exported ({err}); "
+                                 f"set streaming.step_runtime=torch") from err
+            logger.warning("streaming.step_runtime=auto: the step could not be exported to onnxruntime (%s); its "
+                           "steps run in PyTorch", err)
+            return "torch", None
     return "onnxruntime", per_model[key][1]
 
 
@@ -199,32 +209,25 @@ class _OnnxStep:
     few small matrix products; the server's other thread runs the finals): called with and returning torch
     tensors, as the module."""
 
-    NAMES = ["x", "k", "v", "conv", "valid"]
-
-    def __init__(self, module: Any, model: Any):
+    def __init__(self, module: Any):
         import onnxruntime as ort
         import torch
 
         self.torch = torch
-        attn, conv = model.layers[0].self_attn, model.layers[0].conv
-        n, left = len(model.layers), module.left
-        example = (torch.zeros(1, 8, attn.h * attn.d_k), torch.zeros(n, 1, attn.h, left, attn.d_k),
-                   torch.zeros(n, 1, attn.h, left, attn.d_k),
-                   torch.zeros(n, 1, conv.depthwise_conv.in_channels, conv.left_pad), torch.zeros(1, dtype=torch.long))
+        self.names = list(module.input_names)
         graph = io.BytesIO()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's notice about dynamo=False (chosen as in hypersp.export)
-            torch.onnx.export(module.eval(), example, graph, dynamo=False, opset_version=17, input_names=self.NAMES,
-                              output_names=["log_probs", "k_out", "v_out", "conv_out"], do_constant_folding=True,
-                              dynamic_axes={"x": {0: "batch", 1: "frames"}, "k": {1: "batch"}, "v": {1: "batch"},
-                                            "conv": {1: "batch"}, "valid": {0: "batch"}})
+            torch.onnx.export(module.eval(), module.example_inputs(), graph, dynamo=False, opset_version=17,
+                              input_names=self.names, output_names=list(module.output_names),
+                              dynamic_axes=module.dynamic_axes, do_constant_folding=True)
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(graph.getvalue(), options, providers=["CPUExecutionProvider"])
 
-    def __call__(self, x, k, v, conv, valid):
-        feed = {name: t.detach().float().contiguous().numpy() for name, t in zip(self.NAMES[:4], (x, k, v, conv))}
-        feed["valid"] = valid.numpy()
+    def __call__(self, *inputs):
+        feed = {name: (t.float() if t.is_floating_point() else t).detach().contiguous().numpy()
+                for name, t in zip(self.names, inputs)}
         return tuple(self.torch.from_numpy(out) for out in self.session.run(None, feed))
 
 

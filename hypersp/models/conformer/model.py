@@ -225,7 +225,7 @@ class StepCache:
         attn, n = model.layers[0].self_attn, len(model.layers)
         kv = like.new_zeros(n, 1, attn.h, left, attn.d_k)
         conv = model.layers[0].conv
-        return StepCache(kv, kv, like.new_zeros(n, 1, conv.depthwise_conv.in_channels, conv.left_pad), 0)
+        return StepCache(kv, kv.clone(), like.new_zeros(n, 1, conv.depthwise_conv.in_channels, conv.left_pad), 0)
 
 
 class ConformerStreamStep(nn.Module):
@@ -239,12 +239,26 @@ class ConformerStreamStep(nn.Module):
     valid[b]``: the mask of ``att_context_left=L, att_context_right=0``, so the frames equal the masked full
     forward (tests/test_cached_streaming.py)."""
 
+    # what an exporter needs (hypersp.inference.cached_stream): names, and which axes are the batch and the frames
+    input_names = ["x", "k", "v", "conv", "valid"]
+    output_names = ["log_probs", "k_out", "v_out", "conv_out"]
+    dynamic_axes = {"x": {0: "batch", 1: "frames"}, "k": {1: "batch"}, "v": {1: "batch"}, "conv": {1: "batch"},
+                    "valid": {0: "batch"}}
+
     def __init__(self, model: "ConformerModel", left: int):
         super().__init__()
         self.layers, self.decoder, self.left = model.layers, model.decoder, int(left)
         like = model.decoder.weight
         with torch.no_grad():  # relative positions L .. 0 per block (kept by the attention while its weights stay)
             self.positions = [layer.self_attn._relative_positions(self.left, 0, like.dtype) for layer in self.layers]
+
+    def example_inputs(self, frames: int = 8) -> Tuple[torch.Tensor, ...]:
+        """Inputs of one utterance at ``frames`` new frames, its caches empty (for tracing and export)."""
+        attn, conv = self.layers[0].self_attn, self.layers[0].conv
+        like = self.decoder.weight
+        cache = StepCache.empty(self, self.left, like)
+        return (like.new_zeros(1, frames, attn.h * attn.d_k), cache.k, cache.v, cache.conv,
+                torch.zeros(1, dtype=torch.long, device=like.device))
 
     def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, conv: torch.Tensor, valid: torch.Tensor):
         B, T, _ = x.shape
