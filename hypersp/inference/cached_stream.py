@@ -34,9 +34,9 @@ recognizer then falls back to the window scheme).
 from __future__ import annotations
 
 import copy
-import logging
 import importlib.util
 import io
+import logging
 import warnings
 import weakref
 from dataclasses import dataclass, replace
@@ -185,8 +185,8 @@ def compiled_stream_step(model: Any, context: Any, runtime: str = "auto", device
     if runtime == "onnxruntime" and not has_ort:
         raise ValueError("streaming.step_runtime=onnxruntime needs onnxruntime (pip install 'hypersp[export]'), "
                          "or set streaming.step_runtime=torch")
-    module = model.stream_step_module(context)
-    if module is None or runtime == "torch" or not has_ort or str(device) != "cpu":
+    module = None if runtime == "torch" or not has_ort or str(device) != "cpu" else model.stream_step_module(context)
+    if module is None:
         return "torch", None
     weights = tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
     per_model = _COMPILED_STEPS.setdefault(model, {})
@@ -213,13 +213,15 @@ class _OnnxStep:
         import onnxruntime as ort
         import torch
 
+        from hypersp.export.export import DEFAULT_OPSET
+
         self.torch = torch
         self.names = list(module.input_names)
         graph = io.BytesIO()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's notice about dynamo=False (chosen as in hypersp.export)
-            torch.onnx.export(module.eval(), module.example_inputs(), graph, dynamo=False, opset_version=17,
-                              input_names=self.names, output_names=list(module.output_names),
+            torch.onnx.export(module.eval(), module.example_inputs(), graph, dynamo=False,
+                              opset_version=DEFAULT_OPSET, input_names=self.names, output_names=list(module.output_names),
                               dynamic_axes=module.dynamic_axes, do_constant_folding=True)
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1

@@ -218,21 +218,17 @@ class RelPositionMultiHeadAttention(MultiHeadAttention):
 
         ``x (B, T, D)`` normalized inputs; ``k_cache``, ``v_cache (B, h, L, d_k)``; ``positions (1, h, L + 1, d_k)``:
         ``_relative_positions(L, 0)`` (passed in, so that a compiled step holds it as a constant); ``allowed (B, T,
-        L + T)`` bool:
-        which keys each query sees (every row allows at least the query's own frame); ``position_index (B, h, T,
+        L + T)`` bool: which keys each query sees (every row allows at least the query's own frame); ``position_index (B, h, T,
         L + T)`` int64: for query i and key j, ``L - (relative position i - j)`` clamped to ``0 .. L`` (masked
         entries may point anywhere). Returns ``(out (B, T, D), keys (B, h, L + T, d_k), values)``: the keys and
         values of the cache followed by the new frames'. The same arithmetic as :meth:`forward`."""
-        B, T, _ = x.shape
         q = self._heads(x, self.linear_q)
         k = torch.cat([k_cache, self._heads(x, self.linear_k)], dim=2)
         v = torch.cat([v_cache, self._heads(x, self.linear_v)], dim=2)
         content = torch.matmul(q + self.pos_bias_u[None, :, None, :], k.transpose(-2, -1))
         position = torch.matmul(q + self.pos_bias_v[None, :, None, :], positions.transpose(-2, -1))
         position = position.gather(-1, position_index)
-        scores = ((content + position) / math.sqrt(self.d_k)).masked_fill(~allowed[:, None], torch.finfo(x.dtype).min)
-        out = torch.matmul(torch.softmax(scores, dim=-1), v)  # (B, h, T, d_k)
-        return self.linear_out(out.transpose(1, 2).reshape(B, T, self.h * self.d_k)), k, v
+        return self._attend((content + position) / math.sqrt(self.d_k), v, allowed), k, v
 
     def _relative_positions(self, r_max: int, r_min: int, dtype: torch.dtype) -> torch.Tensor:
         """``linear_pos`` of the encodings of relative positions ``r_max`` down to ``r_min``: (1, h, P, d_k).

@@ -179,7 +179,6 @@ class ConformerBlock(nn.Module):
             y = self.norm_out(y)
         return y, c_ends, new_states
 
-
     def forward_step(self, x: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, conv_cache: torch.Tensor,
                      positions: torch.Tensor, allowed: torch.Tensor, position_index: torch.Tensor):
         """The block over the ``T`` newest frames with fixed-size caches (attention lookahead 0 and a causal
@@ -199,6 +198,7 @@ class ConformerBlock(nn.Module):
         x = x + self.conv.from_depthwise_inputs(g)
         x = x + 0.5 * self.feed_forward2(self.norm_feed_forward2(x))
         return self.norm_out(x), k[:, :, T:], v[:, :, T:], g[:, :, T:]
+
 
 @dataclass(frozen=True)
 class BlockStreamState:

@@ -254,8 +254,7 @@ class ConformerStreamStep(nn.Module):
 
     def example_inputs(self, frames: int = 8) -> Tuple[torch.Tensor, ...]:
         """Inputs of one utterance at ``frames`` new frames, its caches empty (for tracing and export)."""
-        attn, conv = self.layers[0].self_attn, self.layers[0].conv
-        like = self.decoder.weight
+        attn, like = self.layers[0].self_attn, self.decoder.weight
         cache = StepCache.empty(self, self.left, like)
         return (like.new_zeros(1, frames, attn.h * attn.d_k), cache.k, cache.v, cache.conv,
                 torch.zeros(1, dtype=torch.long, device=like.device))
