@@ -28,8 +28,10 @@ class Conv2dSubsampling(nn.Module):
         self.factor = factor
         layers = []
         in_ch, feat = 1, input_dim
+        self.freq_sizes = []  # per conv layer, the frequency size of its input
         for _ in range(int(math.log2(factor))):
             layers.append(nn.Conv2d(in_ch, channels, kernel_size=3, stride=2, padding=1))
+            self.freq_sizes.append(feat)
             in_ch, feat = channels, (feat + 1) // 2  # ceil(F / 2) with kernel 3, padding 1
         self.convs = nn.ModuleList(layers)
         self.act = nn.ReLU()
@@ -56,8 +58,7 @@ class Conv2dSubsampling(nn.Module):
     def init_stream_state(self, like: torch.Tensor) -> List[torch.Tensor]:
         """Per conv layer, its pending input frames ``(1, C_in, T_pending, F_in)``, starting with the zero
         frame that the convolution's padding puts before frame 0; ``like`` gives dtype and device."""
-        # the frequency size is set by the first chunk
-        return [like.new_zeros(1, conv.in_channels, 1, 0) for conv in self.convs]
+        return [like.new_zeros(1, conv.in_channels, 1, freq) for conv, freq in zip(self.convs, self.freq_sizes)]
 
     def forward_chunks(self, xs: List[torch.Tensor], states: List[List[torch.Tensor]], received: List[List[int]],
                        last: List[bool]) -> Tuple[torch.Tensor, List[int], List[List[torch.Tensor]], List[List[int]]]:
@@ -76,8 +77,6 @@ class Conv2dSubsampling(nn.Module):
             bufs, counts = [], []
             for i, x in enumerate(xs):
                 pending, n = states[i][layer], received[i][layer]
-                if pending.shape[-1] != x.shape[-1]:  # the first chunk fixes the frequency size
-                    pending = pending.new_zeros(1, pending.shape[1], pending.shape[2], x.shape[-1])
                 buf = torch.cat([pending, x], dim=2)
                 n += x.shape[2]
                 done = (n + 1 - buf.shape[2]) // 2  # outputs already produced: the buffer starts at input 2*done - 1
@@ -102,3 +101,27 @@ class Conv2dSubsampling(nn.Module):
         rows = [x[0].transpose(0, 1).reshape(x.shape[2], C * F) for x in xs]  # (T_out, C * F)
         lengths = [r.shape[0] for r in rows]
         return self.out(nn.utils.rnn.pad_sequence(rows, batch_first=True)), lengths, new_states, new_received
+
+    def forward_step(self, frames: torch.Tensor, valid: torch.Tensor, history: List[torch.Tensor]
+                     ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """A streaming step as a pure tensor function (what a compiled step runs; eval mode).
+
+        ``frames (B, 1 + factor * k, F)``: the first conv layer's input from its last already-used frame on (before
+        frame 0: the zero frame of its padding); ``valid (B,)`` int64: how many frames after that one are the
+        utterance's (``factor * k``, or fewer where the utterance ends: the rest are zeros, as :meth:`forward` pads);
+        ``history[l - 1] (B, C, 1, F_l)``: the last input of conv layer ``l >= 1`` -> ``(out (B, k, d_model), new
+        history)``. The ``k`` frames are :meth:`forward_chunks`'s for a state whose pending inputs are these (one
+        frame per layer >= 1); a stream that goes on keeps that form (each layer gets an even number of new inputs,
+        so its output ``t`` reads inputs ``2t - 1 .. 2t + 1`` of its buffer with no padding in time)."""
+        x, new_history = frames[:, None], []
+        for layer, conv in enumerate(self.convs):
+            if layer:
+                x = torch.cat([history[layer - 1], x], dim=2)
+                valid = torch.div(valid + 1, 2, rounding_mode="floor")  # the previous layer's outputs: ceil(/ 2)
+            # an ending utterance: the inputs after its last frame are zeros, as forward's padding
+            x = x * (torch.arange(x.shape[2], device=x.device)[None, :] <= valid[:, None])[:, None, :, None]
+            x = self.act(nn.functional.conv2d(x, conv.weight, conv.bias, stride=2, padding=(0, 1)))
+            if layer + 1 < len(self.convs):
+                new_history.append(x[:, :, -1:])  # the next layer's last input
+        B, C, T, F = x.shape
+        return self.out(x.transpose(1, 2).reshape(B, T, C * F)), new_history

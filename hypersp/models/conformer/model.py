@@ -139,21 +139,18 @@ class ConformerModel(SpeechModel):
         att_context_right=context.right`` over the whole utterance.
 
         Streams without attention lookahead through causal convolutions (``stream_step_module``) run their
-        blocks as a :class:`ConformerStreamStep`, or as ``step``, a compiled equivalent of it (same inputs and
-        outputs, e.g. onnxruntime: ``hypersp.inference.cached_stream``)."""
+        subsampling and blocks as a :class:`ConformerStreamStep`, or as ``step``, a compiled equivalent of it (same
+        inputs and outputs, e.g. onnxruntime: ``hypersp.inference.cached_stream``)."""
         self._check_stream_step(features, states)
         for st in states:
             if st.context != states[0].context:
                 raise ValueError(f"utterances streamed together need one context, got {st.context} and {states[0].context}")
         ctx = states[0].context
+        if isinstance(states[0].blocks, StepCache):
+            return self._fixed_cache_steps(features, states, last, step)
         x, lengths, subs, received = self.pre_encode.forward_chunks(
             features, [st.subsampling for st in states], [st.received for st in states], last)
         x = x * self.pos_enc.scale  # RelPositionalEncoding's scaling (its dropout is off in eval)
-        if isinstance(states[0].blocks, StepCache):
-            log_probs, caches = self._fixed_cache_steps(x, lengths, [st.blocks for st in states],
-                                                        step or ConformerStreamStep(self, ctx.left))
-            return log_probs, [ConformerStreamState(ctx, subs[i], received[i], caches[i], last[i])
-                               for i in range(len(states))]
         blocks = []
         for index, layer in enumerate(self.layers):
             x, lengths, layer_states = layer.forward_chunks(x, lengths, [st.blocks[index] for st in states],
@@ -164,26 +161,54 @@ class ConformerModel(SpeechModel):
                 [ConformerStreamState(ctx, subs[i], received[i], [b[i] for b in blocks], last[i])
                  for i in range(len(states))])
 
-    def _fixed_cache_steps(self, x: torch.Tensor, lengths: List[int], caches: List["StepCache"], step: Callable
-                           ) -> Tuple[List[torch.Tensor], List["StepCache"]]:
-        """Rows ``x[i, :lengths[i]]`` through ``step`` (a ConformerStreamStep or its compiled equivalent), one
-        call per distinct length (a server's streams mostly bring the same number of frames per step); a row
-        without frames keeps its cache."""
-        log_probs = [x.new_zeros(0, self.vocab_size) for _ in lengths]
-        new = list(caches)
-        by_length: Dict[int, List[int]] = {}
-        for i, n in enumerate(lengths):
-            if n:
-                by_length.setdefault(n, []).append(i)
-        for n, rows in by_length.items():
-            valid = torch.tensor([caches[i].valid for i in rows], dtype=torch.long)
-            lp, k, v, conv = step(x[rows, :n], torch.cat([caches[i].k for i in rows], dim=1),
-                                  torch.cat([caches[i].v for i in rows], dim=1),
-                                  torch.cat([caches[i].conv for i in rows], dim=1), valid.to(x.device))
-            size = k.shape[3]
+    def _fixed_cache_steps(self, features: List[torch.Tensor], states: List["ConformerStreamState"],
+                           last: List[bool], step: Optional[Callable]
+                           ) -> Tuple[List[torch.Tensor], List["ConformerStreamState"]]:
+        """``forward_chunks`` of streams whose blocks carry a :class:`StepCache`: subsampling and blocks in ``step``
+        (a ConformerStreamStep, or its compiled equivalent) on whole subsampled frames.
+
+        A stream that goes on gives the step its first ``subsampling_factor * k`` new feature frames (the rest
+        would make no output frame yet: they wait as the first conv layer's pending input); one that ends gives
+        all of them, zero-padded to a multiple of the factor (``valid`` says how many are its own). Rows are
+        batched by ``k`` (a server's streams mostly bring the same number of frames per step); a row with no
+        frame to make keeps its caches."""
+        ctx, factor = states[0].context, self.subsampling_factor
+        step = step or ConformerStreamStep(self, ctx.left)
+        log_probs: List[torch.Tensor] = [features[0].new_zeros(0, self.vocab_size) for _ in states]
+        new, buffers, valid, by_frames = list(states), [], [], {}
+        for i, (x, st) in enumerate(zip(features, states)):
+            if any(p.shape[2] != 1 for p in st.subsampling[1:]):
+                raise ValueError("a conformer stream state of the general path cannot continue on fixed caches")
+            buf = torch.cat([st.subsampling[0][0, 0], x])  # (1 + pending + T, F): the first conv layer's input
+            frames = buf.shape[0] - 1
+            k = -(-frames // factor) if last[i] else frames // factor
+            if last[i] and factor * k > frames:
+                buf = torch.cat([buf, buf.new_zeros(factor * k - frames, buf.shape[1])])
+            buffers.append(buf)
+            valid.append(min(frames, factor * k))
+            by_frames.setdefault(k, []).append(i)
+        for k, rows in by_frames.items():
+            used = factor * k
+            if k:
+                caches = [states[i].blocks for i in rows]
+                history = [torch.cat([states[i].subsampling[l] for i in rows]) for l in range(1, len(self.pre_encode.convs))]
+                lp, k_new, v_new, conv_new, *history = step(
+                    torch.stack([buffers[i][:1 + used] for i in rows]), torch.cat([c.k for c in caches], dim=1),
+                    torch.cat([c.v for c in caches], dim=1), torch.cat([c.conv for c in caches], dim=1),
+                    torch.tensor([c.valid for c in caches], dtype=torch.long, device=features[0].device),
+                    torch.tensor([valid[i] for i in rows], dtype=torch.long, device=features[0].device), *history)
             for j, i in enumerate(rows):
-                log_probs[i] = lp[j]
-                new[i] = StepCache(k[:, j:j + 1], v[:, j:j + 1], conv[:, j:j + 1], min(size, caches[i].valid + n))
+                st = states[i]
+                if k:
+                    log_probs[i] = lp[j]
+                    blocks = StepCache(k_new[:, j:j + 1], v_new[:, j:j + 1], conv_new[:, j:j + 1],
+                                       min(k_new.shape[3], st.blocks.valid + k))
+                    later = [h[j:j + 1] for h in history]
+                else:  # fewer than `factor` frames in all: they wait
+                    blocks, later = st.blocks, st.subsampling[1:]
+                received = [st.received[0] + features[i].shape[0]] + [
+                    n + used // 2 ** l for l, n in enumerate(st.received[1:], start=1)]
+                new[i] = ConformerStreamState(ctx, [buffers[i][used:][None, None]] + later, received, blocks, last[i])
         return log_probs, new
 
     def stream_lookahead_frames(self, context: StreamContext) -> int:
@@ -229,37 +254,50 @@ class StepCache:
 
 
 class ConformerStreamStep(nn.Module):
-    """The blocks and CTC head of a streaming step with fixed-shape caches: a pure tensor function (no Python
-    state, dynamic B and T), so it can be compiled (exported to onnxruntime) as it is.
+    """The subsampling, blocks and CTC head of a streaming step with fixed-shape caches: a pure tensor function (no
+    Python state, dynamic batch and frames), so it can be compiled (exported to onnxruntime) as it is.
 
-    forward(x (B, T, D) subsampled frames already scaled by the positional encoding's factor, k, v (N, B, h, L,
-    d_k), conv (N, B, D, kernel - 1), valid (B,) int64: filled rows of each key/value cache) -> (log_probs (B, T,
-    V), k, v, conv: the caches after these frames). Query frame i (0 .. T-1) of row b sees key j (0 .. L+T-1: the
-    cache, then the new frames) when ``i <= j <= L + i`` (at most ``L`` frames back, none ahead) and ``j >= L -
-    valid[b]``: the mask of ``att_context_left=L, att_context_right=0``, so the frames equal the masked full
-    forward (tests/test_cached_streaming.py)."""
+    forward(frames (B, 1 + factor * k, F) feature frames: the first subsampling layer's input from its last
+    already-used frame on, k, v (N, B, h, L, d_k), conv (N, B, D, kernel - 1), valid (B,) int64: filled rows of
+    each key/value cache, frames_valid (B,) int64: the utterance's own frames after the first (fewer than
+    ``factor * k`` only where it ends), *history: per later subsampling layer its last input (B, C, 1, F_l)) ->
+    (log_probs (B, k, V), k, v, conv, *history: the caches after these frames); see
+    ``Conv2dSubsampling.forward_step``. Query frame i (0 .. k-1) of row b sees key j (0 .. L+k-1: the cache, then
+    the new frames) when ``i <= j <= L + i`` (at most ``L`` frames back, none ahead) and ``j >= L - valid[b]``: the
+    mask of ``att_context_left=L, att_context_right=0``, so the frames equal the masked full forward
+    (tests/test_cached_streaming.py)."""
 
-    # what an exporter needs (hypersp.inference.cached_stream): names, and which axes are the batch and the frames
-    input_names = ["x", "k", "v", "conv", "valid"]
     output_names = ["log_probs", "k_out", "v_out", "conv_out"]
-    dynamic_axes = {"x": {0: "batch", 1: "frames"}, "k": {1: "batch"}, "v": {1: "batch"}, "conv": {1: "batch"},
-                    "valid": {0: "batch"}}
 
     def __init__(self, model: "ConformerModel", left: int):
         super().__init__()
+        self.pre_encode, self.scale = model.pre_encode, model.pos_enc.scale
         self.layers, self.decoder, self.left = model.layers, model.decoder, int(left)
         like = model.decoder.weight
         with torch.no_grad():  # relative positions L .. 0 per block (kept by the attention while its weights stay)
             self.positions = [layer.self_attn._relative_positions(self.left, 0, like.dtype) for layer in self.layers]
+        # what an exporter needs (hypersp.inference.cached_stream): names, and which axes are the batch and frames
+        history = [f"sub{l}" for l in range(1, len(self.pre_encode.convs))]
+        self.input_names = ["frames", "k", "v", "conv", "valid", "frames_valid"] + history
+        self.output_names = self.output_names + [f"{name}_out" for name in history]
+        self.dynamic_axes = {"frames": {0: "batch", 1: "frames"}, "k": {1: "batch"}, "v": {1: "batch"},
+                             "conv": {1: "batch"}, "valid": {0: "batch"}, "frames_valid": {0: "batch"},
+                             **{name: {0: "batch"} for name in history}}
 
-    def example_inputs(self, frames: int = 8) -> Tuple[torch.Tensor, ...]:
-        """Inputs of one utterance at ``frames`` new frames, its caches empty (for tracing and export)."""
-        attn, like = self.layers[0].self_attn, self.decoder.weight
+    def example_inputs(self, frames: int = 2) -> Tuple[torch.Tensor, ...]:
+        """Inputs of one utterance at its start making ``frames`` subsampled frames (for tracing and export)."""
+        like = self.decoder.weight
         cache = StepCache.empty(self, self.left, like)
-        return (like.new_zeros(1, frames, attn.h * attn.d_k), cache.k, cache.v, cache.conv,
-                torch.zeros(1, dtype=torch.long, device=like.device))
+        count = self.pre_encode.factor * frames
+        return (like.new_zeros(1, 1 + count, self.pre_encode.freq_sizes[0]), cache.k, cache.v, cache.conv,
+                torch.zeros(1, dtype=torch.long, device=like.device),
+                torch.full((1,), count, dtype=torch.long, device=like.device),
+                *self.pre_encode.init_stream_state(like)[1:])
 
-    def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, conv: torch.Tensor, valid: torch.Tensor):
+    def forward(self, frames: torch.Tensor, k: torch.Tensor, v: torch.Tensor, conv: torch.Tensor,
+                valid: torch.Tensor, frames_valid: torch.Tensor, *history: torch.Tensor):
+        x, history = self.pre_encode.forward_step(frames, frames_valid, list(history))
+        x = x * self.scale  # RelPositionalEncoding's scaling (its dropout is off in eval)
         B, T, _ = x.shape
         L = self.left
         query = torch.arange(T, device=x.device)[:, None]
@@ -274,4 +312,4 @@ class ConformerStreamStep(nn.Module):
             ks.append(k_n)
             vs.append(v_n)
             convs.append(c_n)
-        return self.decoder(x).log_softmax(dim=-1), torch.stack(ks), torch.stack(vs), torch.stack(convs)
+        return (self.decoder(x).log_softmax(dim=-1), torch.stack(ks), torch.stack(vs), torch.stack(convs), *history)
