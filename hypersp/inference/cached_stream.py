@@ -24,9 +24,10 @@ trained with per-utterance mean/variance normalization cannot see the utterance'
 
 Compiled steps: a small model's step costs mostly per operator call (~1-3 ms of eager PyTorch for 8 frames of
 the 1.8 M-parameter demo conformer). Where the model has a tensor-only core with fixed-shape caches
-(``model.stream_step_module``: conformer without attention lookahead, causal convolutions) it is exported to
-onnxruntime once per process and model (``streaming.step_runtime``; :func:`compiled_stream_step`) and
-``forward_chunks`` runs it instead of the eager module, with the same frames (tests/test_cached_streaming.py).
+(``model.stream_step_module``: conformer without attention lookahead, causal convolutions; from feature frames
+through subsampling, blocks and CTC head to log-probabilities) it is exported to onnxruntime once per process and
+model (``streaming.step_runtime``; :func:`compiled_stream_step`) and ``forward_chunks`` runs it instead of the
+eager module, with the same frames (tests/test_cached_streaming.py).
 
 Only ``TorchBackend`` models run here; :func:`cached_encoder_for` says why another one cannot (the streaming
 recognizer then falls back to the window scheme).
