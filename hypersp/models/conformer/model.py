@@ -15,7 +15,7 @@ Presets: ``conformer_tiny`` (CPU), ``conformer_small`` / ``_medium`` / ``_large`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -167,47 +167,45 @@ class ConformerModel(SpeechModel):
         """``forward_chunks`` of streams whose blocks carry a :class:`StepCache`: subsampling and blocks in ``step``
         (a ConformerStreamStep, or its compiled equivalent) on whole subsampled frames.
 
-        A stream that goes on gives the step its first ``subsampling_factor * k`` new feature frames (the rest
-        would make no output frame yet: they wait as the first conv layer's pending input); one that ends gives
-        all of them, zero-padded to a multiple of the factor (``valid`` says how many are its own). Rows are
-        batched by ``k`` (a server's streams mostly bring the same number of frames per step); a row with no
+        A stream that goes on gives the step its first ``subsampling_factor * n`` new feature frames for ``n``
+        output frames (the rest would make no output frame yet: they wait as the first conv layer's pending input);
+        one that ends gives all of them, zero-padded to a multiple of the factor, with the count of its own. Rows
+        are batched by ``n`` (a server's streams mostly bring the same number of frames per step); a row with no
         frame to make keeps its caches."""
         ctx, factor = states[0].context, self.subsampling_factor
         step = step or ConformerStreamStep(self, ctx.left)
         log_probs: List[torch.Tensor] = [features[0].new_zeros(0, self.vocab_size) for _ in states]
-        new, buffers, valid, by_frames = list(states), [], [], {}
+        new, buffers, own, by_frames = list(states), [], [], {}
         for i, (x, st) in enumerate(zip(features, states)):
-            if any(p.shape[2] != 1 for p in st.subsampling[1:]):
-                raise ValueError("a conformer stream state of the general path cannot continue on fixed caches")
             buf = torch.cat([st.subsampling[0][0, 0], x])  # (1 + pending + T, F): the first conv layer's input
             frames = buf.shape[0] - 1
-            k = -(-frames // factor) if last[i] else frames // factor
-            if last[i] and factor * k > frames:
-                buf = torch.cat([buf, buf.new_zeros(factor * k - frames, buf.shape[1])])
+            n = -(-frames // factor) if last[i] else frames // factor
+            if last[i] and factor * n > frames:
+                buf = torch.cat([buf, buf.new_zeros(factor * n - frames, buf.shape[1])])
             buffers.append(buf)
-            valid.append(min(frames, factor * k))
-            by_frames.setdefault(k, []).append(i)
-        for k, rows in by_frames.items():
-            used = factor * k
-            if k:
+            own.append(min(frames, factor * n))
+            by_frames.setdefault(n, []).append(i)
+        for n, rows in by_frames.items():
+            used = factor * n
+            if n:
                 caches = [states[i].blocks for i in rows]
                 history = [torch.cat([states[i].subsampling[l] for i in rows]) for l in range(1, len(self.pre_encode.convs))]
                 lp, k_new, v_new, conv_new, *history = step(
                     torch.stack([buffers[i][:1 + used] for i in rows]), torch.cat([c.k for c in caches], dim=1),
                     torch.cat([c.v for c in caches], dim=1), torch.cat([c.conv for c in caches], dim=1),
                     torch.tensor([c.valid for c in caches], dtype=torch.long, device=features[0].device),
-                    torch.tensor([valid[i] for i in rows], dtype=torch.long, device=features[0].device), *history)
+                    torch.tensor([own[i] for i in rows], dtype=torch.long, device=features[0].device), *history)
             for j, i in enumerate(rows):
                 st = states[i]
-                if k:
+                if n:
                     log_probs[i] = lp[j]
                     blocks = StepCache(k_new[:, j:j + 1], v_new[:, j:j + 1], conv_new[:, j:j + 1],
-                                       min(k_new.shape[3], st.blocks.valid + k))
+                                       min(k_new.shape[3], st.blocks.valid + n))
                     later = [h[j:j + 1] for h in history]
                 else:  # fewer than `factor` frames in all: they wait
                     blocks, later = st.blocks, st.subsampling[1:]
                 received = [st.received[0] + features[i].shape[0]] + [
-                    n + used // 2 ** l for l, n in enumerate(st.received[1:], start=1)]
+                    count + used // 2 ** l for l, count in enumerate(st.received[1:], start=1)]
                 new[i] = ConformerStreamState(ctx, [buffers[i][used:][None, None]] + later, received, blocks, last[i])
         return log_probs, new
 
