@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 
 def load(name_or_path, *, device: str = "cpu", decoding=None, vad=None, threads=None, overrides=(),
-         batch_seconds: float = 120.0, runtime: str = "torch", **decoding_settings):
+         batch_seconds=None, runtime: str = "torch", **decoding_settings):
     """The recognition engine (:class:`hypersp.inference.recognizer.Recognizer`) for a model.
 
     ``name_or_path``: a shipped model name (``demo_ko_16k``, ``demo_ko_8k``), a checkpoint file, or an
@@ -23,7 +23,8 @@ def load(name_or_path, *, device: str = "cpu", decoding=None, vad=None, threads=
     A checkpoint's own ``decoding`` group is the starting point; the shipped demo models start from ctc_beam
     with the shipped Korean LM (``hypersp/pretrained/NAME.decoding.yaml``; ``decoding="greedy"`` for greedy).
     ``vad``: a ``VadConfig`` for segmenting long input; ``overrides``: ``key=value`` config overrides for a
-    checkpoint; ``threads``: onnxruntime intra-op threads for an ONNX model.
+    checkpoint; ``threads``: onnxruntime intra-op threads for an ONNX model; ``batch_seconds``: audio seconds per
+    forward pass (None: 32 on a CPU, 120 on a GPU).
     ``runtime`` (checkpoints): ``torch`` (eager PyTorch, the default), ``onnxruntime`` or ``torchscript``: the
     checkpoint is exported once into a cache folder (``~/.cache/hypersp/exports/<content hash>/``) and that
     export runs the forward pass (CPU, ``threads`` threads) in the same engine: same decoding, same text.

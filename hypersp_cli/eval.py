@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score the display form (3시에 ... .) against written-form references (digits, marks) "
                         "in the manifest's text, instead of the spoken form")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
-    p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
+    p.add_argument("--batch-seconds", type=float, default=None,
+                   help="audio seconds per batch (default: 32 on a CPU, 120 on a GPU)")
     p.add_argument("--num-workers", type=int, default=0, help="(unused; kept for old scripts: audio is read in-process)")
     p.add_argument("--segment", action="store_true",
                    help="cut each utterance by the VAD before recognizing it, as the offline server does")

@@ -55,3 +55,30 @@ def test_batched_equals_single_and_any_rate(rec, tmp_path):
     write_wav(tmp_path / "s.wav", np.stack([long, long[::-1].copy()]), 16000)
     rs = rec.transcribe(tmp_path / "s.wav", channels=True)
     assert rs.channels == 2 and {s.channel for s in rs.segments} <= {0, 1}
+
+
+def test_batch_seconds_defaults_by_device_and_only_changes_how_waves_are_grouped(rec):
+    """Without a given size the engine batches 32 s of audio per forward pass on a CPU (large CPU batches page-fault
+    their activations in afresh every pass) and 120 s on a GPU; the size groups waves, it never changes their frames."""
+    from hypersp.inference.recognizer import default_batch_seconds
+
+    assert rec.batch_seconds == 32.0 == default_batch_seconds("cpu")
+    assert default_batch_seconds("cuda:1") == 120.0
+    assert Recognizer(rec.backend, batch_seconds=7.5).batch_seconds == 7.5
+    rng = np.random.default_rng(0)
+    waves = [bursts(16000, [(0.2, False), (d, True)]) + 0.01 * rng.standard_normal(int((0.2 + d) * 16000)).astype(np.float32)
+             for d in (0.5, 1.7, 0.9, 2.4, 1.1)]
+    calls = []
+    forward = rec.backend.log_probs
+    try:
+        rec.backend.log_probs = lambda ws: calls.append(len(ws)) or forward(ws)
+        rec.batch_seconds = 120.0
+        whole = rec.chunked_log_probs(waves)
+        rec.batch_seconds = 2.0
+        grouped = rec.chunked_log_probs(waves)
+    finally:
+        rec.batch_seconds = 32.0
+        del rec.backend.log_probs
+    assert calls[0] == 5 and len(calls) > 2 and sum(calls[1:]) == 5
+    for a, b in zip(whole, grouped):
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-4

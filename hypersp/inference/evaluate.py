@@ -91,12 +91,12 @@ def evaluate(
 
 def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[[str], str],
                       scoring_normalizer: Optional[Callable[[str], str]] = None, segment: bool = False,
-                      batch_seconds: float = 120.0, keep_hypotheses: bool = False, progress: bool = False,
+                      batch_seconds: Optional[float] = None, keep_hypotheses: bool = False, progress: bool = False,
                       score_display: bool = False, **decoding: Any) -> Dict[str, Any]:
     """Score ``recognizer`` (the engine) on a NeMo manifest; returns CER/WER, counts, audio seconds, RTF.
 
     Each utterance is read at the engine's rate (``offset``/``duration`` honoured) and recognized whole
-    (``segment=False``: batched by ``batch_seconds``) or cut by the VAD first (``segment=True``, as the
+    (``segment=False``: batched by ``batch_seconds``, by default the engine's) or cut by the VAD first (``segment=True``, as the
     offline server does). References go through ``text_normalizer`` (the task's: what training targets
     were made with), then both sides through ``scoring_normalizer``; ``breakdown`` holds the character
     substitutions/deletions/insertions, CER by speaker, domain and length, and the worst utterances
@@ -150,6 +150,7 @@ def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[
             bar.update(len(pending))
         pending.clear()
 
+    batch_seconds = batch_seconds or recognizer.batch_seconds
     budget = 0.0
     for e in entries:
         try:

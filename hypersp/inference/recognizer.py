@@ -17,7 +17,8 @@ How audio becomes a ``Transcript``:
    ``hypersp-eval`` does for a corpus of short utterances).
 3. **Forward**: the injected *backend* turns a padded batch of waves into log-posteriors (``TorchBackend``:
    features + PyTorch model; ``OnnxBackend``: numpy features + onnxruntime, no torch needed).
-   Segments are batched by duration (at most ``batch_seconds`` of audio per forward).
+   Segments are batched by duration (at most ``batch_seconds`` of audio per forward; by default 32 s on a CPU,
+   120 s on a GPU: ``default_batch_seconds``).
 4. **Decoding**: one decoder built from a ``DecodingConfig`` by the decoder registry (greedy, ctc_beam
    with LM and hotwords, attention, or a plugin's); its best hypothesis is the segment's text.
 5. **Words**: the best hypothesis is force-aligned to the CTC posteriors (``ctc_align``): each word gets
@@ -118,6 +119,19 @@ SPLIT_OVER_S = 4.0  # waves longer than this are first split at their pauses (0 
 SPLIT_PAUSE_S = 0.12  # a pause: at least this long near the wave's noise floor
 SPLIT_MIN_PIECE_S = 1.0  # no piece shorter than this
 
+# Audio seconds per forward pass when the caller gives none, by device type. On a CPU a batch of 120 s allocates
+# activations of hundreds of MB (the demo models' first subsampling convolution alone ~170 MB), which the C
+# allocator maps fresh, page by page, at every pass: the finals of 50 streams (155 s of audio) took 0.40 s in
+# batches of 120 s with ~90,000 page faults per pass, 0.31 s in batches of 32 s with none (bench/batch_seconds.py
+# and README "Batch size"). GPUs want large batches.
+DEFAULT_BATCH_SECONDS = {"cpu": 32.0, "cuda": 120.0}
+
+
+def default_batch_seconds(device: Any = "cpu") -> float:
+    """Audio seconds per forward pass for a model on ``device`` (see ``DEFAULT_BATCH_SECONDS``)."""
+    kind = str(device).split(":")[0]
+    return DEFAULT_BATCH_SECONDS.get(kind, DEFAULT_BATCH_SECONDS["cuda"])
+
 
 def pause_cuts(samples: np.ndarray, sample_rate: int, min_pause_s: float = SPLIT_PAUSE_S,
                min_piece_s: float = SPLIT_MIN_PIECE_S, align: int = 1) -> List[int]:
@@ -161,7 +175,7 @@ class Recognizer:
     """
 
     def __init__(self, backend: Any, decoding: Any = None, vad: Optional[VadConfig] = None,
-                 batch_seconds: float = 120.0, config: Any = None, max_chunk_s: float = MAX_CHUNK_S,
+                 batch_seconds: Optional[float] = None, config: Any = None, max_chunk_s: float = MAX_CHUNK_S,
                  chunk_s: float = CHUNK_S, chunk_overlap_s: float = CHUNK_OVERLAP_S,
                  split_over_s: float = SPLIT_OVER_S):
         self.backend = backend
@@ -177,7 +191,8 @@ class Recognizer:
         self.tokenizer = backend.tokenizer
         self.sample_rate = int(backend.sample_rate)
         self.frame_shift_s = float(backend.frame_shift_s)
-        self.batch_seconds = float(batch_seconds)
+        # audio seconds per forward pass (None: by the backend's device, default_batch_seconds)
+        self.batch_seconds = float(batch_seconds or default_batch_seconds(getattr(backend, "device", "cpu")))
         self.vad = vad or VadConfig()  # the config; ``vad_detector`` is the registered VAD it names
         self._vad_built: Optional[Tuple[VadConfig, Any]] = None
         _ = self.vad_detector  # built now, so a missing optional package fails here, not mid-request
