@@ -66,7 +66,8 @@ def test_batch_seconds_defaults_by_device_and_only_changes_how_waves_are_grouped
     assert default_batch_seconds("cuda:1") == 120.0
     assert Recognizer(rec.backend, batch_seconds=7.5).batch_seconds == 7.5
     rng = np.random.default_rng(0)
-    waves = [bursts(16000, [(0.2, False), (d, True)]) + 0.01 * rng.standard_normal(int((0.2 + d) * 16000)).astype(np.float32)
+    waves = [bursts(16000, [(0.2, False), (d, True)]) + 0.01 * rng.standard_normal(int((0.2 + d) * 16000),
+                                                                                   dtype=np.float32)
              for d in (0.5, 1.7, 0.9, 2.4, 1.1)]
     calls = []
     forward = rec.backend.log_probs

@@ -96,9 +96,9 @@ def evaluate_manifest(recognizer: Any, manifest: str, text_normalizer: Callable[
     """Score ``recognizer`` (the engine) on a NeMo manifest; returns CER/WER, counts, audio seconds, RTF.
 
     Each utterance is read at the engine's rate (``offset``/``duration`` honoured) and recognized whole
-    (``segment=False``: batched by ``batch_seconds``, by default the engine's) or cut by the VAD first (``segment=True``, as the
-    offline server does). References go through ``text_normalizer`` (the task's: what training targets
-    were made with), then both sides through ``scoring_normalizer``; ``breakdown`` holds the character
+    (``segment=False``: batched by ``batch_seconds``, by default the engine's) or cut by the VAD first
+    (``segment=True``, as the offline server does). References go through ``text_normalizer`` (the task's: what
+    training targets were made with), then both sides through ``scoring_normalizer``; ``breakdown`` holds the character
     substitutions/deletions/insertions, CER by speaker, domain and length, and the worst utterances
     (``hypersp.metrics.ErrorBreakdown``). ``score_display=True`` scores the display form instead
     (``Segment.display``: written numbers, punctuation, spacing) against written-form references: the

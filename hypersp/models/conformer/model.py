@@ -189,7 +189,8 @@ class ConformerModel(SpeechModel):
             used = factor * n
             if n:
                 caches = [states[i].blocks for i in rows]
-                history = [torch.cat([states[i].subsampling[l] for i in rows]) for l in range(1, len(self.pre_encode.convs))]
+                history = [torch.cat([states[i].subsampling[l] for i in rows])
+                           for l in range(1, len(self.pre_encode.convs))]
                 lp, k_new, v_new, conv_new, *history = step(
                     torch.stack([buffers[i][:1 + used] for i in rows]), torch.cat([c.k for c in caches], dim=1),
                     torch.cat([c.v for c in caches], dim=1), torch.cat([c.conv for c in caches], dim=1),
