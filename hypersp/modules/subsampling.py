@@ -117,9 +117,9 @@ class Conv2dSubsampling(nn.Module):
         for layer, conv in enumerate(self.convs):
             if layer:
                 x = torch.cat([history[layer - 1], x], dim=2)
-                valid = torch.div(valid + 1, 2, rounding_mode="floor")  # the previous layer's outputs: ceil(/ 2)
-            # an ending utterance: the inputs after its last frame are zeros, as forward's padding
-            x = x * (torch.arange(x.shape[2], device=x.device)[None, :] <= valid[:, None])[:, None, :, None]
+                valid = self._halve(valid)  # the previous layer's outputs
+            # an ending utterance: the inputs after its last frame are zeros, as forward's padding (+1: the first frame)
+            x = x.masked_fill(~length_mask(valid + 1, x.shape[2])[:, None, :, None], 0.0)
             x = self.act(nn.functional.conv2d(x, conv.weight, conv.bias, stride=2, padding=(0, 1)))
             if layer + 1 < len(self.convs):
                 new_history.append(x[:, :, -1:])  # the next layer's last input

@@ -266,8 +266,6 @@ class ConformerStreamStep(nn.Module):
     mask of ``att_context_left=L, att_context_right=0``, so the frames equal the masked full forward
     (tests/test_cached_streaming.py)."""
 
-    output_names = ["log_probs", "k_out", "v_out", "conv_out"]
-
     def __init__(self, model: "ConformerModel", left: int):
         super().__init__()
         self.pre_encode, self.scale = model.pre_encode, model.pos_enc.scale
@@ -278,7 +276,7 @@ class ConformerStreamStep(nn.Module):
         # what an exporter needs (hypersp.inference.cached_stream): names, and which axes are the batch and frames
         history = [f"sub{l}" for l in range(1, len(self.pre_encode.convs))]
         self.input_names = ["frames", "k", "v", "conv", "valid", "frames_valid"] + history
-        self.output_names = self.output_names + [f"{name}_out" for name in history]
+        self.output_names = ["log_probs", "k_out", "v_out", "conv_out"] + [f"{name}_out" for name in history]
         self.dynamic_axes = {"frames": {0: "batch", 1: "frames"}, "k": {1: "batch"}, "v": {1: "batch"},
                              "conv": {1: "batch"}, "valid": {0: "batch"}, "frames_valid": {0: "batch"},
                              **{name: {0: "batch"} for name in history}}
