@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from hypersp.decoding.align import TokenSpan, ctc_align, ctc_forward_score, min_frames
+from hypersp.decoding.align import TokenSpan, ctc_align, ctc_align_batch, ctc_forward_score, min_frames
 from hypersp.decoding.grammar import collapse
 from hypersp.decoding.greedy import best_path
 
@@ -97,3 +97,33 @@ def test_forward_score_matches_brute_force():
         assert math.exp(ctc_forward_score(lp, seq)) == pytest.approx(p, rel=1e-6)
     assert ctc_forward_score(lp, [1, 1, 1]) > -math.inf and ctc_forward_score(lp, [1] * 4) == -math.inf
     assert ctc_forward_score(np.zeros((0, 3)), []) == 0.0
+
+
+def test_batch_alignment_equals_one_at_a_time():
+    # utterances of different lengths and label counts share one padded frame loop; each result is what it
+    # gets alone, and one that cannot be aligned (too few frames, or -inf where its path must go) is None
+    rng = np.random.default_rng(3)
+    V = 7
+    lps, ids = [], []
+    for k in range(30):
+        T = int(rng.integers(1, 50))
+        logits = rng.normal(size=(T, V))
+        logits[np.arange(T), rng.integers(0, V, T)] += 4
+        lp = (logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)).astype(np.float32)
+        row = best_path(lp)[0] if k % 2 else [int(i) for i in rng.integers(1, V, int(rng.integers(0, T + 3)))]
+        if k % 5 == 0:
+            lp[:, 2] = -np.inf
+            row = list(row) + [2]
+        lps.append(lp)
+        ids.append(list(row))
+    batch = ctc_align_batch(lps, ids)
+    for lp, row, got in zip(lps, ids, batch):
+        try:
+            alone = ctc_align(lp, row)
+        except ValueError:
+            alone = None
+        assert got == alone
+    assert sum(got is None for got in batch) >= 3  # the -inf rows, at least
+    assert ctc_align_batch([], []) == []
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        ctc_align_batch(lps[:1], [[V]])

@@ -9,12 +9,13 @@ engine knows ``frame_shift_s``: feature hop x subsampling factor).
 minus sign), used to score a hypothesis found by other means.
 
 Both are numpy, vectorized over the 2L+1 states of the blank-interleaved label sequence; the
-frame loop runs in Python (about 10 us per frame).
+frame loop runs in Python (about 10 us per frame). :func:`ctc_align_batch` aligns many utterances in one
+frame loop (the finals of many streams, a batch of an upload's segments).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -71,43 +72,86 @@ def ctc_align(log_probs: np.ndarray, ids: Sequence[int], blank: int = 0) -> List
     frames), a ``ValueError`` says so: a silently invented alignment would give wrong times.
     """
     ids = [int(i) for i in ids]
-    lp = _check(log_probs, ids, blank)
-    if not ids:
-        return []
-    T = lp.shape[0]
-    need = min_frames(ids)
-    if T < need:
+    _check(log_probs, ids, blank)
+    T, need = np.asarray(log_probs).shape[0], min_frames(ids)
+    if ids and T < need:
         raise ValueError(f"cannot align {len(ids)} tokens to {T} frames: a CTC path for them needs at least "
                          f"{need} frames (one per token, plus a blank between repeated tokens)")
-    ext, skip = _extended(ids, blank)
-    S = len(ext)
-    emit = lp[:, ext]  # (T, S)
-    alpha = np.full(S, NEG_INF)
-    alpha[0] = emit[0, 0]
-    alpha[1] = emit[0, 1]
-    back = np.zeros((T, S), dtype=np.int8)  # 0: stay, 1: from s-1, 2: from s-2
-    for t in range(1, T):
-        prev1 = np.concatenate(([NEG_INF], alpha[:-1]))
-        prev2 = np.where(skip, np.concatenate(([NEG_INF, NEG_INF], alpha[:-2]))[:S], NEG_INF)
-        stacked = np.stack([alpha, prev1, prev2])
-        choice = stacked.argmax(axis=0)
-        alpha = stacked[choice, np.arange(S)] + emit[t]
-        back[t] = choice
-    s = S - 1 if alpha[S - 1] >= alpha[S - 2] else S - 2
-    if not np.isfinite(alpha[s]):
+    spans = ctc_align_batch([log_probs], [ids], blank)[0]
+    if spans is None:
         raise ValueError("no CTC path with non-zero probability produces these ids (log_probs has -inf where needed)")
-    path = np.empty(T, dtype=np.int64)
-    for t in range(T - 1, -1, -1):
-        path[t] = s
-        s -= int(back[t, s])
-    spans: List[TokenSpan] = []
-    frames = np.arange(T)
-    for k, token in enumerate(ids):
-        on = frames[path == 2 * k + 1]
-        start, end = int(on[0]), int(on[-1]) + 1
-        conf = float(np.exp(lp[start:end, token].mean()))
-        spans.append(TokenSpan(token, start, end, min(conf, 1.0)))
     return spans
+
+
+def ctc_align_batch(log_probs: Sequence[np.ndarray], ids: Sequence[Sequence[int]],
+                    blank: int = 0) -> List[Optional[List[TokenSpan]]]:
+    """:func:`ctc_align` of several utterances at once: ``log_probs[i]`` (T_i, V), ``ids[i]``.
+
+    The Viterbi recursion runs over all utterances together (one set of numpy operations per frame for
+    the whole batch, padded to the longest), so a batch of finals costs about what one utterance does.
+    Each result equals ``ctc_align(log_probs[i], ids[i])``, or is ``None`` where that would raise because
+    no path produces the ids (too few frames, or ``-inf`` where needed). Ids that are the blank or
+    outside the vocabulary raise ``ValueError``, as in :func:`ctc_align`."""
+    ids = [[int(i) for i in row] for row in ids]
+    if len(ids) != len(log_probs):
+        raise ValueError(f"ctc_align_batch: {len(log_probs)} log_probs for {len(ids)} id lists")
+    lps = [_check(lp, row, blank) for lp, row in zip(log_probs, ids)]
+    out: List[Optional[List[TokenSpan]]] = [[] if not row else None for row in ids]
+    todo = [i for i, row in enumerate(ids) if row and lps[i].shape[0] >= min_frames(row)]
+    if not todo:
+        return out
+    B, V = len(todo), lps[todo[0]].shape[1]
+    lengths = np.array([lps[i].shape[0] for i in todo])
+    sizes = np.array([2 * len(ids[i]) + 1 for i in todo])
+    T, S = int(lengths.max()), int(sizes.max())
+    padded = np.zeros((B, T, V))
+    ext = np.full((B, S), blank, dtype=np.int64)
+    skip = np.zeros((B, S), dtype=bool)
+    for b, i in enumerate(todo):
+        padded[b, :lengths[b]] = lps[i]
+        ext[b, :sizes[b]], skip[b, :sizes[b]] = _extended(ids[i], blank)
+    beyond = np.arange(S)[None, :] >= sizes[:, None]  # padding states: never reached
+    rows = np.arange(B)[:, None]
+
+    def emit(t):
+        e = padded[rows, t, ext]
+        e[beyond] = NEG_INF
+        return e
+
+    alpha = np.full((B, S), NEG_INF)
+    alpha[:, :2] = emit(0)[:, :2]
+    back = np.zeros((T, B, S), dtype=np.int8)  # 0: stay, 1: from s-1, 2: from s-2
+    prev1 = np.full((B, S), NEG_INF)
+    prev2 = np.full((B, S), NEG_INF)
+    for t in range(1, T):
+        prev1[:, 1:] = alpha[:, :-1]
+        prev2[:, 2:] = alpha[:, :-2]
+        prev2[~skip] = NEG_INF
+        # the first of the largest wins on ties (stay, then s-1, then s-2), as an argmax over them would
+        choice = (prev1 > alpha).astype(np.int8)
+        best = np.maximum(alpha, prev1)
+        from_two = prev2 > best
+        choice[from_two] = 2
+        best[from_two] = prev2[from_two]
+        live = (t < lengths)[:, None]  # an utterance that has ended keeps its last column
+        alpha = np.where(live, best + emit(t), alpha)
+        back[t] = choice
+    for b, i in enumerate(todo):
+        n, size = int(lengths[b]), int(sizes[b])
+        s = size - 1 if alpha[b, size - 1] >= alpha[b, size - 2] else size - 2
+        if not np.isfinite(alpha[b, s]):
+            continue
+        path = np.empty(n, dtype=np.int64)
+        for t in range(n - 1, -1, -1):
+            path[t] = s
+            s -= int(back[t, b, s])
+        # the path never goes back, so each token's frames are one run: where its state starts and ends
+        states = 2 * np.arange(len(ids[i])) + 1
+        starts, ends = np.searchsorted(path, states, "left"), np.searchsorted(path, states, "right")
+        lp = lps[i]
+        out[i] = [TokenSpan(token, int(a), int(e), min(float(np.exp(lp[a:e, token].mean())), 1.0))
+                  for token, a, e in zip(ids[i], starts, ends)]
+    return out
 
 
 def ctc_forward_score(log_probs: np.ndarray, ids: Sequence[int], blank: int = 0) -> float:

@@ -355,11 +355,11 @@ class Recognizer:
                 part = batch[i:i + 8]
                 feats, lengths = self.backend.features(part)
                 hyps = dec.decode_features(feats, lengths)
-                out += [self._segment(w, lp, nb, words) for w, lp, nb in zip(part, self.log_probs(part), hyps)]
+                out += self._segments([w.shape[0] for w in part], self.log_probs(part), hyps, words)
             return out
         lps = self.chunked_log_probs(batch)
         want = int(getattr(getattr(dec, "cfg", None), "nbest", 1) or 1) > 1
-        return [self._segment(w, lp, nbest, words, want) for w, lp, nbest in zip(batch, lps, dec.decode_batch(lps))]
+        return self._segments([w.shape[0] for w in batch], lps, dec.decode_batch(lps), words, want)
 
     def decode_log_probs(self, log_probs: Sequence[np.ndarray], num_samples: Sequence[int], decoder: Any = None,
                          words: bool = True, searches: Optional[Sequence[Any]] = None) -> List[Segment]:
@@ -382,44 +382,53 @@ class Recognizer:
             return dec.decode(lp)
 
         found = [nbest_of(lp, s) for lp, s in zip(lps, searches)] if searches else dec.decode_batch(lps)
-        # _segment reads only the wave's length
-        return [self._segment(np.empty(int(n), dtype=np.float32), lp, nbest, words, want)
-                for n, lp, nbest in zip(num_samples, lps, found)]
+        return self._segments(num_samples, lps, found, words, want)
 
-    def _segment(self, wave: np.ndarray, lp: np.ndarray, nbest: List[Any], words: bool,
-                 want_nbest: bool = False) -> Segment:
-        best = nbest[0] if nbest else None
-        ids = list(best.ids) if best is not None else []
-        seg = Segment(start=0.0, end=round(wave.shape[0] / self.sample_rate, 3), text=self.decode_text(ids),
-                      score=round(float(best.score), 4) if best is not None else 0.0)
-        if words and ids and lp.shape[0]:
-            seg.words = self.align_words(lp, ids)
-            for w in seg.words:  # the last output frame may reach past the audio's end
-                w.start, w.end = min(w.start, seg.end), min(w.end, seg.end)
-        if nbest and (len(nbest) > 1 or want_nbest):  # asked for: listed even when one hypothesis survived
-            seg.nbest = [{"text": self.decode_text(h.ids), "score": round(float(h.score), 4),
-                          "acoustic_score": round(float(h.acoustic_score), 4), "lm_score": round(float(h.lm_score), 4)}
-                         for h in nbest]
-        return seg
+    def _segments(self, num_samples: Sequence[int], lps: Sequence[np.ndarray], nbests: Sequence[List[Any]],
+                  words: bool, want_nbest: bool = False) -> List[Segment]:
+        """One ``Segment`` per utterance of ``num_samples[i]`` samples from its log-posteriors and n-best list; the
+        words of all of them come from one batched forced alignment (:meth:`align_words_batch`)."""
+        bests = [list(nb[0].ids) if nb else [] for nb in nbests]
+        aligned = [i for i, (ids, lp) in enumerate(zip(bests, lps)) if words and ids and lp.shape[0]]
+        found = dict(zip(aligned, self.align_words_batch([lps[i] for i in aligned], [bests[i] for i in aligned])))
+        out = []
+        for i, (n, nbest, ids) in enumerate(zip(num_samples, nbests, bests)):
+            best = nbest[0] if nbest else None
+            seg = Segment(start=0.0, end=round(int(n) / self.sample_rate, 3), text=self.decode_text(ids),
+                          score=round(float(best.score), 4) if best is not None else 0.0)
+            if i in found:
+                seg.words = found[i]
+                for w in seg.words:  # the last output frame may reach past the audio's end
+                    w.start, w.end = min(w.start, seg.end), min(w.end, seg.end)
+            if nbest and (len(nbest) > 1 or want_nbest):  # asked for: listed even when one hypothesis survived
+                seg.nbest = [{"text": self.decode_text(h.ids), "score": round(float(h.score), 4),
+                              "acoustic_score": round(float(h.acoustic_score), 4),
+                              "lm_score": round(float(h.lm_score), 4)} for h in nbest]
+            out.append(seg)
+        return out
 
     def align_words(self, lp: np.ndarray, ids: Sequence[int]) -> List[Word]:
         """Words of ``ids`` with times (seconds from the start of ``lp``'s audio) and confidences, from the
         forced CTC alignment of ``ids`` to ``lp`` (T', V)."""
-        from hypersp.decoding.align import ctc_align
+        return self.align_words_batch([lp], [ids])[0]
 
-        try:
-            spans = ctc_align(lp, ids)
-        except ValueError:  # more tokens than frames (a decoder with an LM may insert): no times
-            return []
+    def align_words_batch(self, lps: Sequence[np.ndarray], ids: Sequence[Sequence[int]]) -> List[List[Word]]:
+        """:meth:`align_words` of several utterances, aligned together (``ctc_align_batch``). An utterance with
+        more tokens than frames (a decoder with an LM may insert) gets no words: no times can be given."""
+        from hypersp.decoding.align import ctc_align_batch
+
         shift = self.frame_shift_s
         out = []
-        for group in word_groups(self.tokenizer.tokens, ids):
-            text = self.decode_text([ids[p] for p in group])
-            if not text:
-                continue
-            logc = sum(math.log(max(spans[p].confidence, 1e-12)) for p in group) / len(group)
-            out.append(Word(text, round(spans[group[0]].start * shift, 3), round(spans[group[-1]].end * shift, 3),
-                            round(math.exp(logc), 4)))
+        for row, spans in zip(ids, ctc_align_batch(lps, ids)):
+            words = []
+            for group in word_groups(self.tokenizer.tokens, row) if spans else []:
+                text = self.decode_text([row[p] for p in group])
+                if not text:
+                    continue
+                logc = sum(math.log(max(spans[p].confidence, 1e-12)) for p in group) / len(group)
+                words.append(Word(text, round(spans[group[0]].start * shift, 3),
+                                  round(spans[group[-1]].end * shift, 3), round(math.exp(logc), 4)))
+            out.append(words)
         return out
 
     # ---- whole recordings ----------------------------------------------------------------
