@@ -10,7 +10,8 @@ Viterbi best path, run only when the plain best path is invalid), CTC prefix bea
 16 (the registered ``ctc_beam`` decoder, Hangul grammar on) without and with a word 3-gram LM
 (built from 400 generated sentences), with the partial-word LM penalty, with hotwords, without
 the grammar (the old behaviour), and without blank skipping (the worst case: every frame
-searched); and the CTC forced alignment of the greedy output (timestamps). Times are the median of
+searched); and the CTC forced alignment of the greedy output (timestamps), and of 50 short utterances
+one by one against ``ctc_align_batch`` (the words of a burst of finals). Times are the median of
 ``--repeats`` runs, each with a cold LM cache.
 
     python bench/decode_speed.py [--repeats 5] [--beam 16] [--frames 1000]
@@ -55,7 +56,7 @@ import torch  # noqa: E402
 
 from hypersp.config.schema import DecodingConfig  # noqa: E402
 from hypersp.decoding import build_decoder  # noqa: E402
-from hypersp.decoding.align import ctc_align  # noqa: E402
+from hypersp.decoding.align import ctc_align, ctc_align_batch  # noqa: E402
 from hypersp.decoding.ctc_beam import CTCBeamSearch  # noqa: E402
 from hypersp.decoding.grammar import constrained_best_path  # noqa: E402
 from hypersp.decoding.greedy import greedy_ctc_decode  # noqa: E402
@@ -152,6 +153,12 @@ def main(argv=None) -> int:
     add("greedy_decoder", lambda: greedy_dec.decode(lp)[0].ids)
     add("greedy_repair_pass", lambda: constrained_best_path(lp, greedy_dec.grammar)[0])
     add("ctc_align_greedy_output", lambda: (ctc_align(lp, greedy), None)[1])
+    # The words of a burst of finals: 50 short utterances (100 frames, 14 tokens each), one by one and batched.
+    short_rng = np.random.default_rng(args.seed + 1)
+    shorts = [synthetic_posteriors(ids[14 * (k % 10):14 * (k % 10) + 14], 100, V, short_rng) for k in range(50)]
+    short_hyps = [greedy_ctc_decode(torch.from_numpy(x)[None])[0] for x in shorts]
+    add("ctc_align_50_utterances_one_by_one", lambda: ([ctc_align(x, h) for x, h in zip(shorts, short_hyps)], None)[1])
+    add("ctc_align_50_utterances_batched", lambda: (ctc_align_batch(shorts, short_hyps), None)[1])
 
     tmp = Path(tempfile.mkdtemp(prefix="hypersp-bench-"))
     lm_path = tmp / "word3.arpa"
