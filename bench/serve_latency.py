@@ -12,6 +12,10 @@ Starts a real server (``--app``, default ``online_resp``; plain HTTP) and measur
   * ``final_after_endpoint``: end of speech -> final from the server's own endpointer (includes
     the 0.8 s trailing-silence rule);
 - offline: requests/s and latency of 5 s clips as JSON PCM16 at concurrency 8;
+- ``--stagger``: the K clients do not start together (all K streams then end their utterances at the same
+  moment, the worst case for a server whose finals cost a full pass) but at even offsets over one session,
+  and each runs ``--cycles`` sessions back to back (a new connection each); only the middle cycles are
+  measured, when all K streams are live: streams that end at independent times, as real callers do;
 - memory: server RSS after 10 and after N (default 1000) short streaming sessions;
 - ``server_cpu_s_per_audio_s``: the server's CPU seconds (its process and children, /proc) per second of audio
   streamed by all K clients, and per second of audio POSTed in the offline part: what a stream costs when it
@@ -106,9 +110,28 @@ async def stream_client(url, speech, rate, use_state0, results):
         results["final"].append(t_final - t_end)
 
 
-async def streaming(url, speech, rate, k, use_state0):
+def session_seconds(speech, rate, use_state0):
+    """Audio seconds one session of ``stream_client`` sends: 0.5 s lead, the speech, 1.5 s tail without state 0."""
+    return 0.5 + len(speech) / rate + (0.0 if use_state0 else 1.5)
+
+
+async def streaming(url, speech, rate, k, use_state0, stagger=False, cycles=1):
+    """K clients at once (``stagger=False``), or started at even offsets over one session and each running
+    ``cycles`` sessions back to back, results kept only from the cycles between the first and the last (all K
+    streams live then)."""
     results = {"first_partial": [], "final": [], "lag": [], "lag_at": []}
-    await asyncio.gather(*(stream_client(url, speech, rate, use_state0, results) for _ in range(k)))
+    if not stagger:
+        await asyncio.gather(*(stream_client(url, speech, rate, use_state0, results) for _ in range(k)))
+        return results
+    period = session_seconds(speech, rate, use_state0)
+
+    async def client(i):
+        await asyncio.sleep(i * period / k)
+        for c in range(cycles):
+            await stream_client(url, speech, rate, use_state0,
+                                results if 0 < c < cycles - 1 else {key: [] for key in results})
+
+    await asyncio.gather(*(client(i) for i in range(k)))
     return results
 
 
@@ -155,6 +178,9 @@ def main():
     ap.add_argument("--offline-requests", type=int, default=40)
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--stagger", action="store_true", help="clients start at even offsets over one session and "
+                    "run --cycles sessions each; the middle cycles are measured")
+    ap.add_argument("--cycles", type=int, default=3, help="sessions per client with --stagger (at least 3)")
     ap.add_argument("--workers", type=int, default=1, help="hypersp-serve --workers (server processes)")
     ap.add_argument("--runtime", default="torch", help="hypersp-serve --runtime (what runs the served model)")
     ap.add_argument("--app", default="online_resp", help="a streaming demo app: online_resp (16 kHz) or online_tel (8 kHz)")
@@ -172,15 +198,19 @@ def main():
     extra = ["--max-streams", str(max(args.clients) + 8), "--workers", str(args.workers), "--runtime", args.runtime]
     extra += list(args.overrides)
     out["workers"], out["runtime"], out["overrides"] = args.workers, args.runtime, args.overrides
+    if args.stagger and args.cycles < 3:
+        ap.error("--stagger needs --cycles 3 or more: the first and the last cycle are not measured")
+    out["stagger"], out["cycles"] = args.stagger, args.cycles if args.stagger else 1
+    cycles = out["cycles"]
     with ServerProcess(ckpt, args.app, extra, threads=args.threads) as srv:
         url = srv.ws_url + "/recognize"
         asyncio.run(streaming(url, speech, rate, 1, True))  # warm-up
         out["streaming"] = []
         for k in args.clients:
             c0 = cpu_seconds(srv.proc.pid)
-            a = asyncio.run(streaming(url, speech, rate, k, True))
-            b = asyncio.run(streaming(url, speech, rate, k, False))
-            streamed_s = k * (2 * (0.5 + len(speech) / rate) + 1.5)  # both runs: lead, speech (+ tail without state 0)
+            a = asyncio.run(streaming(url, speech, rate, k, True, args.stagger, cycles))
+            b = asyncio.run(streaming(url, speech, rate, k, False, args.stagger, cycles))
+            streamed_s = k * cycles * (session_seconds(speech, rate, True) + session_seconds(speech, rate, False))
             out["streaming"].append({
                 "clients": k,
                 "server_cpu_s_per_audio_s": round((cpu_seconds(srv.proc.pid) - c0) / streamed_s, 4),
