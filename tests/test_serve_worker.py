@@ -6,6 +6,7 @@ import asyncio
 import time
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from hypersp.serve.metrics import Metrics
@@ -73,3 +74,75 @@ def test_partials_of_other_streams_do_not_wait_for_a_final():
     assert streaming.finalized == ["a"]
     snapshot = worker.load.snapshot()
     assert snapshot["batches"] >= 7  # six steps and one second pass are counted as compute (admission)
+
+
+class QuickFinals(SlowFinals):
+    """Records how many utterances each call of the second pass got; 0.1 s per call."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def finalize(self, closing, events):
+        self.calls.append(len(closing))
+        time.sleep(0.1)
+        for c in closing:
+            c["event"]["text"] = f"{c['stream']} 끝"
+            self.finalized.append(c["stream"])
+
+
+def test_a_burst_of_finals_returns_group_by_group():
+    # five streams end in the same step: their second pass runs two connections at a time, and the first two
+    # get their finals while the others are still being finalized; every final is filled in, none twice
+    streaming = QuickFinals()
+    worker = InferenceWorker(streaming, Metrics(), max_batch=8, max_wait_ms=20.0)
+    worker.FINAL_GROUP = 2
+    streams = [SimpleNamespace(name=f"s{k}", inbox_samples=1600) for k in range(5)]
+    done = {}
+
+    async def main():
+        worker.start()
+        t0 = time.perf_counter()
+
+        async def run(stream):
+            events = await worker.decode(stream, True)
+            done[stream.name] = (time.perf_counter() - t0, events)
+
+        await asyncio.gather(*(run(s) for s in streams))
+        await worker.stop()
+
+    asyncio.run(main())
+    assert streaming.calls == [2, 2, 1]
+    assert sorted(streaming.finalized) == [s.name for s in streams]
+    for s in streams:
+        assert [e["text"] for e in done[s.name][1]] == ["부분", f"{s.name} 끝"]
+    at = sorted(t for t, _ in done.values())
+    assert at[1] < at[2] - 0.05 and at[3] < at[4] - 0.05  # three groups, about 0.1 s apart
+
+
+class LongUtterances(QuickFinals):
+    """Each final is a full pass over 10 s of audio; forward batches of 32 s."""
+
+    recognizer = SimpleNamespace(sample_rate=16000, batch_seconds=32.0)
+
+    def step(self, streams, finals):
+        events, closing = super().step(streams, finals)
+        for c in closing:
+            c["audio"] = np.zeros(10 * 16000, dtype=np.float32)
+        return events, closing
+
+
+def test_a_burst_is_finalized_in_groups_of_one_forward_batch():
+    # seven 10 s utterances end together: groups of three fill a 32 s batch, the last one is alone
+    streaming = LongUtterances()
+    worker = InferenceWorker(streaming, Metrics(), max_batch=8, max_wait_ms=20.0)
+    streams = [SimpleNamespace(name=f"s{k}", inbox_samples=1600) for k in range(7)]
+
+    async def main():
+        worker.start()
+        await asyncio.gather(*(worker.decode(s, True) for s in streams))
+        await worker.stop()
+
+    asyncio.run(main())
+    assert streaming.calls == [3, 3, 1]
+    assert sorted(streaming.finalized) == [s.name for s in streams]
