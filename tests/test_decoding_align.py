@@ -99,9 +99,12 @@ def test_forward_score_matches_brute_force():
     assert ctc_forward_score(np.zeros((0, 3)), []) == 0.0
 
 
-def test_batch_alignment_equals_one_at_a_time():
-    # utterances of different lengths and label counts share one padded frame loop; each result is what it
-    # gets alone, and one that cannot be aligned (too few frames, or -inf where its path must go) is None
+@pytest.mark.parametrize("cells", [1 << 23, 600])
+def test_batch_alignment_equals_one_at_a_time(cells, monkeypatch):
+    # utterances of different lengths and label counts share padded frame loops (one, or with a small cell
+    # budget many); each result is what it gets alone, and one that cannot be aligned (too few frames, or
+    # -inf where its path must go) is None
+    monkeypatch.setattr("hypersp.decoding.align.ALIGN_BATCH_CELLS", cells)
     rng = np.random.default_rng(3)
     V = 7
     lps, ids = [], []

@@ -20,6 +20,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 NEG_INF = -np.inf
+ALIGN_BATCH_CELLS = 1 << 23  # ctc_align_batch: at most 8 MB of back-pointers per frame loop
 
 
 @dataclass
@@ -98,18 +99,37 @@ def ctc_align_batch(log_probs: Sequence[np.ndarray], ids: Sequence[Sequence[int]
     lps = [_check(lp, row, blank) for lp, row in zip(log_probs, ids)]
     out: List[Optional[List[TokenSpan]]] = [[] if not row else None for row in ids]
     todo = [i for i, row in enumerate(ids) if row and lps[i].shape[0] >= min_frames(row)]
-    if not todo:
-        return out
-    B, V = len(todo), lps[todo[0]].shape[1]
-    lengths = np.array([lps[i].shape[0] for i in todo])
-    sizes = np.array([2 * len(ids[i]) + 1 for i in todo])
+    # Batches of similar sizes whose back-pointer table (frames x utterances x states, one byte each) stays
+    # under ALIGN_BATCH_CELLS: padding a short utterance to a long one's size costs work, not only memory.
+    todo.sort(key=lambda i: (lps[i].shape[0], len(ids[i])), reverse=True)
+    batch: List[int] = []
+    longest = 0  # most ids in the batch (its first member has the most frames)
+    for i in todo:
+        if batch and (len(batch) + 1) * lps[batch[0]].shape[0] * (2 * max(longest, len(ids[i])) + 1) \
+                > ALIGN_BATCH_CELLS:
+            _viterbi_batch([lps[j] for j in batch], [ids[j] for j in batch], blank, out, batch)
+            batch, longest = [], 0
+        batch.append(i)
+        longest = max(longest, len(ids[i]))
+    if batch:
+        _viterbi_batch([lps[j] for j in batch], [ids[j] for j in batch], blank, out, batch)
+    return out
+
+
+def _viterbi_batch(lps: List[np.ndarray], ids: List[List[int]], blank: int, out: List[Optional[List[TokenSpan]]],
+                   slots: List[int]) -> None:
+    """The Viterbi alignment of ``lps[b]`` to ``ids[b]`` for every ``b`` at once (each alignable: enough
+    frames); writes the spans, or None where no path has a non-zero probability, to ``out[slots[b]]``."""
+    B, V = len(lps), lps[0].shape[1]
+    lengths = np.array([lp.shape[0] for lp in lps])
+    sizes = np.array([2 * len(row) + 1 for row in ids])
     T, S = int(lengths.max()), int(sizes.max())
     padded = np.zeros((B, T, V))
     ext = np.full((B, S), blank, dtype=np.int64)
     skip = np.zeros((B, S), dtype=bool)
-    for b, i in enumerate(todo):
-        padded[b, :lengths[b]] = lps[i]
-        ext[b, :sizes[b]], skip[b, :sizes[b]] = _extended(ids[i], blank)
+    for b in range(B):
+        padded[b, :lengths[b]] = lps[b]
+        ext[b, :sizes[b]], skip[b, :sizes[b]] = _extended(ids[b], blank)
     beyond = np.arange(S)[None, :] >= sizes[:, None]  # padding states: never reached
     rows = np.arange(B)[:, None]
 
@@ -136,7 +156,7 @@ def ctc_align_batch(log_probs: Sequence[np.ndarray], ids: Sequence[Sequence[int]
         live = (t < lengths)[:, None]  # an utterance that has ended keeps its last column
         alpha = np.where(live, best + emit(t), alpha)
         back[t] = choice
-    for b, i in enumerate(todo):
+    for b in range(B):
         n, size = int(lengths[b]), int(sizes[b])
         s = size - 1 if alpha[b, size - 1] >= alpha[b, size - 2] else size - 2
         if not np.isfinite(alpha[b, s]):
@@ -146,12 +166,11 @@ def ctc_align_batch(log_probs: Sequence[np.ndarray], ids: Sequence[Sequence[int]
             path[t] = s
             s -= int(back[t, b, s])
         # the path never goes back, so each token's frames are one run: where its state starts and ends
-        states = 2 * np.arange(len(ids[i])) + 1
+        states = 2 * np.arange(len(ids[b])) + 1
         starts, ends = np.searchsorted(path, states, "left"), np.searchsorted(path, states, "right")
-        lp = lps[i]
-        out[i] = [TokenSpan(token, int(a), int(e), min(float(np.exp(lp[a:e, token].mean())), 1.0))
-                  for token, a, e in zip(ids[i], starts, ends)]
-    return out
+        lp = lps[b]
+        out[slots[b]] = [TokenSpan(token, int(a), int(e), min(float(np.exp(lp[a:e, token].mean())), 1.0))
+                         for token, a, e in zip(ids[b], starts, ends)]
 
 
 def ctc_forward_score(log_probs: np.ndarray, ids: Sequence[int], blank: int = 0) -> float:
