@@ -83,3 +83,19 @@ def test_batch_seconds_defaults_by_device_and_only_changes_how_waves_are_grouped
     assert calls[0] == 5 and len(calls) > 2 and sum(calls[1:]) == 5
     for a, b in zip(whole, grouped):
         assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
+
+
+def test_words_of_a_batch_equal_words_one_by_one_and_unalignable_rows_get_none(rec):
+    rng = np.random.default_rng(0)
+    V = rec.backend.vocab_size
+    lps, ids = [], []
+    for T in (12, 30, 7, 25):
+        logits = rng.normal(size=(T, V))
+        lps.append((logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)).astype(np.float32))
+        ids.append([int(i) for i in rng.integers(1, V, 4)])
+    ids[2] = ids[2] * 3  # 12 tokens for 7 frames: cannot be aligned
+    ids[3] = [1, 0, 2]  # the blank is not a token: no times either (not an error)
+    batch = rec.align_words_batch(lps, ids)
+    assert batch == [rec.align_words(lp, row) for lp, row in zip(lps, ids)]
+    assert batch[2] == [] and batch[3] == []
+    assert any(batch[:2])  # (words need tokens that decode to text; the tiny model's vocabulary has them)

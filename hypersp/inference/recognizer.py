@@ -414,12 +414,17 @@ class Recognizer:
 
     def align_words_batch(self, lps: Sequence[np.ndarray], ids: Sequence[Sequence[int]]) -> List[List[Word]]:
         """:meth:`align_words` of several utterances, aligned together (``ctc_align_batch``). An utterance with
-        more tokens than frames (a decoder with an LM may insert) gets no words: no times can be given."""
+        more tokens than frames (a decoder with an LM may insert), or with ids the CTC output cannot emit (the
+        blank, or past its vocabulary), gets no words: no times can be given."""
         from hypersp.decoding.align import ctc_align_batch
 
+        ids = [[int(i) for i in row] for row in ids]
+        ok = [k for k, (lp, row) in enumerate(zip(lps, ids)) if all(0 < i < lp.shape[-1] for i in row)]
+        spans_of = dict(zip(ok, ctc_align_batch([lps[k] for k in ok], [ids[k] for k in ok])))
         shift = self.frame_shift_s
         out = []
-        for row, spans in zip(ids, ctc_align_batch(lps, ids)):
+        for k, row in enumerate(ids):
+            spans = spans_of.get(k)
             words = []
             for group in word_groups(self.tokenizer.tokens, row) if spans else []:
                 text = self.decode_text([row[p] for p in group])
