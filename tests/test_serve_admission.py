@@ -59,7 +59,7 @@ class SleepyStreaming:
     """Stands in for ``StreamingRecognizer``: ``step`` ingests the streams' inboxes at ``RTF`` (a sleep); a
     forced final answers a final event, whose second pass (``finalize``) costs nothing here."""
 
-    recognizer = SimpleNamespace(sample_rate=RATE)
+    recognizer = SimpleNamespace(sample_rate=RATE, batch_seconds=32.0)
 
     def step(self, streams, finals):
         taken = [s.inbox_samples for s in streams]  # audio that arrives meanwhile waits for the next step

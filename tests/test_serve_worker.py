@@ -16,7 +16,7 @@ FINAL_PASS_S = 1.0
 
 
 class SlowFinals:
-    recognizer = SimpleNamespace(sample_rate=16000)
+    recognizer = SimpleNamespace(sample_rate=16000, batch_seconds=32.0)
 
     def __init__(self):
         self.finalized = []

@@ -73,12 +73,16 @@ def ctc_align(log_probs: np.ndarray, ids: Sequence[int], blank: int = 0) -> List
     frames), a ``ValueError`` says so: a silently invented alignment would give wrong times.
     """
     ids = [int(i) for i in ids]
-    _check(log_probs, ids, blank)
-    T, need = np.asarray(log_probs).shape[0], min_frames(ids)
-    if ids and T < need:
+    lp = _check(log_probs, ids, blank)
+    if not ids:
+        return []
+    T, need = lp.shape[0], min_frames(ids)
+    if T < need:
         raise ValueError(f"cannot align {len(ids)} tokens to {T} frames: a CTC path for them needs at least "
                          f"{need} frames (one per token, plus a blank between repeated tokens)")
-    spans = ctc_align_batch([log_probs], [ids], blank)[0]
+    found: List[Optional[List[TokenSpan]]] = [None]
+    _viterbi_batch([lp], [ids], blank, found, [0])
+    spans = found[0]
     if spans is None:
         raise ValueError("no CTC path with non-zero probability produces these ids (log_probs has -inf where needed)")
     return spans

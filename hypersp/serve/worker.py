@@ -125,7 +125,7 @@ class InferenceWorker:
             k = owner.get(id(c["event"]), 0)  # (each is one of the waiting events; never left out if not)
             parts[k].append(c)
             seconds[k] += len(c.get("audio", ())) / self.recognizer.sample_rate
-        budget = float(getattr(self.recognizer, "batch_seconds", 0.0)) or float("inf")
+        budget = self.recognizer.batch_seconds
         start = 0
         while start < len(waiting):
             end, total = start + 1, seconds[start]
