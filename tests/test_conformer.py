@@ -85,6 +85,24 @@ def test_padding_invariance_in_eval_mode():
     assert torch.allclose(out[0, :8], alone[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_subsampling_without_autograd_equals_the_autograd_path_and_keeps_its_input(mode):
+    # without autograd the subsampling masks and rectifies in place (the largest tensor of the model); the result
+    # must be the autograd path's, padding included, and the caller's features must stay as they were
+    from hypersp.modules.subsampling import Conv2dSubsampling
+
+    torch.manual_seed(0)
+    sub = Conv2dSubsampling(16, 32, factor=4, channels=8).eval()
+    x = torch.randn(3, 37, 16)
+    lengths = torch.tensor([37, 20, 5])
+    kept = x.clone()
+    reference, ref_lengths = sub(x, lengths)
+    with (torch.no_grad() if mode == "no_grad" else torch.inference_mode()):
+        out, out_lengths = sub(x, lengths)
+    assert torch.equal(out, reference.detach()) and torch.equal(out_lengths, ref_lengths)
+    assert torch.equal(x, kept)
+
+
 def test_relative_attention_matches_the_definition():
     torch.manual_seed(0)
     att = RelPositionMultiHeadAttention(8, 2).eval()

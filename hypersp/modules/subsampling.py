@@ -47,10 +47,16 @@ class Conv2dSubsampling(nn.Module):
         return lengths
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        # Without autograd the masking and the ReLU work in place on each convolution's output (never on the
+        # caller's input): the first layer's output (B, channels, T/2, F/2) is the largest tensor of the model,
+        # and making two more copies of it cost more than the convolution itself (bench/runtime_rtf.py).
+        inplace = not torch.is_grad_enabled()
         x = x[:, None]  # (B, 1, T, F)
-        for conv in self.convs:
-            x = x.masked_fill(~length_mask(lengths, x.shape[2])[:, None, :, None], 0.0)
-            x = self.act(conv(x))
+        for index, conv in enumerate(self.convs):
+            padding = ~length_mask(lengths, x.shape[2])[:, None, :, None]
+            x = x.masked_fill_(padding, 0.0) if inplace and index else x.masked_fill(padding, 0.0)
+            x = conv(x)
+            x = x.relu_() if inplace else self.act(x)
             lengths = self._halve(lengths)
         B, C, T, F = x.shape
         return self.out(x.transpose(1, 2).reshape(B, T, C * F)), lengths
