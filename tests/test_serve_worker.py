@@ -146,3 +146,41 @@ def test_a_burst_is_finalized_in_groups_of_one_forward_batch():
     asyncio.run(main())
     assert streaming.calls == [3, 3, 1]
     assert sorted(streaming.finalized) == [s.name for s in streams]
+
+
+class BrokenSecondGroup(QuickFinals):
+    """The second call of the second pass fails (a bug, or a model error on one utterance)."""
+
+    def finalize(self, closing, events):
+        if len(self.calls) == 1:
+            self.calls.append(len(closing))
+            raise RuntimeError("second pass failed")
+        super().finalize(closing, events)
+
+
+@pytest.mark.parametrize("where", ["second_pass", "grouping"])
+def test_a_failing_finalization_reaches_every_waiting_connection(where):
+    # nothing may leave a connection waiting for its final forever: the group that failed (or, when the grouping
+    # itself fails, every connection of the burst) gets the error; the other groups get their finals
+    streaming = BrokenSecondGroup()
+    worker = InferenceWorker(streaming, Metrics(), max_batch=8, max_wait_ms=20.0)
+    worker.FINAL_GROUP = 2
+    if where == "grouping":
+        worker.final_groups = lambda closing, waiting: 1 / 0
+    streams = [SimpleNamespace(name=f"s{k}", inbox_samples=1600) for k in range(5)]
+
+    async def main():
+        worker.start()
+        results = await asyncio.wait_for(
+            asyncio.gather(*(worker.decode(s, True) for s in streams), return_exceptions=True), timeout=5)
+        await worker.stop()
+        return results
+
+    results = asyncio.run(main())
+    errors = [type(r).__name__ if isinstance(r, Exception) else None for r in results]
+    if where == "grouping":
+        assert errors == ["ZeroDivisionError"] * 5
+    else:
+        assert errors == [None, None, "RuntimeError", "RuntimeError", None]
+        assert [e["text"] for e in results[0]] == ["부분", "s0 끝"]
+        assert [e["text"] for e in results[4]] == ["부분", "s4 끝"]

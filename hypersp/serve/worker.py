@@ -115,9 +115,40 @@ class InferenceWorker:
                 task.add_done_callback(self._finals.discard)
 
     async def _finalize(self, closing, waiting) -> None:
-        """The finals' second pass on the final thread, in groups of connections whose utterances fill at most
-        one forward batch (``batch_seconds`` of audio; at least one connection, at most ``FINAL_GROUP``); each
-        group's connections get their events as soon as that group is done."""
+        """The finals' second pass on the final thread, group by group (:meth:`final_groups`); each group's
+        connections get their events as soon as that group is done. A failure reaches the connections it
+        concerns as their error (a group's; everyone's if the grouping itself fails) and the other groups go on,
+        so no connection waits forever."""
+        try:
+            groups = self.final_groups(closing, waiting)
+        except Exception as err:
+            groups = [([], waiting, err)]
+        else:
+            groups = [(part, group, None) for part, group in groups]
+        loop = asyncio.get_running_loop()
+        for part, group, err in groups:
+            if err is None:
+                t0 = time.perf_counter()
+                try:
+                    await loop.run_in_executor(self.final_pool, self.streaming.finalize, part, [ev for _, ev in group])
+                except Exception as failure:
+                    err = failure
+                else:
+                    t1 = time.perf_counter()
+                    self.load.record(t0, t1, [], 0.0)  # compute the streams cost too (their RTF), no audio of its own
+                    self.metrics.observe("hypersp_final_seconds", t1 - t0)
+            for fut, events in group:
+                if fut.done():  # the client is gone
+                    continue
+                if err is not None:
+                    fut.set_exception(err)
+                else:
+                    fut.set_result(events)
+
+    def final_groups(self, closing, waiting):
+        """``closing`` (the step's utterances to finalize) and ``waiting`` (``(future, events)`` of their
+        connections) -> ``[(closing part, waiting part)]``: consecutive connections whose utterances fill at most
+        one forward batch (``batch_seconds`` of audio; at least one connection, at most ``FINAL_GROUP``)."""
         owner = {id(ev): k for k, (_, events) in enumerate(waiting) for ev in events}
         seconds = [0.0] * len(waiting)  # audio of each connection's full-pass finals
         parts: List[List[Dict[str, Any]]] = [[] for _ in waiting]
@@ -126,28 +157,12 @@ class InferenceWorker:
             parts[k].append(c)
             seconds[k] += len(c.get("audio", ())) / self.recognizer.sample_rate
         budget = self.recognizer.batch_seconds
-        start = 0
+        groups, start = [], 0
         while start < len(waiting):
             end, total = start + 1, seconds[start]
             while end < len(waiting) and end - start < self.FINAL_GROUP and total + seconds[end] <= budget:
                 total += seconds[end]
                 end += 1
-            await self._finalize_group([c for k in range(start, end) for c in parts[k]], waiting[start:end])
+            groups.append(([c for k in range(start, end) for c in parts[k]], waiting[start:end]))
             start = end
-
-    async def _finalize_group(self, closing, waiting) -> None:
-        loop = asyncio.get_running_loop()
-        t0 = time.perf_counter()
-        try:
-            await loop.run_in_executor(self.final_pool, self.streaming.finalize, closing, [ev for _, ev in waiting])
-        except Exception as err:
-            for fut, _ in waiting:
-                if not fut.done():
-                    fut.set_exception(err)
-            return
-        t1 = time.perf_counter()
-        self.load.record(t0, t1, [], 0.0)  # compute the streams cost too (their RTF), no audio of its own
-        self.metrics.observe("hypersp_final_seconds", t1 - t0)
-        for fut, events in waiting:
-            if not fut.done():
-                fut.set_result(events)
+        return groups
