@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-timeout", type=float, help="shorthand for serve.idle_timeout_s (default 30 s)")
     p.add_argument("--port-file", help="write the bound port here once listening (for tests and scripts)")
     p.add_argument("--workers", type=int, default=1,
-                   help="server processes, each with its own model on the same port (use both cores; stream limits "
-                        "and /metrics are per worker)")
+                   help="server processes, each with its own model on the same port; on a CPU machine one per core "
+                        "with --threads 1 serves many streams best (README, Scaling out). Stream limits and /metrics "
+                        "are per worker")
     p.add_argument("-c", "--config", action="append", default=[], metavar="FILE.yaml",
                    help="YAML config applied over the checkpoint's (repeatable)")
     p.add_argument("--print-config", action="store_true", help="print the serve/streaming/vad/decoding config and exit")
