@@ -144,6 +144,37 @@ def test_any_message_size_gives_the_same_finals(session, message_s):
     assert " ".join(e["text"] for e in got) == uploaded
 
 
+def first_partial_at(asr, audio, cfg, message_s=0.1, rate=16000):
+    """Audio seconds sent (in ``message_s`` messages) when the first non-empty partial came."""
+    s = asr.stream(input_rate=rate, cfg=cfg)
+    step = int(message_s * rate)
+    for i in range(0, audio.size, step):
+        if any(not e["final"] and e["text"] for e in s.accept(audio[i:i + step])):
+            return (i + step) / rate
+    return None
+
+
+@pytest.mark.parametrize("message_s", [0.01, 0.1, 2.0, 1000.0])
+@pytest.mark.slow
+def test_start_steps_bring_the_first_partial_sooner_and_change_no_final(session, message_s):
+    """streaming.start_step_s (0.1 s by default): steps between the chunk_s steps while an utterance has no text
+    yet. The first partial comes sooner than with chunk_s steps only (start_step_s=0), and every final (text, start,
+    end) is the same: the chunk_s steps stay where they were and an utterance that opens between two of them
+    starts where it would have at the next one."""
+    from dataclasses import replace
+
+    asr, audio = session
+    quick = asr.default_streaming_config()
+    assert quick.start_step_s == 0.1
+    chunks_only = replace(quick, start_step_s=0.0)
+    if message_s == 0.1:
+        assert first_partial_at(asr, audio, quick) <= first_partial_at(asr, audio, chunks_only) - 0.1
+    fields = ("text", "start", "end", "reason")
+    got = [tuple(e.get(k) for k in fields) for e in stream_finals(asr, audio, message_s, cfg=quick)]
+    want = [tuple(e.get(k) for k in fields) for e in stream_finals(asr, audio, message_s, cfg=chunks_only)]
+    assert got == want and len(got) == 3
+
+
 def count_model_calls(asr, monkeypatch):
     """From now on, every model forward of ``asr`` (window steps and final passes) appends its batch size here."""
     calls = []

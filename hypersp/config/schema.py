@@ -131,6 +131,11 @@ class StreamingConfig:
     """
 
     chunk_s: float = 0.32  # audio per decode step (a message of any size is consumed in steps of this)
+    # While an utterance has no text yet (before the VAD opens it, and after, until its first partial), steps of
+    # this size between the chunk_s steps: the utterance opens and its first partial comes sooner. The chunk_s
+    # steps stay where they were, and an utterance opened between two of them starts where it would have at the
+    # next one, so finals do not change. 0: chunk_s steps only. Streams without partials step by chunk_s.
+    start_step_s: float = 0.1
     left_context_s: float = 2.0  # already-committed audio re-fed to the model as context
     lookahead_s: float = 0.48  # newest output frames stay tentative
     endpoint_silence_s: float = 0.5  # trailing silence after text that ends an utterance (bench/streaming_longform.py)

@@ -9,6 +9,10 @@
 How it works (CTC models; works with any registered model, no model changes):
 - ``accept`` only resamples and queues. ``decode`` consumes the queue in steps of ``chunk_s``, so a
   message of 30 s goes through the same steps as 300 messages of 0.1 s: nothing is dropped or merged.
+  While an utterance has no text yet (no utterance open, or one opened whose first partial has not come),
+  ``start_step_s`` steps fall between the ``chunk_s`` steps (``Stream.step_samples``), so the VAD opens the
+  utterance and the model shows its first partial sooner; the ``chunk_s`` steps stay where they were, and an
+  utterance opened between two of them starts where it would have at the next one, so no final changes.
   While more than ``catchup_s`` is still queued (large messages, or a server that fell behind), a step runs
   only the VAD and the endpoint rules, and the next model window covers the skipped audio at once.
 - Each step feeds the VAD named by ``vad.name``, then (once an utterance is open) re-runs the model on a *window*:
@@ -75,6 +79,7 @@ class Stream:
         self.pos = 0  # model-rate samples ingested (stream time of the end of the audio seen)
         self.inbox: List[np.ndarray] = []  # accepted, not yet ingested audio at the model rate
         self.inbox_samples = 0
+        self.into_chunk = 0  # samples stepped since the last chunk_s step boundary (start steps fall in between)
         self.idle = np.zeros(0, dtype=np.float32)  # audio before an utterance opens
         self.final_decoder = owner.final_decoder  # the engine's decoder, or per-client settings
         self._reset_utterance()
@@ -139,9 +144,11 @@ class Stream:
             if self.vad.speech_s < self.cfg.min_speech_s:
                 if self.vad.trailing_silence_s > self.cfg.preroll_s:
                     self.vad.speech_s = 0.0  # isolated clicks do not add up to an utterance
-                # keep the pre-roll plus the stretch in which min_speech_s can accumulate
+                # keep the pre-roll plus the stretch in which min_speech_s can accumulate, plus what a start step
+                # has added since the last chunk_s step (an utterance opening now starts where it would at the
+                # next chunk_s step: start steps move no utterance start)
                 keep = self.owner.preroll_samples + int((self.cfg.min_speech_s + self.cfg.chunk_s) * self.rate)
-                self.idle = self.idle[-keep:]
+                self.idle = self.idle[-(keep + self.into_chunk):]
                 return
             self.in_speech = True
             x, self.idle = self.idle, np.zeros(0, dtype=np.float32)
@@ -149,8 +156,22 @@ class Stream:
         self.audio = np.concatenate([self.audio, x])
         self.pending += x.size
 
+    def step_samples(self) -> int:
+        """Model-rate samples of this stream's next step: the rest of the current ``chunk_s`` step, or while the
+        utterance has no text yet at most ``start_step_s`` of it (``StreamingConfig``)."""
+        owner = self.owner
+        rest = owner.chunk_samples - self.into_chunk
+        if owner.start_step_samples and self.cfg.partials and not self.ids:
+            return min(owner.start_step_samples, rest)
+        return rest
+
+    def step_taken(self, wanted: int, got: int) -> None:
+        """Advance the chunk grid by a step of ``got`` samples (``wanted`` asked for); a shorter step (the last
+        audio of a stream its client ended) starts a new grid, as a whole chunk would."""
+        self.into_chunk = (self.into_chunk + got) % self.owner.chunk_samples if got == wanted else 0
+
     def ready(self) -> bool:
-        return self.inbox_samples >= self.owner.chunk_samples
+        return self.inbox_samples >= self.step_samples()
 
     @property
     def has_audio(self) -> bool:
@@ -337,6 +358,7 @@ class StreamingRecognizer:
         self.frame_shift_s = self.first_pass.frame_shift_s
         self.samples_per_frame = max(1, int(round(self.frame_shift_s * self.sample_rate)))
         self.chunk_samples = int(self.cfg.chunk_s * self.sample_rate)
+        self.start_step_samples = int(self.cfg.start_step_s * self.sample_rate)
         self.left_context_samples = int(self.cfg.left_context_s * self.sample_rate)
         self.lookahead_frames = int(round(self.cfg.lookahead_s / self.frame_shift_s))
         self.preroll_samples = max(1, int(self.cfg.preroll_s * self.sample_rate))
@@ -402,8 +424,11 @@ class StreamingRecognizer:
         while True:
             stepping = []
             for i, s in enumerate(streams):
-                if s.inbox_samples >= self.chunk_samples or (force[i] and s.inbox_samples):
-                    s.ingest(s.take(self.chunk_samples))
+                size = s.step_samples()
+                if s.inbox_samples >= size or (force[i] and s.inbox_samples):
+                    x = s.take(size)
+                    s.step_taken(size, x.size)
+                    s.ingest(x)
                     stepping.append(i)
             if not stepping:
                 break
