@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from hypersp.serve.admission import StreamLoad
 from hypersp.serve.metrics import Metrics
@@ -122,28 +122,32 @@ class InferenceWorker:
         try:
             groups = self.final_groups(closing, waiting)
         except Exception as err:
-            groups = [([], waiting, err)]
-        else:
-            groups = [(part, group, None) for part, group in groups]
+            self._answer(waiting, err)
+            return
         loop = asyncio.get_running_loop()
-        for part, group, err in groups:
-            if err is None:
-                t0 = time.perf_counter()
-                try:
-                    await loop.run_in_executor(self.final_pool, self.streaming.finalize, part, [ev for _, ev in group])
-                except Exception as failure:
-                    err = failure
-                else:
-                    t1 = time.perf_counter()
-                    self.load.record(t0, t1, [], 0.0)  # compute the streams cost too (their RTF), no audio of its own
-                    self.metrics.observe("hypersp_final_seconds", t1 - t0)
-            for fut, events in group:
-                if fut.done():  # the client is gone
-                    continue
-                if err is not None:
-                    fut.set_exception(err)
-                else:
-                    fut.set_result(events)
+        for part, group in groups:
+            t0 = time.perf_counter()
+            try:
+                await loop.run_in_executor(self.final_pool, self.streaming.finalize, part, [ev for _, ev in group])
+            except Exception as err:
+                self._answer(group, err)
+                continue
+            t1 = time.perf_counter()
+            self.load.record(t0, t1, [], 0.0)  # compute the streams cost too (their RTF), no audio of its own
+            self.metrics.observe("hypersp_final_seconds", t1 - t0)
+            self._answer(group)
+
+    @staticmethod
+    def _answer(waiting, err: Optional[Exception] = None) -> None:
+        """Resolve each ``(future, events)`` of ``waiting`` with its events, or with ``err``; a future already
+        done (the client is gone) is left alone."""
+        for fut, events in waiting:
+            if fut.done():
+                continue
+            if err is not None:
+                fut.set_exception(err)
+            else:
+                fut.set_result(events)
 
     def final_groups(self, closing, waiting):
         """``closing`` (the step's utterances to finalize) and ``waiting`` (``(future, events)`` of their
