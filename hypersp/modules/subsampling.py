@@ -49,7 +49,8 @@ class Conv2dSubsampling(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         # Without autograd the masking and the ReLU work in place on each convolution's output (never on the
         # caller's input): the first layer's output (B, channels, T/2, F/2) is the largest tensor of the model,
-        # and making two more copies of it cost more than the convolution itself (bench/runtime_rtf.py).
+        # and two more copies of it cost about what the convolution itself does (torch profiler of demo_ko_16k's
+        # forward; the gain: bench/batch_seconds.py, README "Performance").
         inplace = not torch.is_grad_enabled()
         x = x[:, None]  # (B, 1, T, F)
         for index, conv in enumerate(self.convs):
