@@ -30,7 +30,6 @@ import statistics
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -53,6 +52,7 @@ def main() -> None:
 
     import hypersp
     from hypersp.audio.io import load_audio
+    from hypersp.data.manifest import read_manifest
     from hypersp.inference.streaming import StreamingRecognizer
 
     torch.set_num_threads(args.threads)
@@ -63,12 +63,7 @@ def main() -> None:
     if srec.encoder is None:
         raise SystemExit(f"{args.checkpoint} does not stream cached (streaming.mode={srec.cfg.mode})")
     encoder, chunk = srec.encoder, srec.chunk_samples
-    root = Path(args.manifest).parent
-    items = [json.loads(line) for line in open(args.manifest, encoding="utf-8") if line.strip()][:args.limit]
-    waves = []
-    for it in items:
-        path = Path(it["audio_filepath"])
-        waves.append(load_audio(str(path if path.is_absolute() else root / path), rec.sample_rate))
+    waves = [load_audio(entry.audio_filepath, rec.sample_rate) for entry in read_manifest(args.manifest)[:args.limit]]
     audio_s = sum(w.size for w in waves) / rec.sample_rate
 
     def stream_all(wait):
