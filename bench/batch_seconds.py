@@ -30,7 +30,9 @@ def main() -> None:
     ap.add_argument("--checkpoint", default="demo_ko_16k")
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--limit", type=int, default=96)
-    ap.add_argument("--runtime", action="append", help="torch (default), onnxruntime, torchscript; repeatable")
+    ap.add_argument("--runtime", action="append",
+                    help="torch (default), onnxruntime, torchscript, or RUNTIME:PRECISION (torch:bf16: "
+                         "hypersp.load(..., precision='bf16')); repeatable")
     ap.add_argument("--threads", type=int, default=0, help="torch / onnxruntime threads (0: torch's default)")
     ap.add_argument("--batch-seconds", type=float, nargs="+", default=[4, 8, 16, 32, 64, 120, 400])
     ap.add_argument("--baseline", type=float, default=120.0)
@@ -48,8 +50,9 @@ def main() -> None:
     sizes = sorted(set(args.batch_seconds) | {args.baseline})
     out = {"checkpoint": args.checkpoint, "manifest": args.manifest, "torch_threads": torch.get_num_threads(),
            "load_avg_at_start": list(os.getloadavg()), "runtimes": {}}
-    for runtime in args.runtime or ["torch"]:
-        rec = hypersp.load(args.checkpoint, runtime=runtime, threads=args.threads or None)
+    for spec in args.runtime or ["torch"]:
+        runtime, _, precision = spec.partition(":")
+        rec = hypersp.load(args.checkpoint, runtime=runtime, precision=precision or "fp32", threads=args.threads or None)
         entries = read_manifest(args.manifest)[:args.limit]
         waves = [load_audio(e.audio_filepath, rec.sample_rate) for e in entries]
         audio_s = sum(w.size for w in waves) / rec.sample_rate
@@ -69,7 +72,7 @@ def main() -> None:
                 frames.setdefault(s, lps)
         best = {s: min(v) for s, v in seconds.items()}
         ref = frames[args.baseline]
-        out["runtimes"][runtime] = {
+        out["runtimes"][spec] = {
             "utterances": len(waves), "audio_s": round(audio_s, 1),
             "rtf": {str(s): round(best[s] / audio_s, 5) for s in sizes},
             "rtf_median": {str(s): round(float(np.median(seconds[s])) / audio_s, 5) for s in sizes},

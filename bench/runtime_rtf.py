@@ -14,6 +14,9 @@ as ``hypersp-transcribe`` runs files). Per runtime:
   cost, which other processes on a shared machine disturb much less than the wall-clock RTF;
 - ``same_text_as_torch``: utterances whose text equals the torch runtime's.
 
+A runtime may carry a precision, ``RUNTIME:PRECISION`` (``torch:bf16``: ``hypersp.load(..., precision="bf16")``,
+the PyTorch model under bf16 autocast); ``same_text_as_torch`` then counts the texts equal to fp32 torch's.
+
 All runtimes are loaded first (the export made or found then) and warmed up on the first
 utterance (the LM is read then), outside the timing; the passes over the set alternate between the
 runtimes, and times are the best of ``--repeats`` passes (the fairest reading on a shared machine;
@@ -41,7 +44,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--decoding", default=None, help="decoder name (default: the checkpoint's decoding config)")
-    p.add_argument("--runtimes", nargs="+", default=["torch", "torchscript", "onnxruntime"])
+    p.add_argument("--runtimes", nargs="+", default=["torch", "torchscript", "onnxruntime"],
+                   help="RUNTIME or RUNTIME:PRECISION (torch:bf16)")
     args = p.parse_args(argv)
 
     import torch
@@ -53,11 +57,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     entries = read_manifest(args.manifest)[: args.max_utterances or None]
     results, texts, engines = {}, {}, {}
-    for runtime in args.runtimes:
+    for spec in args.runtimes:
         t0 = time.perf_counter()
+        runtime, _, precision = spec.partition(":")
         kw = {"decoding": args.decoding} if args.decoding else {}
-        engines[runtime] = asr = hypersp.load(args.checkpoint, runtime=runtime, threads=args.threads, **kw)
-        results[runtime] = {"load_seconds": round(time.perf_counter() - t0, 2), "backend": type(asr.backend).__name__}
+        engines[spec] = asr = hypersp.load(args.checkpoint, runtime=runtime, precision=precision or "fp32",
+                                           threads=args.threads, **kw)
+        results[spec] = {"load_seconds": round(time.perf_counter() - t0, 2), "backend": type(asr.backend).__name__}
     waves = [load_audio(e.audio_filepath, asr.sample_rate, e.offset, e.duration if e.offset else 0.0) for e in entries]
     audio_s = sum(len(w) for w in waves) / asr.sample_rate
     for asr in engines.values():

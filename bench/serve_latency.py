@@ -183,6 +183,7 @@ def main():
     ap.add_argument("--cycles", type=int, default=3, help="sessions per client with --stagger (at least 3)")
     ap.add_argument("--workers", type=int, default=1, help="hypersp-serve --workers (server processes)")
     ap.add_argument("--runtime", default="torch", help="hypersp-serve --runtime (what runs the served model)")
+    ap.add_argument("--precision", default="fp32", help="hypersp-serve --precision (its forward passes: fp32, bf16)")
     ap.add_argument("--app", default="online_resp", help="a streaming demo app: online_resp (16 kHz) or online_tel (8 kHz)")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="hypersp-serve config overrides (vad.name=energy)")
     args = ap.parse_args()
@@ -195,9 +196,10 @@ def main():
     speech = load_audio(args.wav, rate) if args.wav else speechlike(3.0, rate)
     out = {"checkpoint": ckpt, "app": args.app, "sample_rate": rate, "speech_seconds": round(len(speech) / rate, 2), "cpu_count": os.cpu_count(),
            "load_avg_at_start": os.getloadavg()}
-    extra = ["--max-streams", str(max(args.clients) + 8), "--workers", str(args.workers), "--runtime", args.runtime]
+    extra = ["--max-streams", str(max(args.clients) + 8), "--workers", str(args.workers), "--runtime", args.runtime,
+             "--precision", args.precision]
     extra += list(args.overrides)
-    out["workers"], out["runtime"], out["overrides"] = args.workers, args.runtime, args.overrides
+    out["workers"], out["runtime"], out["precision"], out["overrides"] = args.workers, args.runtime, args.precision, args.overrides
     if args.stagger and args.cycles < 3:
         ap.error("--stagger needs --cycles 3 or more: the first and the last cycle are not measured")
     out["stagger"], out["cycles"] = args.stagger, args.cycles if args.stagger else 1

@@ -1,7 +1,7 @@
 """CPU of one cached streaming step back to back vs with a live stream's pause before it; prints JSON.
 
     python bench/step_idle_cost.py --manifest /tmp/dec_eval/test.jsonl [--checkpoint demo_ko_16k_stream] \
-        [--limit 5] [--chunk-s 0.32] [--gap-s 0.32] [--rounds 2]
+        [--limit 5] [--chunk-s 0.32] [--gap-s 0.32] [--rounds 2] [--spin-sweep 0.002 0.01 0.03 0.1 1.0]
 
 A live stream's steps come ``chunk_s`` apart (0.32 s); an upload's forward pass runs its audio at once. This bench
 takes the steps of the checkpoint's cached streaming encoder (``StreamingRecognizer(...).encoder``: incremental
@@ -14,7 +14,9 @@ step with ``time.thread_time`` (this thread's CPU only) under three schedules, a
   server between a stream's steps when nothing else runs);
 - ``after_spin``: ``--gap-s`` of busy-waiting on the clock before each step (the CPU stays busy with code that
   touches almost no memory: if the step still costs more, the cause is time away from the step's code and data,
-  not the CPU's idle states).
+  not the CPU's idle states);
+- ``after_spin_Gs`` for each G of ``--spin-sweep``: the same with G seconds of busy-waiting (how fast a step's
+  warm state decays on this machine: the cost rises from back-to-back to cold over some gap).
 
 Also timed: the checkpoint's ``Recognizer.log_probs`` over each whole utterance (what an upload's forward pass
 costs per audio second). Reported per schedule: median and mean CPU ms per step, CPU ms per audio second, and the
@@ -44,6 +46,8 @@ def main() -> None:
     p.add_argument("--chunk-s", type=float, default=None,
                    help="audio per step (default: the checkpoint's streaming.chunk_s)")
     p.add_argument("--gap-s", type=float, default=None, help="pause before each step (default: the step's audio)")
+    p.add_argument("--spin-sweep", type=float, nargs="*", default=[], metavar="G",
+                   help="also time steps after G seconds of busy-waiting, for each G")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=1, help="torch threads (the server's streaming steps use one)")
     args = p.parse_args()
@@ -81,12 +85,14 @@ def main() -> None:
                 frames.append(out)
         return costs, np.concatenate(frames)
 
-    def spin():
+    def spin(seconds):
         t0 = time.perf_counter()
-        while time.perf_counter() - t0 < gap_s:
+        while time.perf_counter() - t0 < seconds:
             pass
 
-    schedules = {"back_to_back": lambda: None, "after_sleep": lambda: time.sleep(gap_s), "after_spin": spin}
+    schedules = {"back_to_back": lambda: None, "after_sleep": lambda: time.sleep(gap_s),
+                 "after_spin": lambda: spin(gap_s)}
+    schedules.update({f"after_spin_{g:g}s": (lambda g=g: spin(g)) for g in args.spin_sweep})
     stream_all(lambda: None)  # warm-up: the compiled step, the allocator
     costs = {name: [] for name in schedules}
     offline = []

@@ -160,11 +160,16 @@ def add_decoding_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_runtime_arg(parser: argparse.ArgumentParser) -> None:
-    """``--runtime``, shared by hypersp-eval, hypersp-transcribe and hypersp-serve (``hypersp.load(runtime=)``)."""
+    """``--runtime`` and ``--precision``, shared by hypersp-eval, hypersp-transcribe and hypersp-serve
+    (``hypersp.load(runtime=, precision=)``)."""
     parser.add_argument("--runtime", choices=("torch", "onnxruntime", "torchscript"), default="torch",
                         help="what runs a checkpoint's model: torch (PyTorch eager, default), onnxruntime or "
                              "torchscript (exported once to ~/.cache/hypersp/exports/, then reused; CPU; same "
                              "text). onnxruntime needs the export extra")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                        help="arithmetic of the model's forward pass (runtime torch): fp32 (default), bf16 "
+                             "(autocast: about half the time on CPUs with AMX/AVX512-BF16 and on GPUs; the text can "
+                             "differ a little) or fp16 (CUDA)")
 
 
 def decoding_settings(args) -> dict:

@@ -70,7 +70,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         # The same engine as hypersp.load(...).transcribe, hypersp-transcribe and the server.
         rec = hypersp.load(args.checkpoint, device=args.device, overrides=list(args.overrides),
-                           batch_seconds=args.batch_seconds, runtime=args.runtime, **decoding_settings(args))
+                           batch_seconds=args.batch_seconds, runtime=args.runtime, precision=args.precision,
+                           **decoding_settings(args))
         task_cfg = rec.config.task if rec.config is not None and rec.config.get("task") is not None else None
         text_norm = task_cfg.text_normalizer if task_cfg is not None else "basic"
         scoring = args.scoring_normalizer or (task_cfg.scoring_normalizer if task_cfg is not None else "basic")
@@ -91,6 +92,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "scoring_normalizer": scoring,
             "decoding": decoding.name,
             "runtime": args.runtime,
+            "precision": args.precision,
         }
         if decoding.name != "greedy":
             from dataclasses import asdict

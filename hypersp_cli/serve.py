@@ -124,7 +124,7 @@ def worker_app(args, names: List[str], port: int):
         torch.set_num_threads(args.threads)
     server = ServerContext.load(args.checkpoint, config_files=args.config, overrides=overrides_from(args),
                                 decoding=decoding_settings(args), device=args.device, threads=args.threads or None,
-                                runtime=args.runtime)
+                                runtime=args.runtime, precision=args.precision)
     return with_port_file(create_app(server, names), args.port_file, port)
 
 
@@ -162,7 +162,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         server = ServerContext.load(args.checkpoint, config_files=args.config, overrides=overrides_from(args),
                                     decoding=decoding_settings(args), device=args.device,
-                                    threads=args.threads or None, runtime=args.runtime)
+                                    threads=args.threads or None, runtime=args.runtime,
+                                    precision=args.precision)
         rec = server.recognizer
         if args.print_config:
             from omegaconf import OmegaConf

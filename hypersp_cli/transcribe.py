@@ -288,7 +288,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             torch.set_num_threads(args.threads)
         t0 = time.perf_counter()
         asr = hypersp.load(args.checkpoint, device=args.device, threads=args.threads, overrides=overrides,
-                           runtime=args.runtime,
+                           runtime=args.runtime, precision=args.precision,
                            **decoding_settings(args))
         load_s = time.perf_counter() - t0
         rate = asr.sample_rate

@@ -4,6 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, List
 
+# Numeric precisions of a forward pass: training (``trainer.precision``) and inference (``precision=`` of
+# ``hypersp.load``, ``--precision`` of eval/transcribe/serve). bf16 and fp16 run under ``torch.autocast``.
+PRECISIONS = ("fp32", "bf16", "fp16")
+
 
 @dataclass
 class OptimConfig:

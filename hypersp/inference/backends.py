@@ -25,6 +25,8 @@ Backends:
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -32,6 +34,8 @@ import numpy as np
 
 from hypersp.audio.features_numpy import NumpyLogMelFeatures
 from hypersp.export.sidecar import ExportError, build_tokenizer, feature_config, load_sidecar, verify_export
+
+logger = logging.getLogger(__name__)
 
 
 class Backend:
@@ -47,9 +51,14 @@ class Backend:
     frame_shift_s: float
     tokenizer: Any
     vocab_size: int
+    precision: str = "fp32"  # the forward pass's arithmetic (TorchBackend: fp32, or bf16/fp16 under autocast)
 
     def log_probs(self, waves: Sequence[np.ndarray]) -> List[np.ndarray]:  # pragma: no cover - contract
         raise NotImplementedError
+
+    def autocast(self):
+        """The context a forward pass of the model runs in (``precision``); the exports run float32."""
+        return contextlib.nullcontext()
 
 
 def pad_waves(waves: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
@@ -81,13 +90,24 @@ class TorchBackend(Backend):
 
     Attributes: ``model`` (eval mode, on ``device``), ``task``, ``featurizer`` (the task's
     ``LogMelFeatures`` on ``device``), ``device`` (``torch.device``), ``subsampling_factor``,
-    ``sample_rate``, ``frame_shift_s``, ``tokenizer``, ``vocab_size``.
+    ``sample_rate``, ``frame_shift_s``, ``tokenizer``, ``vocab_size``, ``precision``.
+
+    ``precision``: ``fp32``, or ``bf16`` / ``fp16`` (CUDA): the model's forward pass runs under
+    ``torch.autocast`` to that type (features and log-probs stay float32). On a CPU with bf16 matrix
+    instructions (AMX, AVX512-BF16) bf16 about halves the forward's time; the text can differ a little
+    from fp32 (README, "Inference precision").
     """
 
-    def __init__(self, model: Any, task: Any, device: str = "cpu"):
+    def __init__(self, model: Any, task: Any, device: str = "cpu", precision: str = "fp32"):
         import torch
 
+        from hypersp.inference.runtimes import check_precision, cpu_has_native_bf16
+
         self.device = torch.device(device)
+        self.precision = check_precision(precision, "torch", self.device)
+        if precision == "bf16" and self.device.type == "cpu" and cpu_has_native_bf16() is False:
+            logger.warning("precision bf16: this CPU has no bf16 matrix instructions (amx_bf16, avx512_bf16); "
+                           "the forward pass runs emulated and is likely slower than fp32")
         self.model = model.to(self.device).eval()
         self.task = task
         self.featurizer = task.featurizer().to(self.device).eval()
@@ -98,13 +118,14 @@ class TorchBackend(Backend):
         self.frame_shift_s = self.featurizer.hop_length / float(self.sample_rate) * self.subsampling_factor
 
     @classmethod
-    def from_checkpoint(cls, name_or_path: str, device: str = "cpu", overrides=()) -> "TorchBackend":
+    def from_checkpoint(cls, name_or_path: str, device: str = "cpu", overrides=(),
+                        precision: str = "fp32") -> "TorchBackend":
         """Build from a checkpoint path or a shipped model name; the composed config is ``backend.config``."""
         from hypersp.checkpoint import build_from_checkpoint
         from hypersp.checkpoint import load_checkpoint
 
         comp = build_from_checkpoint(load_checkpoint(name_or_path), overrides=overrides, device=device)
-        backend = cls(comp.model, comp.task, device=device)
+        backend = cls(comp.model, comp.task, device=device, precision=precision)
         backend.config = comp.cfg
         return backend
 
@@ -124,8 +145,16 @@ class TorchBackend(Backend):
             return []
         with torch.no_grad():
             feats, feat_lengths = self.features(waves)
-            out, out_lengths = self.model(feats, feat_lengths)
+            with self.autocast():
+                out, out_lengths = self.model(feats, feat_lengths)
         return _split(out.float().cpu().numpy(), out_lengths.cpu().numpy(), waves)
+
+    def autocast(self):
+        import torch
+
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16)
 
 
 # --- exports -------------------------------------------------------------------------------

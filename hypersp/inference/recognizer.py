@@ -205,17 +205,18 @@ class Recognizer:
     @classmethod
     def from_checkpoint(cls, name_or_path: str, device: str = "cpu", decoding: Any = None,
                         overrides: Sequence[str] = (), config_files: Sequence[str] = (), runtime: str = "torch",
-                        threads: Optional[int] = None, **kwargs) -> "Recognizer":
+                        threads: Optional[int] = None, precision: str = "fp32", **kwargs) -> "Recognizer":
         """From a checkpoint file or shipped model name. The checkpoint's config, then a shipped model's defaults
         (``hypersp/pretrained/NAME.decoding.yaml`` and ``NAME.streaming.yaml``, :mod:`hypersp.checkpoint`), then
         ``config_files`` (YAML), then ``overrides`` (``key=value``, e.g. ``vad.max_segment_s=15``) give
         ``decoding.*`` and ``vad.*``; ``decoding`` (a config or dict of fields) is applied last.
         ``runtime``: ``torch`` (the model itself, on ``device``), ``torchscript`` or ``onnxruntime`` (its export,
-        made once and cached, on the CPU with ``threads`` threads; :mod:`hypersp.inference.runtimes`)."""
+        made once and cached, on the CPU with ``threads`` threads; :mod:`hypersp.inference.runtimes`).
+        ``precision`` (runtime ``torch``): ``fp32``, ``bf16`` or ``fp16`` (CUDA), see ``TorchBackend``."""
         from hypersp.checkpoint import build_from_checkpoint, load_checkpoint, shipped_decoding, shipped_defaults
-        from hypersp.inference.runtimes import backend_for, check_runtime
+        from hypersp.inference.runtimes import backend_for, check_precision, check_runtime
 
-        check_runtime(runtime, device)  # before any work
+        check_precision(precision, check_runtime(runtime, device), device)  # before any work
 
         state = load_checkpoint(name_or_path)
         defaults = {"decoding": shipped_decoding(name_or_path), "streaming": shipped_defaults(name_or_path, "streaming")}
@@ -233,7 +234,8 @@ class Recognizer:
             from omegaconf import OmegaConf
 
             kwargs["vad"] = VadConfig(**OmegaConf.to_container(comp.cfg.vad, resolve=True))
-        backend = backend_for(comp, state, runtime, device=device, threads=threads, source=str(name_or_path))
+        backend = backend_for(comp, state, runtime, device=device, threads=threads, source=str(name_or_path),
+                              precision=precision)
         return cls(backend, decoding=base, config=comp.cfg, **kwargs)
 
     @classmethod
@@ -354,7 +356,8 @@ class Recognizer:
             for i in range(0, len(batch), 8):
                 part = batch[i:i + 8]
                 feats, lengths = self.backend.features(part)
-                hyps = dec.decode_features(feats, lengths)
+                with self.backend.autocast():
+                    hyps = dec.decode_features(feats, lengths)
                 out += self._segments([w.shape[0] for w in part], self.log_probs(part), hyps, words)
             return out
         lps = self.chunked_log_probs(batch)

@@ -39,6 +39,35 @@ def check_runtime(runtime: str, device: str = "cpu") -> str:
     return runtime
 
 
+def check_precision(precision: str, runtime: str = "torch", device: Any = "cpu") -> str:
+    """``precision`` if a forward pass on ``runtime`` and ``device`` can run in it, else a ``ConfigError``:
+    bf16 / fp16 run the PyTorch model under ``torch.autocast`` (the exports run float32); fp16 needs CUDA."""
+    from hypersp.config import ConfigError
+    from hypersp.config.schema import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision != "fp32" and runtime != "torch":
+        raise ConfigError(f"precision {precision!r} runs the PyTorch model (autocast); runtime {runtime!r} runs "
+                          f"float32: use runtime 'torch' or precision 'fp32'")
+    if precision == "fp16" and str(device).split(":")[0] == "cpu":
+        raise ConfigError("precision 'fp16' needs CUDA; on the CPU use 'bf16' or 'fp32'")
+    return precision
+
+
+def cpu_has_native_bf16() -> Optional[bool]:
+    """Whether the CPU flags (``/proc/cpuinfo``) include ``amx_bf16`` or ``avx512_bf16`` (bf16 matrix
+    instructions; without them bf16 runs emulated, usually slower than fp32); None where unknown."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split()}
+    if not flags:
+        return None
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
 def runtime_of_export(model_file: str | Path) -> str:
     """The runtime that runs an export (from its sidecar's ``model_format``; ``.onnx``: onnxruntime)."""
     from hypersp.export.sidecar import load_sidecar
@@ -109,12 +138,13 @@ def cached_export(comp: Any, state: Dict[str, Any], runtime: str, source: str = 
 
 
 def backend_for(comp: Any, state: Dict[str, Any], runtime: str = "torch", device: str = "cpu",
-                threads: Optional[int] = None, source: str = ""):
+                threads: Optional[int] = None, source: str = "", precision: str = "fp32"):
     """The forward-pass backend of a checkpoint's components for ``runtime``: ``torch`` the model itself
-    (:class:`TorchBackend` on ``device``); ``torchscript`` / ``onnxruntime`` its cached export on the CPU
-    with ``threads`` intra-op threads (default: the runtime's choice)."""
+    (:class:`TorchBackend` on ``device``, in ``precision``); ``torchscript`` / ``onnxruntime`` its cached
+    export on the CPU with ``threads`` intra-op threads (default: the runtime's choice), float32."""
     from hypersp.inference.backends import TorchBackend, open_exported
 
+    check_precision(precision, runtime, device)
     if check_runtime(runtime, device) == "torch":
-        return TorchBackend(comp.model, comp.task, device=device)
+        return TorchBackend(comp.model, comp.task, device=device, precision=precision)
     return open_exported(cached_export(comp, state, runtime, source=source), threads=threads)

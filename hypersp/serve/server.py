@@ -66,10 +66,12 @@ class ServerContext:
 
     @classmethod
     def load(cls, model: str, config_files=(), overrides=(), decoding: Optional[Dict[str, Any]] = None,
-             device: str = "cpu", threads: Optional[int] = None, runtime: str = "torch") -> "ServerContext":
+             device: str = "cpu", threads: Optional[int] = None, runtime: str = "torch",
+             precision: str = "fp32") -> "ServerContext":
         """``model``: checkpoint path, shipped name or exported ``.onnx``. ``decoding``: fields applied over
         ``decoding.*`` (the command's --decoding/--beam-size/... flags). ``runtime`` (a checkpoint): torch,
-        onnxruntime or torchscript (:mod:`hypersp.inference.runtimes`)."""
+        onnxruntime or torchscript (:mod:`hypersp.inference.runtimes`); ``precision``: its forward pass's
+        (``TorchBackend``)."""
         from omegaconf import OmegaConf
 
         from hypersp.config import compose
@@ -85,7 +87,7 @@ class ServerContext:
         else:
             rec = Recognizer.from_checkpoint(str(model), device=device, decoding=decoding or None,
                                              overrides=list(overrides), config_files=list(config_files),
-                                             runtime=runtime, threads=threads)
+                                             runtime=runtime, threads=threads, precision=precision)
             cfg = rec.config
         serve = ServeConfig(**OmegaConf.to_container(cfg.serve, resolve=True))
         streaming = StreamingConfig(**OmegaConf.to_container(cfg.streaming, resolve=True))

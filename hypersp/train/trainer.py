@@ -40,6 +40,7 @@ from omegaconf import DictConfig
 
 from hypersp.config import ConfigError
 from hypersp.config import to_yaml
+from hypersp.config.schema import PRECISIONS
 from hypersp.inference.evaluate import evaluate
 from hypersp.metrics import ErrorRates
 from hypersp.text.normalize import get_scoring_normalizer
@@ -50,8 +51,6 @@ from hypersp.train.ema import ModelEMA
 from hypersp.train.schedule import lr_lambda
 
 log = logging.getLogger("hypersp.train")
-
-PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass

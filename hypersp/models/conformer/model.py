@@ -95,7 +95,7 @@ class ConformerModel(SpeechModel):
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         x, lengths = self.encode(features, lengths)
-        return self.decoder(x).log_softmax(dim=-1), lengths
+        return self.decoder(x).float().log_softmax(dim=-1), lengths
 
     # ---- streaming (hypersp/models/base.py) ---------------------------------------------------
     def init_stream_state(self, context: StreamContext) -> "ConformerStreamState":
@@ -156,7 +156,7 @@ class ConformerModel(SpeechModel):
             x, lengths, layer_states = layer.forward_chunks(x, lengths, [st.blocks[index] for st in states],
                                                             ctx.left, ctx.right, last)
             blocks.append(layer_states)
-        log_probs = self.decoder(x).log_softmax(dim=-1)
+        log_probs = self.decoder(x).float().log_softmax(dim=-1)
         return ([log_probs[i, :n] for i, n in enumerate(lengths)],
                 [ConformerStreamState(ctx, subs[i], received[i], [b[i] for b in blocks], last[i])
                  for i in range(len(states))])
@@ -309,4 +309,4 @@ class ConformerStreamStep(nn.Module):
             ks.append(k_n)
             vs.append(v_n)
             convs.append(c_n)
-        return (self.decoder(x).log_softmax(dim=-1), torch.stack(ks), torch.stack(vs), torch.stack(convs), *history)
+        return (self.decoder(x).float().log_softmax(dim=-1), torch.stack(ks), torch.stack(vs), torch.stack(convs), *history)

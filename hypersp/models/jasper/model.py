@@ -142,7 +142,7 @@ class JasperModel(SpeechModel):
             x, lengths = block(history, lengths)
             history = history + [x] if dense else [x]
         logits = self.decoder(x).transpose(1, 2)  # (B, T', V)
-        return logits.log_softmax(dim=-1), lengths
+        return logits.float().log_softmax(dim=-1), lengths
 
     # ---- streaming (hypersp/models/base.py) ---------------------------------------------------------
     def init_stream_state(self, context: StreamContext) -> "JasperStreamState":
@@ -163,7 +163,7 @@ class JasperModel(SpeechModel):
             history = history + [x] if dense else [x]
         lengths = [xi.shape[1] for xi in x]
         padded = nn.utils.rnn.pad_sequence([xi.transpose(0, 1) for xi in x], batch_first=True)  # (B, T', C)
-        log_probs = self.decoder(padded.transpose(1, 2)).transpose(1, 2).log_softmax(dim=-1) if max(lengths) \
+        log_probs = self.decoder(padded.transpose(1, 2)).transpose(1, 2).float().log_softmax(dim=-1) if max(lengths) \
             else padded.new_zeros(len(x), 0, self.vocab_size)
         return ([log_probs[i, :n] for i, n in enumerate(lengths)],
                 [JasperStreamState([b[i] for b in blocks], last[i]) for i in range(len(states))])

@@ -85,7 +85,7 @@ class RNNModel(SpeechModel):
         packed = nn.utils.rnn.pack_padded_sequence(x, out_lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         y, _ = self.rnn(packed)
         y, _ = nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
-        return self.output(y).log_softmax(-1), out_lengths
+        return self.output(y).float().log_softmax(-1), out_lengths
 
     # ---- streaming (hypersp/models/base.py), left-to-right encoders only ---------------------------
     def init_stream_state(self, context: StreamContext) -> "RNNStreamState":
@@ -128,7 +128,7 @@ class RNNModel(SpeechModel):
                                                        enforce_sorted=False)
             y, h = self.rnn(packed, self._stack_hidden([hidden[i] for i in moving], x))
             y, _ = nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
-            log_probs = self.output(y).log_softmax(-1)
+            log_probs = self.output(y).float().log_softmax(-1)
             for k, i in enumerate(moving):
                 out[i] = log_probs[k, :rows[i].shape[0]]
                 hidden[i] = tuple(t[:, k:k + 1] for t in h) if isinstance(h, tuple) else h[:, k:k + 1]

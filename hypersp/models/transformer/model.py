@@ -134,7 +134,7 @@ class TransformerModel(AttentionSpeechModel):
         return self.encoder_norm(x), lengths
 
     def ctc_log_probs(self, encoder_out: torch.Tensor) -> torch.Tensor:
-        return self.ctc_head(encoder_out).log_softmax(dim=-1)
+        return self.ctc_head(encoder_out).float().log_softmax(dim=-1)
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         x, lengths = self.encode(features, lengths)
@@ -148,4 +148,4 @@ class TransformerModel(AttentionSpeechModel):
         memory_mask = padding_mask(enc_lengths.to(encoder_out.device), encoder_out.shape[1])
         for layer in self.decoder_layers:
             y = layer(y, y_mask, encoder_out, memory_mask)
-        return self.output_layer(self.decoder_norm(y)).log_softmax(dim=-1)
+        return self.output_layer(self.decoder_norm(y)).float().log_softmax(dim=-1)
