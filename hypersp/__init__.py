@@ -28,8 +28,8 @@ def load(name_or_path, *, device: str = "cpu", decoding=None, vad=None, threads=
     ``runtime`` (checkpoints): ``torch`` (eager PyTorch, the default), ``onnxruntime`` or ``torchscript``: the
     checkpoint is exported once into a cache folder (``~/.cache/hypersp/exports/<content hash>/``) and that
     export runs the forward pass (CPU, ``threads`` threads) in the same engine: same decoding, same text.
-    ``precision`` (runtime ``torch``): ``fp32`` (default), ``bf16`` (autocast; about half the forward's time on
-    CPUs with AMX / AVX512-BF16 and on GPUs, text can differ a little) or ``fp16`` (CUDA).
+    ``precision`` (runtime ``torch``): ``fp32`` (default), ``bf16`` (autocast; on a CPU with AMX faster only for
+    large batches, README "Inference precision"; the text can differ a little) or ``fp16`` (CUDA).
     """
     from dataclasses import asdict, is_dataclass
 

@@ -168,8 +168,8 @@ def add_runtime_arg(parser: argparse.ArgumentParser) -> None:
                              "text). onnxruntime needs the export extra")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                         help="arithmetic of the model's forward pass (runtime torch): fp32 (default), bf16 "
-                             "(autocast: about half the time on CPUs with AMX/AVX512-BF16 and on GPUs; the text can "
-                             "differ a little) or fp16 (CUDA)")
+                             "(autocast; on a CPU with AMX it pays only for large batches, see README 'Inference "
+                             "precision'; the text can differ a little) or fp16 (CUDA)")
 
 
 def decoding_settings(args) -> dict:

@@ -94,8 +94,9 @@ class TorchBackend(Backend):
 
     ``precision``: ``fp32``, or ``bf16`` / ``fp16`` (CUDA): the model's forward pass runs under
     ``torch.autocast`` to that type (features and log-probs stay float32). On a CPU with bf16 matrix
-    instructions (AMX, AVX512-BF16) bf16 about halves the forward's time; the text can differ a little
-    from fp32 (README, "Inference precision").
+    instructions (AMX) bf16 is faster than fp32 only for large batches of equal shapes (a burst of
+    finals, 120 s batches) and slower for small or varied ones; the text can differ a little from fp32
+    (README, "Inference precision", has the measurements).
     """
 
     def __init__(self, model: Any, task: Any, device: str = "cpu", precision: str = "fp32"):
