@@ -7,7 +7,7 @@ A live stream's steps come ``chunk_s`` apart (0.32 s); an upload's forward pass 
 takes the steps of the checkpoint's cached streaming encoder (``StreamingRecognizer(...).encoder``: incremental
 features and the compiled model step, exactly what the server runs per stream and step) over the first ``--limit``
 utterances, ``chunk_s`` of audio per step (the checkpoint's ``streaming.chunk_s``, or ``--chunk-s``), and times each
-step with ``time.thread_time`` (this thread's CPU only) under three schedules, alternated ``--rounds`` times:
+step with ``time.thread_time`` (this thread's CPU only) under these schedules, alternated ``--rounds`` times:
 
 - ``back_to_back``: one step after the other;
 - ``after_sleep``: ``--gap-s`` (default: ``chunk_s``) of ``time.sleep`` before each step (the thread idles, as a

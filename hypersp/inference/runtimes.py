@@ -144,7 +144,7 @@ def backend_for(comp: Any, state: Dict[str, Any], runtime: str = "torch", device
     export on the CPU with ``threads`` intra-op threads (default: the runtime's choice), float32."""
     from hypersp.inference.backends import TorchBackend, open_exported
 
-    check_precision(precision, runtime, device)
     if check_runtime(runtime, device) == "torch":
-        return TorchBackend(comp.model, comp.task, device=device, precision=precision)
+        return TorchBackend(comp.model, comp.task, device=device, precision=precision)  # checks the precision
+    check_precision(precision, runtime, device)  # an export runs float32: another precision is refused
     return open_exported(cached_export(comp, state, runtime, source=source), threads=threads)
